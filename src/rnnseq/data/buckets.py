@@ -22,7 +22,7 @@ def bucket_batches(
     shuffle: bool,
     seed: int = 0,
     epoch: int = 0,
-    pool_batches: int = 50,
+    pool_batches: int = 100,
 ) -> list[list[int]]:
     """Cut ``range(len(lengths))`` into batches of similar lengths.
 

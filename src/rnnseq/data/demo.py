@@ -93,7 +93,10 @@ def _verb_phrase(rng: random.Random, number: str, depth: int, *, clause: bool = 
         words = [(be, "AUX"), (rng.choice(_ADJS), "ADJ")]
     elif r < 0.87:  # want to + verb
         words = [(_verb("want", number), "VERB"), ("to", "PART")]
-        words += [(rng.choice(_TRANSITIVE), "VERB"), *_object(rng, depth)]
+        if rng.random() < 0.5:
+            words += [(rng.choice(_TRANSITIVE), "VERB"), *_object(rng, depth)]
+        else:
+            words.append((rng.choice(_INTRANSITIVE), "VERB"))
     elif clause and depth < 2:  # think / say that + clause
         verb = _verb(rng.choice(["think", "say"]), number)
         words = [(verb, "VERB"), ("that", "SCONJ"), *_clause(rng, depth + 1)]
