@@ -2,7 +2,7 @@
 
 Padding wastes work, so a batch should hold sequences of similar length; but a
 fully sorted order would give the same batches every epoch. The middle way
-(as fairseq and torchtext's BucketIterator do): shuffle, sort by length within
+(the pooling of torchtext's BucketIterator): shuffle, sort by length within
 pools of ``pool_batches`` batches, cut each pool into batches, shuffle the
 batches. Pure Python; no torch.
 """
