@@ -1,0 +1,110 @@
+"""CoNLL-U (Universal Dependencies) files -> one TagExample per sentence.
+
+A sentence is a block of lines ended by a blank line. Lines starting with ``#``
+are comments; every other line is one token with 10 tab-separated fields
+``ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC`` (or the fields that a
+CoNLL-U Plus ``# global.columns = ...`` first line names). Only syntactic
+words (integer IDs) are kept: multiword-token ranges (``19-20``) and empty
+nodes (``8.1``) are skipped, as the standard UPOS evaluation does.
+
+The ``conllu`` package supplies the field names and the ID grammar; the lines
+are split here, on tabs only, so that every error carries its line number
+(``conllu`` reports none) and a field holding two spaces is not cut in two
+(``conllu`` also splits on runs of spaces, which CoNLL-U does not allow).
+"""
+
+from __future__ import annotations
+
+import os
+
+from conllu.exceptions import ParseException
+from conllu.parser import DEFAULT_FIELDS, parse_id_value
+
+from rnnseq.data.errors import DataError
+from rnnseq.data.examples import TagExample
+from rnnseq.data.textfile import numbered_lines, read_text
+
+__all__ = ["read_conllu"]
+
+_ALIASES = {"upostag": "upos", "xpostag": "xpos"}
+_GLOBAL_COLUMNS = "# global.columns ="
+
+
+def _field_names(first_line: str, path: str) -> list[str]:
+    """The file's field names, lowercased: CoNLL-U Plus's if declared, else the 10 standard ones."""
+    if not first_line.startswith(_GLOBAL_COLUMNS):
+        return list(DEFAULT_FIELDS)
+    names = [name.lower() for name in first_line[len(_GLOBAL_COLUMNS) :].split()]
+    names = [_ALIASES.get(name, name) for name in names]
+    if "id" not in names or "form" not in names:
+        raise DataError(path, 1, "expected global.columns to name at least ID and FORM")
+    return names
+
+
+def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[TagExample]:
+    """Read a CoNLL-U file; the tags come from ``column`` (case-insensitive).
+
+    Args:
+        path: the file.
+        column: the field that holds the tags: ``"upos"`` (default), ``"xpos"``,
+            ``"deprel"``, ... any field of the file except ``id`` and ``form``.
+
+    Raises:
+        ValueError: ``column`` is not a field of the file (names ``column``).
+        DataError: a token line has the wrong number of fields, a bad ID, an
+            ID out of order, an empty FORM, or ``_`` (no value) in the tag field.
+    """
+    name = os.fspath(path)
+    lines = list(numbered_lines(read_text(path)))
+    fields = _field_names(lines[0][1] if lines else "", name)
+    key = _ALIASES.get(column.lower(), column.lower())
+    if key not in fields or key in ("id", "form"):
+        allowed = ", ".join(f for f in fields if f not in ("id", "form"))
+        raise ValueError(f"column must be a CoNLL-U field ({allowed}), got {column!r}")
+    n_fields, form_at, tag_at = len(fields), fields.index("form"), fields.index(key)
+
+    sentences: list[TagExample] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    expected_id = 1
+    for number, line in lines:
+        if not line.strip():  # end of a sentence
+            if tokens:
+                sentences.append(TagExample(tokens, tags))
+                tokens, tags = [], []
+            expected_id = 1
+            continue
+        if line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != n_fields:
+            raise DataError(
+                name, number, f"expected {n_fields} tab-separated fields, got {len(parts)}"
+            )
+        try:
+            word_id = parse_id_value(parts[0])
+        except ParseException:
+            word_id = None
+        if word_id is None:
+            raise DataError(
+                name,
+                number,
+                f"expected an ID such as 3, a range 3-4 or an empty node 3.1, got {parts[0]!r}",
+            )
+        if isinstance(word_id, tuple):  # multiword-token range or empty node
+            continue
+        if word_id != expected_id:
+            raise DataError(name, number, f"expected word ID {expected_id}, got {word_id}")
+        form, tag = parts[form_at], parts[tag_at]
+        if not form:
+            raise DataError(name, number, "expected a FORM, got an empty field")
+        if tag in ("", "_"):
+            raise DataError(name, number, f"expected a {key.upper()} tag, got {tag!r}")
+        tokens.append(form)
+        tags.append(tag)
+        expected_id += 1
+    if tokens:
+        sentences.append(TagExample(tokens, tags))
+    if not sentences:
+        raise DataError(name, None, "no sentences found; expected CoNLL-U token lines")
+    return sentences

@@ -1,0 +1,31 @@
+"""What a reader returns: one example of each task, as plain strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ClassifyExample", "TagExample"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyExample:
+    """One sequence and its one label (sequence classification).
+
+    tokens: the text split on whitespace; never empty.
+    label: the class, as a string (a JSON integer label 1 becomes "1").
+    """
+
+    tokens: list[str]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class TagExample:
+    """One sentence and one tag per token (sequence labeling).
+
+    tokens: the words; never empty.
+    tags: one tag per token, ``len(tags) == len(tokens)``.
+    """
+
+    tokens: list[str]
+    tags: list[str]

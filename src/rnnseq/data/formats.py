@@ -1,0 +1,162 @@
+"""Which reader a file needs, and the one entry point that reads any dataset.
+
+Format names are those of the command line's ``--format``:
+
+=========  ===============================  ==========================
+format     file                             tasks
+=========  ===============================  ==========================
+conllu     CoNLL-U (.conllu)                tag
+conll      CoNLL/BIO columns (.conll)       tag
+tsv        text<TAB>label (.tsv)            classify
+csv        text,label (.csv)                classify
+jsonl      JSON Lines (.jsonl, .json)       classify, tag
+text       plain text (.txt)                lm
+=========  ===============================  ==========================
+
+``.txt`` means CoNLL/BIO columns for "tag" and plain text for "lm". A file
+without a known extension (``eng.train``, ``sentiment-train``) is recognised by
+its first non-empty lines; for "lm" every file is plain text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from rnnseq.data.conll_reader import read_conll
+from rnnseq.data.conllu_reader import read_conllu
+from rnnseq.data.errors import DataError
+from rnnseq.data.examples import ClassifyExample, TagExample
+from rnnseq.data.jsonl_reader import read_jsonl
+from rnnseq.data.table_reader import read_csv, read_tsv
+from rnnseq.data.text_reader import UNITS, read_units
+
+__all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset"]
+
+TASKS = ("classify", "tag", "lm")
+FORMATS = {  # format -> the tasks it can feed
+    "conllu": ("tag",),
+    "conll": ("tag",),
+    "tsv": ("classify",),
+    "csv": ("classify",),
+    "jsonl": ("classify", "tag"),
+    "text": ("lm",),
+}
+_EXTENSIONS = {
+    ".conllu": "conllu",
+    ".conll": "conll",
+    ".tsv": "tsv",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+}
+_CONLLU_ID = re.compile(r"[0-9]+(?:[-.][0-9]+)?")
+_SNIFF_BYTES = 1 << 16
+_SNIFF_LINES = 20
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+
+
+def _first_lines(path: str | os.PathLike[str]) -> list[str]:
+    """Up to 20 non-empty lines from the start of the file (decoding errors replaced)."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = [line.rstrip("\r") for line in head.split("\n") if line.strip()]
+    return lines[:_SNIFF_LINES]
+
+
+def _looks_like_conllu(lines: list[str]) -> bool:
+    tokens = [line.split("\t") for line in lines if not line.startswith("#")]
+    if any(line.startswith(("# sent_id", "# global.columns")) for line in lines):
+        return True
+    return bool(tokens) and all(len(t) == 10 and _CONLLU_ID.fullmatch(t[0]) for t in tokens)
+
+
+def detect_format(path: str | os.PathLike[str], task: str) -> str:
+    """The format of ``path`` for ``task``, from its extension or else its first lines.
+
+    Raises:
+        ValueError: unknown ``task``.
+        DataError: a classification file whose lines are neither JSON, nor
+            tab- nor comma-separated.
+    """
+    _check_task(task)
+    if task == "lm":
+        return "text"
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if suffix == ".txt" and task == "tag":
+        return "conll"
+    lines = _first_lines(path)
+    if lines and lines[0].lstrip().startswith("{"):
+        return "jsonl"
+    if task == "tag":
+        return "conllu" if _looks_like_conllu(lines) else "conll"
+    if not lines or "\t" in lines[0]:
+        return "tsv"  # an empty file gets the reader's own "no rows" error
+    if "," in lines[0]:
+        return "csv"
+    raise DataError(
+        path,
+        1,
+        "cannot tell the format: expected tab- or comma-separated text and label, "
+        "or JSON Lines (pass the format explicitly)",
+    )
+
+
+def read_dataset(
+    path: str | os.PathLike[str],
+    task: str,
+    *,
+    format: str | None = None,
+    column: str | None = None,
+    unit: str = "char",
+) -> list[ClassifyExample] | list[TagExample] | list[str]:
+    """Read a dataset file for ``task`` ("classify", "tag" or "lm").
+
+    Args:
+        path: the file.
+        task: "classify" -> list[ClassifyExample]; "tag" -> list[TagExample];
+            "lm" -> list[str], the stream of units.
+        format: one of ``FORMATS``; None detects it (:func:`detect_format`).
+        column: conllu: the tag field (default UPOS); tsv/csv: the header name
+            of the label column. Other formats take no column.
+        unit: lm only: "char" (default) or "word" (each line's words + "<eos>").
+
+    Raises:
+        ValueError: unknown ``task``, ``format`` or ``unit``; a ``format`` that
+            cannot feed ``task``; a ``column`` the format does not take or the
+            file does not have.
+        DataError: the file's content is not of the format (names file and line).
+        OSError: the file cannot be opened.
+    """
+    _check_task(task)
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if format is None:
+        format = detect_format(path, task)
+    elif format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    if task not in FORMATS[format]:
+        raise ValueError(
+            f"format {format!r} cannot feed task {task!r}; it feeds {', '.join(FORMATS[format])}"
+        )
+    if column is not None and format not in ("conllu", "tsv", "csv"):
+        raise ValueError(f"column applies to conllu, tsv and csv files, not {format!r}")
+
+    if format == "conllu":
+        return read_conllu(path, column=column or "upos")
+    if format == "conll":
+        return read_conll(path)
+    if format == "tsv":
+        return read_tsv(path, column=column)
+    if format == "csv":
+        return read_csv(path, column=column)
+    if format == "jsonl":
+        return read_jsonl(path, task)
+    return read_units(path, unit=unit)

@@ -1,0 +1,171 @@
+"""rnnseq.data.formats: format detection and the read_dataset entry point."""
+
+import pytest
+
+from rnnseq.data import (
+    ClassifyExample,
+    DataError,
+    TagExample,
+    detect_format,
+    read_dataset,
+)
+
+CONLLU_LINE = "1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n"
+SAMPLES = {  # format -> (task, content of a small valid file, what it reads as)
+    "conllu": ("tag", f"# sent_id = a\n{CONLLU_LINE}\n", [TagExample(["Hi"], ["INTJ"])]),
+    "conll": ("tag", "-DOCSTART- -X- O O\n\nEU NNP I-ORG\n", [TagExample(["EU"], ["I-ORG"])]),
+    "tsv": ("classify", "good film \t1\n", [ClassifyExample(["good", "film"], "1")]),
+    "csv": ("classify", "good film,1\n", [ClassifyExample(["good", "film"], "1")]),
+    "jsonl": ("classify", '{"text": "good", "label": 1}\n', [ClassifyExample(["good"], "1")]),
+    "text": ("lm", "hi\n", ["h", "i", "\n"]),
+}
+
+
+def write(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, task, expected",
+    [
+        ("a.conllu", "tag", "conllu"),
+        ("a.CONLL", "tag", "conll"),
+        ("a.tsv", "classify", "tsv"),
+        ("a.csv", "classify", "csv"),
+        ("a.jsonl", "tag", "jsonl"),
+        ("a.json", "classify", "jsonl"),
+        ("a.txt", "tag", "conll"),
+        ("a.txt", "lm", "text"),
+        ("a.conllu", "lm", "text"),
+    ],
+)
+def test_extension_decides_the_format(tmp_path, name, task, expected):
+    assert detect_format(write(tmp_path, name, ""), task) == expected
+
+
+@pytest.mark.parametrize(
+    "content, task, expected",
+    [
+        ("-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n", "tag", "conll"),  # like eng.train
+        (f"# newdoc\n# sent_id = 1\n{CONLLU_LINE}", "tag", "conllu"),
+        (CONLLU_LINE, "tag", "conllu"),
+        ('{"tokens": ["a"], "tags": ["O"]}\n', "tag", "jsonl"),
+        ("hide new secretions \t0\n", "classify", "tsv"),  # like sentiment-train
+        ("text,label\nok,1\n", "classify", "csv"),
+        ('\n{"text": "a", "label": 0}\n', "classify", "jsonl"),
+        ("", "classify", "tsv"),
+        ("anything at all\n", "lm", "text"),
+    ],
+)
+def test_files_without_extension_are_sniffed(tmp_path, content, task, expected):
+    assert detect_format(write(tmp_path, "data", content), task) == expected
+
+
+def test_txt_for_classify_is_sniffed(tmp_path):
+    assert detect_format(write(tmp_path, "a.txt", "good\t1\n"), "classify") == "tsv"
+
+
+def test_unrecognisable_classification_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match=r"data:1: cannot tell the format"):
+        detect_format(write(tmp_path, "data", "just words\n"), "classify")
+
+
+@pytest.mark.parametrize("fmt", sorted(SAMPLES))
+def test_read_dataset_reads_every_format(tmp_path, fmt):
+    task, content, expected = SAMPLES[fmt]
+    assert read_dataset(write(tmp_path, "data", content), task, format=fmt) == expected
+
+
+def test_read_dataset_detects_the_format_and_passes_column_and_unit(tmp_path):
+    conllu = write(tmp_path, "a.conllu", CONLLU_LINE)
+    assert read_dataset(conllu, "tag", column="xpos") == [TagExample(["Hi"], ["UH"])]
+    text = write(tmp_path, "a.txt", "a b\n")
+    assert read_dataset(text, "lm", unit="word") == ["a", "b", "<eos>"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, task, match",
+    [
+        ({"format": "xml"}, "tag", "format must be one of conllu, conll, tsv, csv, jsonl, text"),
+        ({"format": "conllu"}, "classify", "format 'conllu' cannot feed task 'classify'"),
+        ({"format": "text"}, "tag", "format 'text' cannot feed task 'tag'"),
+        ({"format": "jsonl", "column": "x"}, "tag", "column applies to conllu"),
+        ({"unit": "byte"}, "lm", "unit must be"),
+        ({}, "parse", "task must be one of classify, tag, lm"),
+    ],
+)
+def test_bad_arguments_are_value_errors_naming_them(tmp_path, kwargs, task, match):
+    path = write(tmp_path, "data", CONLLU_LINE)
+    with pytest.raises(ValueError, match=match) as info:
+        read_dataset(path, task, **kwargs)
+    assert not isinstance(info.value, DataError)
+
+
+# Robustness of every reader, through the entry point.
+FORMATS = sorted(SAMPLES)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_empty_or_blank_file_is_a_data_error_for_every_format(tmp_path, fmt, content):
+    task = SAMPLES[fmt][0]
+    path = write(tmp_path, "data", content)
+    if fmt == "text" and content:  # blank lines are characters of a char stream
+        assert read_dataset(path, task, format=fmt) == list(content.decode())
+        return
+    with pytest.raises(DataError) as info:
+        read_dataset(path, task, format=fmt)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_invalid_utf8_is_a_data_error_with_line_for_every_format(tmp_path, fmt):
+    task, content, _ = SAMPLES[fmt]
+    path = write(tmp_path, "data", content.encode() + b"\xc3\x28\n")
+    with pytest.raises(DataError, match="invalid UTF-8 byte 0xc3") as info:
+        read_dataset(path, task, format=fmt)
+    assert info.value.line == content.count("\n") + 1
+
+
+@pytest.mark.parametrize(
+    "fmt, content, line",
+    [
+        ("conllu", CONLLU_LINE + "2\tthere\tINTJ\n", 2),
+        ("conll", "EU NNP I-ORG\nrejects O\n", 2),
+        ("tsv", "a\t1\nb\t1\t2\n", 2),
+        ("csv", "a,1\nb\n", 2),
+    ],
+)
+def test_wrong_column_count_names_the_line(tmp_path, fmt, content, line):
+    path = write(tmp_path, "data", content)
+    with pytest.raises(DataError) as info:
+        read_dataset(path, SAMPLES[fmt][0], format=fmt)
+    assert info.value.line == line and str(info.value).startswith(f"{path}:{line}: expected")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_one_megabyte_single_line_reads_or_fails_cleanly(tmp_path, fmt):
+    task = SAMPLES[fmt][0]
+    long = "x" * 1_000_000
+    content = {
+        "conllu": f"1\t{long}\t_\tX\t_\t_\t0\troot\t_\t_\n",
+        "conll": f"{long} O\n",
+        "tsv": f"{long}\t1\n",
+        "csv": f"{long},1\n",
+        "jsonl": f'{{"text": "{long}", "label": 1}}\n',
+        "text": long,
+    }[fmt]
+    data = read_dataset(write(tmp_path, "data", content), task, format=fmt)
+    assert len(data) == (1_000_000 if fmt == "text" else 1)
+
+
+def test_classification_with_empty_text_is_a_data_error_in_every_format(tmp_path):
+    for name, content in [
+        ("a.tsv", "\t1\n"),
+        ("a.csv", ",1\n"),
+        ("a.jsonl", '{"text":"","label":1}'),
+    ]:
+        with pytest.raises(DataError, match=":1: expected a text"):
+            read_dataset(write(tmp_path, name, content), "classify")
