@@ -161,8 +161,10 @@ def test_state_gradients_agree_between_implementations():
         torch.testing.assert_close(b, a)
 
 
-def test_auto_runs_padded_on_cpu():
-    assert RecurrentEncoder(3, 2).resolved_implementation(torch.device("cpu")) == "padded"
+def test_auto_runs_padded_the_faster_one_on_cpu_and_cuda():
+    enc = RecurrentEncoder(3, 2)
+    assert enc.resolved_implementation(torch.device("cpu")) == "padded"
+    assert enc.resolved_implementation(torch.device("cuda")) == "padded"
     enc = RecurrentEncoder(3, 2, implementation="packed")
     assert enc.resolved_implementation(torch.device("cpu")) == "packed"
 

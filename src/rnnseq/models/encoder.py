@@ -21,8 +21,12 @@ same weights drive two interchangeable implementations:
   row reversed within its own length (first T_i steps reversed, padding left behind),
   so padding never reaches a real step. Padded outputs are then set to 0.
 
-Both agree to float rounding in outputs and gradients. ``"auto"`` picks ``"padded"``
-on CPU (measured faster: see ``AUTO_CHOICE``) and ``"packed"`` elsewhere.
+Both agree to float rounding in outputs and gradients. ``"auto"`` runs ``"padded"``:
+forward + backward of a bidirectional LSTM tagging batch (N=32, lengths 5..45, E=150,
+H=128) took 35 ms padded vs 69 ms packed on one CPU thread, and 2.8 ms vs 9.7 ms on an
+H200 (CUDA, cuDNN); padded also won every other shape measured (1.2x to 6x), and tied on
+full-length windows. (On CUDA, float32 results of the two differ by cuDNN's TF32
+rounding, ~1e-3, unless ``torch.backends.cudnn.allow_tf32 = False``.)
 
 The final state is the state after each row's last real step (after step 1 for the
 backward direction); a row of length 0 returns its initial state. The padded kernel
@@ -41,9 +45,8 @@ State = Tensor | tuple[Tensor, Tensor]
 
 _CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 IMPLEMENTATIONS = ("auto", "packed", "padded")
-# What "auto" runs on each device type (measured: padded 1.6x faster per CPU-second on
-# a bidirectional tagging batch; see the models report / benchmarks).
-AUTO_CHOICE = {"cpu": "padded"}
+# What "auto" runs on each device type; measured faster on CPU and CUDA (module docstring).
+AUTO_CHOICE = {"cpu": "padded", "cuda": "padded"}
 
 
 class RecurrentEncoder(nn.Module):
@@ -123,7 +126,7 @@ class RecurrentEncoder(nn.Module):
         """The implementation ``forward`` runs on ``device`` when no state is requested."""
         if self.implementation != "auto":
             return self.implementation
-        return AUTO_CHOICE.get(device.type, "packed")
+        return AUTO_CHOICE.get(device.type, "padded")
 
     def forward(
         self,

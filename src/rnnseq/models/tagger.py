@@ -31,8 +31,8 @@ class SequenceTagger(nn.Module):
         - tokens: (N, T) integer ids, 0 = padding (anything is allowed at padded steps).
         - lengths: (N,) integers in [0, T].
         - chars: (N, T, W) character ids, only when the config has character features.
-        - state: the encoder state, (layers, N, hidden) (a pair for LSTM) per direction
-          stacked as layer * D + direction; None = zeros.
+        - state: the encoder state, (layers * D, N, hidden), a pair (h, c) for LSTM,
+          index layer * D + direction; None = zeros.
         - output: (N, T, C) logits, C = config.num_labels; rows of padded steps hold the
           output bias (the hidden vector there is 0) and must be masked by the loss.
 
