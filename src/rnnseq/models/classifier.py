@@ -1,0 +1,71 @@
+"""``SequenceClassifier``: one label per sequence.
+
+    x_t = Dropout([WordEmbedding(w_t); CharFeatures(w_t)])
+    y_1..y_T = RecurrentEncoder(x_1..x_T)            (real steps only)
+    v = Pool(y_1..y_T)                               (last | mean | max)
+    z = W · Dropout(v) + b                           logits; ŷ = softmax(z)
+
+The model holds no loss: the training loop applies
+``rnnseq.losses.sequence_classification_loss`` to ``z``.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from rnnseq.models.config import ModelConfig
+from rnnseq.models.embedding import TokenEmbedder
+from rnnseq.models.encoder import RecurrentEncoder
+from rnnseq.models.pooling import pool
+
+
+class SequenceClassifier(nn.Module):
+    """Embedding -> dropout -> RecurrentEncoder -> pooling -> dropout -> linear.
+
+    Args:
+        config: a ``ModelConfig`` with task ``"classify"``.
+
+    Shape:
+        - tokens: (N, T) integer ids, 0 = padding (anything is allowed at padded steps).
+        - lengths: (N,) integers in [0, T]; a row of length 0 pools to zeros.
+        - chars: (N, T, W) character ids, only when the config has character features.
+        - output: (N, C) logits, C = config.num_labels.
+
+    Example::
+
+        >>> import torch
+        >>> cfg = ModelConfig(task="classify", vocab_size=50, num_labels=3, hidden=8)
+        >>> model = SequenceClassifier(cfg)
+        >>> model(torch.randint(1, 50, (4, 6)), torch.tensor([6, 3, 1, 0])).shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        if config.task != "classify":
+            raise ValueError(f"config.task must be 'classify', got {config.task!r}")
+        self.config = config
+        self.embedder = TokenEmbedder(config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.encoder = RecurrentEncoder(
+            self.embedder.output_size,
+            config.hidden,
+            cell=config.cell,
+            layers=config.layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout,
+            implementation=config.implementation,
+        )
+        self.output = nn.Linear(self.encoder.output_size, config.num_labels)
+
+    def encode(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
+        """The pooled sequence vector v, before the output dropout: (N, H_out)."""
+        tokens, lengths, chars = self.embedder.check(tokens, lengths, chars)
+        x = self.dropout(self.embedder.embed(tokens, chars))  # (N, T, E + F)
+        y, _ = self.encoder(x, lengths)  # (N, T, H_out)
+        return pool(y, lengths, self.config.pooling, self.encoder.directions)  # (N, H_out)
+
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
+        v = self.encode(tokens, lengths, chars)  # (N, H_out)
+        return self.output(self.dropout(v))  # (N, C)

@@ -1,0 +1,101 @@
+"""``TokenEmbedder``: the input of every model, x_t = [WordEmbedding(w_t); CharFeatures(w_t)].
+
+It is also the models' boundary: it checks tokens, lengths and chars, and clears the
+padded steps (token and character ids set to 0) so whatever a batcher leaves there,
+-1, garbage or real ids, never reaches the network.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from rnnseq.models.char_features import build_char_features
+from rnnseq.models.config import ModelConfig
+
+
+class TokenEmbedder(nn.Module):
+    """Word embedding (padding id 0 -> zero vector) plus optional character features.
+
+    Shape:
+        - tokens: (N, T) integer ids in [0, vocab_size) at real steps; anything at padding.
+        - lengths: (N,) integers in [0, T].
+        - chars: (N, T, W) integer ids in [0, char_vocab_size), 0 = padding; required when
+          the config has character features, ignored otherwise.
+        - output: (N, T, E + F), zero at padded steps. ``output_size`` = E + F.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.vocab_size = config.vocab_size
+        self.char_vocab_size = config.char_vocab_size
+        self.word = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
+        self.chars = build_char_features(
+            config.char_features,
+            config.char_vocab_size,
+            config.char_dim,
+            config.char_hidden,
+            config.char_kernel,
+        )
+        self.output_size = config.embedding_dim + config.char_output_size
+
+    def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
+        tokens, lengths, chars = self.check(tokens, lengths, chars)
+        return self.embed(tokens, chars)  # (N, T, E + F)
+
+    def embed(self, tokens: Tensor, chars: Tensor | None) -> Tensor:
+        """Embed a batch already returned by :meth:`check` (no validation here)."""
+        x = self.word(tokens)  # (N, T, E)
+        if self.chars is not None:
+            x = torch.cat([x, self.chars(chars)], dim=2)  # (N, T, E + F)
+        return x
+
+    def check(
+        self, tokens: Tensor, lengths: Tensor, chars: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Validate the batch; return it with ids at padded steps set to 0."""
+        if tokens.dim() != 2:
+            raise ValueError(f"tokens must have shape (N, T), got {tuple(tokens.shape)}")
+        if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
+            raise TypeError(f"tokens must be integer ids, got {tokens.dtype}")
+        n, t = tokens.shape
+        lengths = torch.as_tensor(lengths)
+        if lengths.shape != (n,):
+            raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
+        if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+            raise TypeError(f"lengths must be integers, got {lengths.dtype}")
+        low, high = _range(lengths)
+        if low < 0 or high > t:
+            raise ValueError(f"lengths must be in [0, {t}], got min {low} max {high}")
+        lengths = lengths.to(tokens.device)
+        real = torch.arange(t, device=tokens.device).unsqueeze(0) < lengths.unsqueeze(1)
+        tokens = tokens.masked_fill(~real, 0)  # (N, T)
+        low, high = _range(tokens)
+        if low < 0 or high >= self.vocab_size:
+            raise ValueError(
+                f"tokens must be in [0, {self.vocab_size}) at real steps, got min {low} max {high}"
+            )
+        if self.chars is None:
+            return tokens, lengths, None
+        if chars is None:
+            raise ValueError("chars must be given: this model reads character features")
+        if chars.dim() != 3 or chars.shape[:2] != (n, t):
+            raise ValueError(f"chars must have shape ({n}, {t}, W), got {tuple(chars.shape)}")
+        if chars.dtype.is_floating_point or chars.dtype == torch.bool:
+            raise TypeError(f"chars must be integer ids, got {chars.dtype}")
+        chars = chars.masked_fill(~real.unsqueeze(2), 0)  # (N, T, W)
+        low, high = _range(chars)
+        if low < 0 or high >= self.char_vocab_size:
+            raise ValueError(
+                f"chars must be in [0, {self.char_vocab_size}) at real steps, got min {low} "
+                f"max {high}"
+            )
+        return tokens, lengths, chars
+
+
+def _range(x: Tensor) -> tuple[int, int]:
+    """(min, max) of an integer tensor with one device sync; (0, 0) when empty."""
+    if x.numel() == 0:
+        return 0, 0
+    low, high = torch.stack(torch.aminmax(x)).tolist()
+    return low, high
