@@ -169,3 +169,22 @@ def test_classification_with_empty_text_is_a_data_error_in_every_format(tmp_path
     ]:
         with pytest.raises(DataError, match=":1: expected a text"):
             read_dataset(write(tmp_path, name, content), "classify")
+
+
+def test_examples_remember_their_source_line(tmp_path):
+    conll = tmp_path / "a.conll"
+    conll.write_text("-DOCSTART- O\n\nEU I-ORG\nrejects O\n\nPeter I-PER\n")
+    assert [e.line for e in read_dataset(conll, "tag")] == [3, 6]
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("text\tlabel\ngood film\t1\nbad film\t0\n")
+    assert [e.line for e in read_dataset(tsv, "classify")] == [2, 3]
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text('{"text": "a b", "label": 1}\n\n{"text": "c", "label": 0}\n')
+    assert [e.line for e in read_dataset(jsonl, "classify")] == [1, 3]
+    conllu = tmp_path / "a.conllu"
+    conllu.write_text(
+        "# sent_id = 1\n1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n\n"
+        "# sent_id = 2\n1-2\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
+        "1\tdo\tdo\tAUX\t_\t_\t0\troot\t_\t_\n2\tn't\tnot\tPART\t_\t_\t1\tadvmod\t_\t_\n"
+    )
+    assert [e.line for e in read_dataset(conllu, "tag")] == [2, 6]

@@ -42,12 +42,12 @@ def read_conll(path: str | os.PathLike[str]) -> list[TagExample]:
     tokens: list[str] = []
     tags: list[str] = []
     n_columns: int | None = None
-    first_line = 0
+    first_line = start = 0
     for number, line in numbered_lines(read_text(path)):
         parts = _split(line) if line.strip() else []
         if not parts or parts[0] == DOCSTART:  # sentence (or document) boundary
             if tokens:
-                sentences.append(TagExample(tokens, tags))
+                sentences.append(TagExample(tokens, tags, start))
                 tokens, tags = [], []
             continue
         if n_columns is None:
@@ -64,10 +64,12 @@ def read_conll(path: str | os.PathLike[str]) -> list[TagExample]:
             )
         if not all(parts):
             raise DataError(name, number, "expected a value in every column, got an empty one")
+        if not tokens:
+            start = number
         tokens.append(parts[0])
         tags.append(parts[-1])
     if tokens:
-        sentences.append(TagExample(tokens, tags))
+        sentences.append(TagExample(tokens, tags, start))
     if not sentences:
         raise DataError(name, None, "no sentences found; expected 'token ... tag' lines")
     return sentences

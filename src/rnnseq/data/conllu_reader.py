@@ -66,11 +66,11 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
     sentences: list[TagExample] = []
     tokens: list[str] = []
     tags: list[str] = []
-    expected_id = 1
+    expected_id = start = 1
     for number, line in lines:
         if not line.strip():  # end of a sentence
             if tokens:
-                sentences.append(TagExample(tokens, tags))
+                sentences.append(TagExample(tokens, tags, start))
                 tokens, tags = [], []
             expected_id = 1
             continue
@@ -100,11 +100,13 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
             raise DataError(name, number, "expected a FORM, got an empty field")
         if tag in ("", "_"):
             raise DataError(name, number, f"expected a {key.upper()} tag, got {tag!r}")
+        if not tokens:
+            start = number
         tokens.append(form)
         tags.append(tag)
         expected_id += 1
     if tokens:
-        sentences.append(TagExample(tokens, tags))
+        sentences.append(TagExample(tokens, tags, start))
     if not sentences:
         raise DataError(name, None, "no sentences found; expected CoNLL-U token lines")
     return sentences

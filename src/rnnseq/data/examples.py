@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["ClassifyExample", "TagExample"]
 
@@ -13,10 +13,13 @@ class ClassifyExample:
 
     tokens: the text split on whitespace; never empty.
     label: the class, as a string (a JSON integer label 1 becomes "1").
+    line: the line of the source file it came from (None when generated), so
+        later checks (a label never seen in training) can name file and line.
     """
 
     tokens: list[str]
     label: str
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +28,9 @@ class TagExample:
 
     tokens: the words; never empty.
     tags: one tag per token, ``len(tags) == len(tokens)``.
+    line: the source line of the sentence's first token (None when generated).
     """
 
     tokens: list[str]
     tags: list[str]
+    line: int | None = field(default=None, compare=False)

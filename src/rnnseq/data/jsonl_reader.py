@@ -34,7 +34,7 @@ def _classify(obj: dict, name: str, number: int) -> ClassifyExample:
         raise DataError(name, number, 'expected a text, got an empty "text"')
     if not label:
         raise DataError(name, number, 'expected a label, got an empty "label"')
-    return ClassifyExample(tokens, label)
+    return ClassifyExample(tokens, label, number)
 
 
 def _strings(obj: dict, key: str, name: str, number: int) -> list[str]:
@@ -54,7 +54,7 @@ def _tag(obj: dict, name: str, number: int) -> TagExample:
         raise DataError(
             name, number, f"expected one tag per token, got {len(tokens)} tokens, {len(tags)} tags"
         )
-    return TagExample(tokens, tags)
+    return TagExample(tokens, tags, number)
 
 
 def _kind(value: object) -> str:

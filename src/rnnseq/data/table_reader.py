@@ -82,7 +82,7 @@ def _examples(path: str, rows: Iterable[Row], column: str | None) -> list[Classi
             raise DataError(path, number, "expected a text, got an empty one")
         if not label:
             raise DataError(path, number, "expected a label, got an empty one")
-        examples.append(ClassifyExample(tokens, label))
+        examples.append(ClassifyExample(tokens, label, number))
     if not examples:
         raise DataError(path, None, "no examples found after the header row")
     return examples
