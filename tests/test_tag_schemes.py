@@ -315,3 +315,21 @@ def test_conll2003_train_breaks_strict_iob1_exactly_twice(conll_train):
 
 def test_docstring_examples_run():
     assert doctest.testmod(tag_schemes).failed == 0
+
+
+def test_to_iob1_uses_b_only_between_adjacent_spans_of_one_type():
+    from rnnseq.tag_schemes import convert, to_iob1
+
+    assert to_iob1(["B-PER", "I-PER", "B-PER", "B-LOC", "O", "B-LOC"], "IOB2") == [
+        "I-PER",
+        "I-PER",
+        "B-PER",
+        "I-LOC",
+        "O",
+        "I-LOC",
+    ]
+    iobes = ["S-PER", "B-LOC", "E-LOC", "O", "S-ORG"]
+    for target in ("IOB1", "IOB2", "IOBES"):
+        converted = convert(iobes, "IOBES", target)
+        assert spans(converted, target) == spans(iobes, "IOBES")
+        assert convert(converted, target, "IOBES") == iobes

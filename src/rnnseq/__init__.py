@@ -12,6 +12,10 @@ __version__ = "0.1.0"
 
 # name -> module that defines it; imported lazily by __getattr__ below.
 _LAZY = {
+    "train": "rnnseq.api",
+    "load": "rnnseq.api",
+    "TrainConfig": "rnnseq.training.config",
+    "Predictor": "rnnseq.inference",
     "sequence_classification_loss": "rnnseq.losses",
     "sequence_labeling_loss": "rnnseq.losses",
     "SequenceClassificationLoss": "rnnseq.losses",

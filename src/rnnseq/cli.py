@@ -1,30 +1,643 @@
-"""The ``rnnseq`` command line (grows with the training issue)."""
+"""The ``rnnseq`` command line (also ``python -m rnnseq``, so ``torchrun -m rnnseq`` works).
+
+    rnnseq train    --task {classify,tag,lm} --train FILE [--dev FILE] --out DIR [options]
+    rnnseq evaluate --model DIR --data FILE [--json] [--format F] [--column C]
+    rnnseq predict  --model DIR [FILE | -] [--format F]
+    rnnseq explain  --model DIR --text "..." [--labels "..."] [--json]
+    rnnseq demo     [--out DIR]
+    rnnseq download NAME [--cache-dir DIR] [--mirror URL]
+
+Bad usage or unreadable input exits with status 2 and one line on stderr naming
+the file (and line); a numerical failure during training exits with status 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
+import warnings
+
+from rnnseq import __version__
+
+EXIT_USAGE = 2
 
 
-def _walkthrough() -> int:
-    from rnnseq.reference import cross_entropy, labeling_loss, softmax
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and still exit status 2)."""
 
-    print("Two classes, the first is true, ŷ = (0.7, 0.3):")
-    print(f"  L = -log 0.7 = {cross_entropy([1.0, 0.0], [0.7, 0.3]):.3f}")
-    y_pred = softmax([[[2.0, 0.5, 0.1], [0.2, 1.5, 0.3], [0.1, 0.4, 3.0]]])
-    targets = [[0, 1, 2]]
-    total = labeling_loss(y_pred, targets, time_reduction="sum")
-    mean = labeling_loss(y_pred, targets, time_reduction="mean")
-    print(f"A 3-step sequence: sum over steps {total:.3f}, mean over steps {mean:.3f}")
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class UsageError(Exception):
+    """Bad input found by the CLI itself: one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------
+
+
+def _add_train(sub) -> None:
+    from rnnseq.training.config import TrainConfig
+
+    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    p = sub.add_parser(
+        "train",
+        help="train a model and write its folder",
+        description="Train a recurrent model on FILE and write DIR: weights (safetensors), "
+        "config and vocabularies (JSON), metrics.json and a loss-curve PNG, checkpointed after "
+        "every epoch. Defaults give a good model without tuning.",
+    )
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--task",
+        required=True,
+        choices=["classify", "tag", "lm"],
+        help="classify: one label per text; tag: one label per token; "
+        "lm: predict the next character or word",
+    )
+    g.add_argument("--train", required=True, metavar="FILE", help="training data")
+    g.add_argument("--dev", metavar="FILE", help="dev data for model selection and early stopping")
+    g.add_argument(
+        "--holdout",
+        type=float,
+        default=d["holdout"],
+        metavar="FRACTION",
+        help="without --dev, hold out this last fraction of --train as dev (e.g. 0.1)",
+    )
+    g.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    g.add_argument(
+        "--format",
+        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
+        help="input format (default: from the file name, else the content)",
+    )
+    g.add_argument(
+        "--column",
+        metavar="C",
+        help="CoNLL-U field with the tags (default upos, e.g. xpos), or the label "
+        "column named in a TSV/CSV header",
+    )
+    g.add_argument(
+        "--unit",
+        choices=["char", "word"],
+        default=d["unit"],
+        help="lm units: characters (default) or whitespace words with <eos> per line",
+    )
+    g.add_argument("--lowercase", action="store_true", help="lowercase words (chars keep case)")
+    g.add_argument(
+        "--min-freq",
+        type=int,
+        metavar="N",
+        help="words seen fewer than N times become <unk> (default 2; lm 1)",
+    )
+    g.add_argument(
+        "--max-length",
+        type=int,
+        metavar="N",
+        help="longest sequence in tokens; longer ones are truncated with a warning",
+    )
+    g.add_argument(
+        "--on-long",
+        choices=["truncate", "error"],
+        default=d["on_long"],
+        help="what to do with a sequence longer than --max-length",
+    )
+    g.add_argument(
+        "--tag-scheme",
+        choices=["keep", "iob2", "iobes"],
+        default=d["tag_scheme"],
+        help="learn span tags (IOB1/IOB2/IOBES) in this scheme; output keeps the "
+        "file's scheme (default iobes)",
+    )
+
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--cell",
+        choices=["rnn", "lstm", "gru"],
+        default=d["cell"],
+        help="recurrent cell (default lstm)",
+    )
+    g.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=d["embedding_dim"],
+        metavar="N",
+        help=f"word embedding size (default {d['embedding_dim']})",
+    )
+    g.add_argument(
+        "--hidden",
+        type=int,
+        default=d["hidden"],
+        metavar="N",
+        help=f"hidden units per direction (default {d['hidden']})",
+    )
+    g.add_argument(
+        "--layers",
+        type=int,
+        default=d["layers"],
+        metavar="N",
+        help="stacked recurrent layers (default 1)",
+    )
+    g.add_argument(
+        "--bidirectional",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read both directions (default: yes for classify/tag; lm never)",
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        default=d["dropout"],
+        metavar="P",
+        help=f"dropout on embeddings, between layers and before the output "
+        f"(default {d['dropout']})",
+    )
+    g.add_argument(
+        "--pooling",
+        choices=["last", "mean", "max"],
+        default=d["pooling"],
+        help="classify: how step outputs become one vector (default max)",
+    )
+    g.add_argument(
+        "--char-features",
+        choices=["none", "cnn", "lstm"],
+        help="character-level word features (default cnn for tag, none otherwise)",
+    )
+    g.add_argument(
+        "--tie-embeddings",
+        action="store_true",
+        help="lm: share input embedding and output layer (needs --hidden = --embedding-dim)",
+    )
+
+    g = p.add_argument_group("loss")
+    g.add_argument(
+        "--loss",
+        choices=["ce", "crf"],
+        default=d["loss"],
+        help="ce: cross-entropy per step (default); crf: linear-chain CRF (tag)",
+    )
+    g.add_argument(
+        "--time-reduction",
+        choices=["sum", "mean"],
+        default=d["time_reduction"],
+        help="over a sequence's steps: sum (default) or mean",
+    )
+    g.add_argument(
+        "--reduction",
+        choices=["mean", "token_mean", "sum"],
+        default=d["reduction"],
+        help="over the batch: mean over sequences (default), token_mean over steps, or sum",
+    )
+    g.add_argument(
+        "--label-smoothing",
+        type=float,
+        default=d["label_smoothing"],
+        metavar="EPS",
+        help="replace the true distribution y by (1-EPS)·y + EPS/C (default 0)",
+    )
+    g.add_argument(
+        "--class-weights",
+        metavar="SPEC",
+        help="'balanced' (inverse frequency) or LABEL=W,LABEL=W (others 1)",
+    )
+
+    g = p.add_argument_group("training")
+    g.add_argument(
+        "--epochs",
+        type=int,
+        default=d["epochs"],
+        metavar="N",
+        help=f"passes over the training data (default {d['epochs']})",
+    )
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        default=d["batch_size"],
+        metavar="N",
+        help="sequences per batch; lm: parallel rows of the text (default 32)",
+    )
+    g.add_argument(
+        "--bptt",
+        type=int,
+        default=d["bptt"],
+        metavar="N",
+        help=f"lm: steps per backpropagation window (default {d['bptt']})",
+    )
+    g.add_argument(
+        "--lr", type=float, metavar="LR", help="learning rate (default 1e-3 for adam, 1.0 for sgd)"
+    )
+    g.add_argument(
+        "--optimizer",
+        choices=["adam", "sgd"],
+        default=d["optimizer"],
+        help="optimizer (default adam)",
+    )
+    g.add_argument(
+        "--weight-decay",
+        type=float,
+        default=d["weight_decay"],
+        metavar="W",
+        help="L2 weight decay (default 0)",
+    )
+    g.add_argument(
+        "--clip",
+        type=float,
+        default=d["clip"],
+        metavar="NORM",
+        help=f"clip the gradient norm (0 = off; default {d['clip']})",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=["plateau", "exponential", "none"],
+        default=d["schedule"],
+        help="learning rate: plateau (× --lr-decay when dev stops improving; "
+        "default), exponential (× --lr-decay every epoch from --decay-start), none",
+    )
+    g.add_argument(
+        "--lr-decay",
+        type=float,
+        default=d["lr_decay"],
+        metavar="F",
+        help=f"factor of the schedule (default {d['lr_decay']})",
+    )
+    g.add_argument(
+        "--decay-start",
+        type=int,
+        default=d["decay_start"],
+        metavar="EPOCH",
+        help="exponential schedule: first epoch whose end decays the rate (default 1)",
+    )
+    g.add_argument(
+        "--patience",
+        type=int,
+        default=d["patience"],
+        metavar="N",
+        help=f"stop after N epochs without a better dev score (0 = never; default {d['patience']})",
+    )
+    g.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=d["seed"],
+        metavar="N",
+        help="random seed for initialisation, dropout and data order (default 1)",
+    )
+    g.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default=d["device"],
+        help="auto (cuda when available; default), cpu or cuda",
+    )
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also checkpoint every STEPS steps (default: at epoch ends only)",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run whose checkpoint is in --out",
+    )
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    g.add_argument(
+        "--detect-anomaly",
+        action="store_true",
+        help="find the operation that produced a NaN (slow)",
+    )
+    g.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: when stderr is a terminal)",
+    )
+    p.set_defaults(run=_train)
+
+
+def _train(args) -> int:
+    from rnnseq.training.config import TrainConfig
+    from rnnseq.training.loop import train
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+    result = train(cfg)
+    best = result.metrics.get("best") or (result.metrics["epochs"] or [{}])[-1]
+    summary = {k: v for k, v in best.items() if k.startswith("dev_")}
+    if summary:
+        print(
+            json.dumps(
+                {"out": str(result.out), "best_epoch": result.metrics["best_epoch"], **summary}
+            )
+        )
+    else:
+        print(json.dumps({"out": str(result.out)}))
     return 0
 
 
+# --------------------------------------------------------------------------
+# evaluate / predict / explain
+# --------------------------------------------------------------------------
+
+
+def _add_common_model(p) -> None:
+    p.add_argument("--model", required=True, metavar="DIR", help="model folder from rnnseq train")
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="cpu",
+        help="where to run the model (default cpu)",
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=64, metavar="N", help="inputs per batch (default 64)"
+    )
+
+
+def _load(args):
+    from rnnseq.inference import Predictor
+
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    return Predictor.load(args.model, device=args.device, batch_size=args.batch_size)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score a model on a labelled file",
+        description="Score a model on a labelled file: loss (nats per counted "
+        "step; per example for classify), accuracy, macro-F1, span F1 for "
+        "IOB1/IOB2/IOBES tags, perplexity for lm.",
+    )
+    _add_common_model(p)
+    p.add_argument("--data", required=True, metavar="FILE", help="labelled data")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--format",
+        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
+        help="input format (default: from the file name, else the content)",
+    )
+    p.add_argument("--column", metavar="C", help="CoNLL-U tag field or header label column")
+    p.set_defaults(run=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from rnnseq.report import evaluation_report
+
+    predictor = _load(args)
+    result = predictor.evaluate(args.data, format=args.format, column=args.column)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "per_class"}))
+    else:
+        print(evaluation_report(result, args.data))
+    return 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="label raw text (or continue it, for lm)",
+        description="Read one input per line from FILE or standard input ('-') "
+        "and write one result per input: classify one label per line; tag one "
+        "'token<TAB>tag' line per token and a blank line after each input; lm the "
+        "continuation on one line. With --format, FILE is a labelled file whose "
+        "inputs are predicted. Streams: memory stays flat for any input size.",
+    )
+    _add_common_model(p)
+    p.add_argument(
+        "input",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="input file, or - for standard input (default)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
+        help="read FILE as labelled data of this format and predict its inputs",
+    )
+    p.add_argument(
+        "--max-new",
+        type=int,
+        default=200,
+        metavar="N",
+        help="lm: units to generate at most (stops at the end of a line)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        metavar="T",
+        help="lm: sampling temperature (0 = always the most likely unit)",
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="lm: sampling seed")
+    p.set_defaults(run=_predict)
+
+
+def _predict(args) -> int:
+    predictor = _load(args)
+    if predictor.task == "lm":
+        from functools import partial
+
+        predictor.generate = partial(
+            predictor.generate, max_new=args.max_new, temperature=args.temperature, seed=args.seed
+        )
+    out = sys.stdout
+    if args.format is not None:
+        if args.input == "-":
+            raise UsageError("--format needs a FILE (labelled data), not standard input")
+        from rnnseq.data import read_dataset
+
+        data = read_dataset(args.input, predictor.task, format=args.format)
+        if predictor.task == "lm":
+            lines = (
+                "".join(data).splitlines()
+                if predictor.meta.unit == "char"
+                else [" ".join(data).replace(" <eos>", "\n")]
+            )
+        else:
+            lines = [" ".join(e.tokens) for e in data]
+        for block in predictor.predict_lines(lines):
+            out.write(block)
+        return 0
+    if args.input == "-":
+        source = sys.stdin
+        for block in predictor.predict_lines(source):
+            out.write(block)
+            out.flush()
+        return 0
+    try:
+        handle = open(args.input, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{args.input}: cannot read ({e.strerror})") from None
+    with handle:
+        for block in predictor.predict_lines(_checked_lines(handle, args.input)):
+            out.write(block)
+    return 0
+
+
+def _checked_lines(handle, name: str):
+    number = 0
+    try:
+        for number, line in enumerate(handle, 1):  # noqa: B007
+            yield line
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{name}:{number + 1}: not valid UTF-8 ({e.reason})") from None
+
+
+def _add_explain(sub) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="show the per-step loss of one input",
+        description="For one input, print each time step's input, true label "
+        "(from --labels, else the predicted one), the predicted probability p_j "
+        "of that label and L_j = -ln p_j, then Σ_j L_j and their mean: the "
+        "sequence cross-entropy made visible. For classify there is one step.",
+    )
+    _add_common_model(p)
+    p.add_argument("--text", required=True, help="the input (tag: whitespace-separated tokens)")
+    p.add_argument("--labels", help="true labels: one per token (tag), one label (classify)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=_explain)
+
+
+def _explain(args) -> int:
+    from rnnseq.report import explanation_table, use_colour
+
+    predictor = _load(args)
+    labels = None
+    if args.labels is not None:
+        labels = args.labels.split() if predictor.task == "tag" else [args.labels.strip()]
+    expl = predictor.explain(args.text, labels)
+    if args.json:
+        print(json.dumps(expl.to_dict()))
+    else:
+        print(explanation_table(expl, colour=use_colour(), task=predictor.task))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# demo / download
+# --------------------------------------------------------------------------
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="train a tagger and a classifier on generated data",
+        description="Generate two small datasets (sentences with part-of-speech "
+        "tags from a probabilistic grammar; reviews whose sentiment turns on "
+        "negation), train a tagger and a classifier on them (about a minute on 2 "
+        "CPU cores) and print explain tables.",
+    )
+    p.add_argument(
+        "--out",
+        default="runs/demo",
+        metavar="DIR",
+        help="where the two model folders go (default runs/demo)",
+    )
+    p.add_argument("--seed", type=int, default=1, metavar="N", help="random seed (default 1)")
+    p.set_defaults(run=_demo)
+
+
+def _demo(args) -> int:
+    from rnnseq.demo import run_demo
+
+    run_demo(args.out, seed=args.seed)
+    return 0
+
+
+def _add_download(sub) -> None:
+    from rnnseq.data.download import DATASETS
+
+    p = sub.add_parser(
+        "download",
+        help="fetch a public dataset (SHA-256 verified)",
+        description="Download a public dataset into the cache folder, verify "
+        "every file's SHA-256 and print the folder.",
+    )
+    p.add_argument("name", choices=list(DATASETS), help="dataset")
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default $RNNSEQ_CACHE or ~/.cache/rnnseq)"
+    )
+    p.add_argument(
+        "--mirror",
+        metavar="URL",
+        help="fetch from URL/<folder>/<file> instead of the original sites",
+    )
+    p.add_argument("--force", action="store_true", help="download again even if cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_download)
+
+
+def _download(args) -> int:
+    from rnnseq.data.download import download
+
+    folder = download(
+        args.name,
+        cache_dir=args.cache_dir,
+        mirror=args.mirror,
+        progress=not args.no_progress,
+        force=args.force,
+    )
+    print(folder)
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rnnseq",
+        description="Recurrent networks (RNN, LSTM, GRU) for sequence classification and "
+        "sequence labeling, trained with an exact sequence cross-entropy.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnseq {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    for add in (_add_train, _add_evaluate, _add_predict, _add_explain, _add_demo, _add_download):
+        add(sub)
+    return parser
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rnnseq", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="walk through the sequence cross-entropy")
-    parser.parse_args(argv)
-    return _walkthrough()
+    args = build_parser().parse_args(argv)
+    from rnnseq.data.download import DownloadError
+    from rnnseq.serialization import ModelFolderError
+    from rnnseq.training.loop import NumericalError
+
+    warnings.showwarning = _show_warning
+    try:
+        return args.run(args)
+    except NumericalError as e:
+        print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except (UsageError, ValueError, ModelFolderError, DownloadError) as e:
+        print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `rnnseq predict ... | head`
+        return 0
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"rnnseq {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"rnnseq {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"rnnseq: warning: {_one_line(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

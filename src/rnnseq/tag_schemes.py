@@ -41,8 +41,10 @@ __all__ = [
     "SCHEMES",
     "detect_scheme",
     "spans",
+    "to_iob1",
     "to_iob2",
     "to_iobes",
+    "convert",
     "allowed_transitions",
 ]
 
@@ -197,6 +199,35 @@ def _rebuild(tags: Sequence[str], scheme: str, *, iobes: bool) -> list[str]:
         if iobes:
             out[end - 1] = f"E-{kind}"
     return out
+
+
+def to_iob1(tags: Sequence[str], scheme: str) -> list[str]:
+    """One sentence's tags rewritten in IOB1 (I- everywhere; B-X only where a span of
+    type X directly follows another span of type X); spans unchanged.
+
+    Example:
+        >>> to_iob1(["B-PER", "I-PER", "B-PER", "O", "B-LOC"], "IOB2")
+        ['I-PER', 'I-PER', 'B-PER', 'O', 'I-LOC']
+    """
+    out = ["O"] * len(tags)
+    previous_end, previous_kind = -1, None
+    for kind, start, end in sorted(_spans(_parse_all(tags, _check_scheme(scheme))), key=_start):
+        for k in range(start, end):
+            out[k] = f"I-{kind}"
+        if start == previous_end and kind == previous_kind:
+            out[start] = f"B-{kind}"
+        previous_end, previous_kind = end, kind
+    return out
+
+
+def convert(tags: Sequence[str], source: str, target: str) -> list[str]:
+    """One sentence's tags rewritten from scheme ``source`` into scheme ``target``."""
+    rewrite = {"IOB1": to_iob1, "IOB2": to_iob2, "IOBES": to_iobes}[_check_scheme(target)]
+    return rewrite(tags, source)
+
+
+def _start(span: Span) -> int:
+    return span[1]
 
 
 def to_iob2(tags: Sequence[str], scheme: str) -> list[str]:

@@ -1,0 +1,307 @@
+"""The model folder: everything needed to use a trained model, and nothing to execute.
+
+Layout (every file written atomically; a copied folder works on its own)::
+
+    config.json         format version, task, model config, tag schemes, training options
+    vocab.json          word, label and character vocabularies
+    model.safetensors   the weights of the best model on dev (or the last, without dev)
+    metrics.json        per-epoch train/dev losses and dev scores, best epoch
+    loss_curve.png      train and dev loss per epoch
+    resume.safetensors  the latest training state, for ``rnnseq train --resume``
+
+Loading trusts nothing in the folder: only JSON and safetensors are read (never
+pickle); the config is validated field by field; every tensor's name and shape
+must match the model the config describes; file names may not leave the folder;
+a folder written by a newer format version is refused with a message saying so.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnseq import __version__
+from rnnseq.models import ModelConfig
+from rnnseq.preprocess import SchemeMap, Vocabularies
+from rnnseq.serialization import (
+    ModelFolderError,
+    atomic_write_bytes,
+    atomic_write_json,
+    load_tensors,
+    member_path,
+    read_json,
+    save_tensors,
+)
+from rnnseq.tag_schemes import allowed_transitions
+from rnnseq.task_model import TaskModel
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FolderMeta",
+    "LoadedModel",
+    "ModelFolderError",
+    "build_task_model",
+    "create_folder",
+    "load_model_folder",
+    "write_weights",
+    "unique_state",
+    "write_metrics",
+]
+
+FORMAT_VERSION = 1
+CONFIG = "config.json"
+FILES = {
+    "weights": "model.safetensors",
+    "vocabularies": "vocab.json",
+    "metrics": "metrics.json",
+    "loss_curve": "loss_curve.png",
+    "resume": "resume.safetensors",
+}
+
+
+@dataclass
+class FolderMeta:
+    """What config.json says besides the network's shape."""
+
+    task: str
+    loss: str  # "ce" or "crf"
+    schemes: SchemeMap  # span tag schemes (source, learned); both None for other tags
+    unit: str  # lm: "char" or "word"
+    bptt: int  # lm: window used in training (also a good evaluation window)
+    training: dict  # the TrainConfig the model was trained with (for the record)
+
+
+@dataclass
+class LoadedModel:
+    model: TaskModel
+    vocabs: Vocabularies
+    meta: FolderMeta
+    folder: Path
+
+
+def build_task_model(model_config: ModelConfig, meta: FolderMeta, vocabs: Vocabularies):
+    """The TaskModel that config and vocabularies describe (fresh weights)."""
+    constraints = None
+    if meta.loss == "crf" and meta.schemes.learned is not None:
+        constraints = allowed_transitions(vocabs.labels.tokens, meta.schemes.learned)
+    return TaskModel(model_config, use_crf=meta.loss == "crf", crf_constraints=constraints)
+
+
+def create_folder(
+    out: str | os.PathLike,
+    model_config: ModelConfig,
+    vocabs: Vocabularies,
+    meta: FolderMeta,
+    *,
+    overwrite: bool,
+) -> Path:
+    """Create ``out`` with config.json and vocab.json, atomically: the files are written
+    into a hidden sibling folder that is renamed into place, so a crash leaves no
+    partial folder. An existing folder is replaced only with ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ModelFolderError(
+            f"{out} already exists; use --overwrite to replace it or --resume to continue it"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        atomic_write_json(staging / FILES["vocabularies"], vocabs.to_dict())
+        atomic_write_json(staging / CONFIG, _config_json(model_config, meta))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return out
+
+
+def _config_json(model_config: ModelConfig, meta: FolderMeta) -> dict:
+    return {
+        "format_version": FORMAT_VERSION,
+        "rnnseq_version": __version__,
+        "task": meta.task,
+        "loss": meta.loss,
+        "tag_scheme": meta.schemes.to_dict(),
+        "unit": meta.unit,
+        "bptt": meta.bptt,
+        "model": model_config.to_dict(),
+        "files": dict(FILES),
+        "training": meta.training,
+    }
+
+
+def write_weights(path: str | os.PathLike, model: TaskModel, metadata=None) -> None:
+    """Save the model's parameters and buffers as safetensors, atomically.
+
+    Tied parameters (one tensor under two names) are stored once, under the first name.
+    """
+    save_tensors(path, unique_state(model), metadata)
+
+
+def unique_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict with each tensor once: tied names after the first are dropped."""
+    seen: set[int] = set()
+    out = {}
+    for name, tensor in model.state_dict().items():
+        key = tensor.data_ptr()
+        if key in seen and tensor.numel():
+            continue
+        seen.add(key)
+        out[name] = tensor
+    return out
+
+
+def write_metrics(folder: Path, metrics: dict) -> None:
+    """metrics.json and the loss-curve PNG, both atomically."""
+    atomic_write_json(folder / FILES["metrics"], metrics)
+    atomic_write_bytes(folder / FILES["loss_curve"], _loss_curve_png(metrics))
+
+
+def _loss_curve_png(metrics: dict) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    epochs = metrics.get("epochs", [])
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.add_subplot()
+    xs = [e["epoch"] for e in epochs]
+    ax.plot(xs, [e["train_loss"] for e in epochs], "o-", label="train")
+    dev = [(e["epoch"], e["dev_objective"]) for e in epochs if "dev_objective" in e]
+    if dev:
+        ax.plot([d[0] for d in dev], [d[1] for d in dev], "s-", label="dev")
+    if metrics.get("best_epoch"):
+        ax.axvline(metrics["best_epoch"], color="grey", linestyle=":", label="best")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss ({metrics.get('loss_label', 'training objective')})")
+    ax.set_title(f"rnnseq {metrics.get('task', '')}: loss per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------
+# Loading.
+# --------------------------------------------------------------------------
+
+
+def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Read a model folder into a :class:`LoadedModel` (model in eval mode on ``device``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: not a model folder (no such directory)")
+    config_path = folder / CONFIG
+    if not config_path.exists():
+        raise ModelFolderError(f"{folder}: not a model folder (no {CONFIG})")
+    raw = read_json(config_path)
+    if not isinstance(raw, dict):
+        raise ModelFolderError(f"{config_path}: expected a JSON object")
+    version = raw.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFolderError(f"{config_path}: format_version must be a positive integer")
+    if version > FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{config_path}: written by a newer rnnseq (format version {version}; this "
+            f"rnnseq {__version__} reads up to {FORMAT_VERSION}); upgrade rnnseq to load it"
+        )
+    try:
+        model_config = ModelConfig.from_dict(raw.get("model"))
+        meta = _meta(raw)
+        files = raw.get("files")
+        if not isinstance(files, dict):
+            raise ValueError("files must be a JSON object naming the folder's files")
+    except (ValueError, TypeError) as e:
+        raise ModelFolderError(f"{config_path}: {e}") from None
+    vocab_path = member_path(folder, files.get("vocabularies"))
+    try:
+        vocabs = Vocabularies.from_dict(read_json(vocab_path))
+    except ModelFolderError:
+        raise
+    except ValueError as e:
+        raise ModelFolderError(f"{vocab_path}: {e}") from None
+    _check_sizes(model_config, vocabs, config_path)
+
+    model = build_task_model(model_config, meta, vocabs)
+    weights_path = member_path(folder, files.get("weights"))
+    tensors, _ = load_tensors(weights_path)
+    load_weights(model, tensors, weights_path)
+    model.to(device).eval()
+    return LoadedModel(model=model, vocabs=vocabs, meta=meta, folder=folder)
+
+
+def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
+    """Copy ``tensors`` into ``model``, refusing unknown, missing or mis-shaped entries."""
+    expected = model.state_dict()
+    unknown = sorted(set(tensors) - set(expected))
+    if unknown:
+        raise ModelFolderError(f"{source}: unexpected tensors {unknown[:5]} for this model")
+    stored = unique_state(model)
+    missing = sorted(set(stored) - set(tensors))
+    if missing:
+        raise ModelFolderError(f"{source}: missing tensors {missing[:5]}")
+    for name, tensor in tensors.items():
+        want = expected[name]
+        if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:
+            raise ModelFolderError(
+                f"{source}: tensor {name} has shape {tuple(tensor.shape)} {tensor.dtype}, "
+                f"the config needs {tuple(want.shape)} {want.dtype}"
+            )
+    # Tied names absent from the file share storage with one that is present.
+    model.load_state_dict(tensors, strict=False)
+
+
+def _meta(raw: dict) -> FolderMeta:
+    task = raw.get("task")
+    if task not in ("classify", "tag", "lm"):
+        raise ValueError(f"task must be classify, tag or lm, got {task!r}")
+    loss = raw.get("loss")
+    if loss not in ("ce", "crf"):
+        raise ValueError(f"loss must be ce or crf, got {loss!r}")
+    unit = raw.get("unit")
+    if unit not in ("char", "word"):
+        raise ValueError(f"unit must be char or word, got {unit!r}")
+    bptt = raw.get("bptt")
+    if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
+        raise ValueError(f"bptt must be a positive integer, got {bptt!r}")
+    training = raw.get("training", {})
+    if not isinstance(training, dict):
+        raise ValueError("training must be a JSON object")
+    return FolderMeta(
+        task=task,
+        loss=loss,
+        schemes=SchemeMap.from_dict(raw.get("tag_scheme")),
+        unit=unit,
+        bptt=bptt,
+        training=training,
+    )
+
+
+def _check_sizes(config: ModelConfig, vocabs: Vocabularies, source) -> None:
+    checks = [
+        ("vocab_size", config.vocab_size, len(vocabs.words), "words"),
+        ("num_labels", config.num_labels, len(vocabs.labels), "labels"),
+        (
+            "char_vocab_size",
+            config.char_vocab_size,
+            0 if vocabs.chars is None else len(vocabs.chars),
+            "chars",
+        ),
+    ]
+    for field, value, size, name in checks:
+        if value != size:
+            raise ModelFolderError(
+                f"{source}: model.{field} is {value} but the {name} vocabulary has {size} entries"
+            )
