@@ -477,7 +477,10 @@ def _predict(args) -> int:
 def _predict_raw(predictor, path: str, generation: dict):
     """Output blocks for raw input lines from ``path`` or, for ``-``, standard input."""
     if path == "-":
-        yield from predictor.predict_lines(_checked_lines(sys.stdin, "<stdin>"), **generation)
+        # Typed at a terminal: answer each line at once; from a pipe: 256 lines at a time.
+        chunk = 1 if sys.stdin.isatty() else 256
+        lines = _checked_lines(sys.stdin, "<stdin>")
+        yield from predictor.predict_lines(lines, chunk=chunk, **generation)
         return
     try:
         handle = open(path, encoding="utf-8")
