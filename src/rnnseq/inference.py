@@ -285,7 +285,14 @@ class Predictor:
 
     @torch.no_grad()
     def explain(self, text: str, labels: Sequence[str] | str | None = None) -> Explanation:
-        """Each step's input, true label (given, else predicted), p_j and L_j = -ln p_j."""
+        """Each step's input, true label (given, else predicted), p_j and L_j = -ln p_j.
+
+        classify: one step, the whole text, and ``labels`` one label. tag: one step per
+        whitespace token, ``labels`` one tag per token (span tags in any scheme; p_j is
+        that of the tag in the scheme the model learned); a CRF's p_j is the marginal
+        p(y_j | x). lm: the text's own units are the labels (``labels`` must be None);
+        see :meth:`_explain_lm`.
+        """
         if self.task == "lm":
             if labels is not None:
                 raise ValueError(
