@@ -541,8 +541,8 @@ def _add_demo(sub) -> None:
         help="train a tagger and a classifier on generated data",
         description="Generate two small datasets (sentences with part-of-speech "
         "tags from a probabilistic grammar; reviews whose sentiment turns on "
-        "negation), train a tagger and a classifier on them (about a minute on 2 "
-        "CPU cores) and print explain tables.",
+        "negation), train a tagger and a classifier on them (about 20 s of CPU "
+        "time) and print explain tables.",
     )
     p.add_argument(
         "--out",
