@@ -393,7 +393,7 @@ def _evaluate(args) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "per_class"}))
     else:
-        print(evaluation_report(result, args.data))
+        print(evaluation_report(result, args.data, predictor.task))
     return 0
 
 
@@ -418,66 +418,76 @@ def _add_predict(sub) -> None:
     p.add_argument(
         "--format",
         choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
-        help="read FILE as labelled data of this format and predict its inputs",
+        help="read FILE as labelled data of this format (conllu, conll, tsv, csv, jsonl) and "
+        "predict its inputs; lm: text, the same as no --format",
     )
     p.add_argument(
         "--max-new",
         type=int,
         default=200,
         metavar="N",
-        help="lm: units to generate at most (stops at the end of a line)",
+        help="lm: units to generate at most; generation also stops where the model ends "
+        "the line (default 200)",
     )
     p.add_argument(
         "--temperature",
         type=float,
         default=0.8,
         metavar="T",
-        help="lm: sampling temperature (0 = always the most likely unit)",
+        help="lm: sampling temperature (0 = always the most likely unit; default 0.8)",
     )
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="lm: sampling seed")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="lm: sampling seed; the same prompt and seed give the same line (default 0)",
+    )
     p.set_defaults(run=_predict)
 
 
 def _predict(args) -> int:
+    if args.max_new < 0:
+        raise UsageError(f"--max-new must be >= 0, got {args.max_new}")
+    if not 0 <= args.temperature < float("inf"):
+        raise UsageError(f"--temperature must be a number >= 0, got {args.temperature}")
     predictor = _load(args)
+    generation = {"max_new": args.max_new, "temperature": args.temperature, "seed": args.seed}
     if predictor.task == "lm":
-        from functools import partial
-
-        predictor.generate = partial(
-            predictor.generate, max_new=args.max_new, temperature=args.temperature, seed=args.seed
-        )
-    out = sys.stdout
-    if args.format is not None:
+        if args.format not in (None, "text"):
+            raise UsageError(f"--format {args.format} cannot hold lm prompts; use --format text")
+        blocks = _predict_raw(predictor, args.input, generation)
+    elif args.format is not None:
         if args.input == "-":
             raise UsageError("--format needs a FILE (labelled data), not standard input")
         from rnnseq.data import read_dataset
 
         data = read_dataset(args.input, predictor.task, format=args.format)
-        if predictor.task == "lm":
-            lines = (
-                "".join(data).splitlines()
-                if predictor.meta.unit == "char"
-                else [" ".join(data).replace(" <eos>", "\n")]
-            )
-        else:
-            lines = [" ".join(e.tokens) for e in data]
-        for block in predictor.predict_lines(lines):
-            out.write(block)
-        return 0
-    if args.input == "-":
-        source = sys.stdin
-        for block in predictor.predict_lines(source):
-            out.write(block)
-            out.flush()
-        return 0
-    try:
-        handle = open(args.input, encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{args.input}: cannot read ({e.strerror})") from None
-    with handle:
-        for block in predictor.predict_lines(_checked_lines(handle, args.input)):
-            out.write(block)
+        blocks = predictor.predict_blocks(e.tokens for e in data)
+    else:
+        blocks = _predict_raw(predictor, args.input, generation)
+    out = sys.stdout
+    for block in blocks:
+        out.write(block)
+        if args.input == "-":
+            out.flush()  # answer each chunk of a pipe as soon as it is done
     return 0
+
+
+def _predict_raw(predictor, path: str, generation: dict):
+    """Output blocks for raw input lines from ``path`` or, for ``-``, standard input."""
+    if path == "-":
+        # Typed at a terminal: answer each line at once; from a pipe: 256 lines at a time.
+        chunk = 1 if sys.stdin.isatty() else 256
+        lines = _checked_lines(sys.stdin, "<stdin>")
+        yield from predictor.predict_lines(lines, chunk=chunk, **generation)
+        return
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read ({e.strerror})") from None
+    with handle:
+        yield from predictor.predict_lines(_checked_lines(handle, path), **generation)
 
 
 def _checked_lines(handle, name: str):
@@ -531,8 +541,8 @@ def _add_demo(sub) -> None:
         help="train a tagger and a classifier on generated data",
         description="Generate two small datasets (sentences with part-of-speech "
         "tags from a probabilistic grammar; reviews whose sentiment turns on "
-        "negation), train a tagger and a classifier on them (about a minute on 2 "
-        "CPU cores) and print explain tables.",
+        "negation), train a tagger and a classifier on them (about 20 s of CPU "
+        "time) and print explain tables.",
     )
     p.add_argument(
         "--out",

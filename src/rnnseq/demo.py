@@ -1,4 +1,5 @@
-"""``rnnseq demo``: the whole system on generated data, in about a minute on 2 CPU cores.
+"""``rnnseq demo``: the whole system on generated data, in well under a minute on 2 CPU
+cores (about 20 s of CPU time).
 
 1. Writes two small datasets made by :mod:`rnnseq.data.demo` as JSON Lines files:
    sentences with part-of-speech tags from a probabilistic grammar (ambiguous
@@ -61,6 +62,11 @@ def run_demo(out: str | Path, seed: int = 1) -> dict:
         "seed": seed,
         "overwrite": True,
         "device": "cpu",
+        # Models this small train fastest on one thread: with torch's default of a
+        # thread per core, most CPU time goes to waking and synchronising threads
+        # (the whole demo on a busy 2-core machine: 18 s of CPU time on one thread,
+        # 118 s with torch's default of two).
+        "threads": 1,
         "hidden": 64,
         "embedding_dim": 64,
         "patience": 0,

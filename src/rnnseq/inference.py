@@ -102,49 +102,85 @@ class Predictor:
 
     # ---------------------------------------------------------------- predict
 
-    def predict(self, texts: Sequence[str] | Sequence[Sequence[str]]):
-        """Predictions for raw inputs: a label per text (classify), a tag per token (tag),
-        or a continuation (lm). Strings are split on whitespace (classify, tag)."""
+    def predict(
+        self,
+        texts: Sequence[str] | Sequence[Sequence[str]],
+        *,
+        max_new: int = 200,
+        temperature: float = 0.8,
+        seed: int = 0,
+    ) -> list:
+        """Predictions for a list of raw inputs, in order.
+
+        classify: one label per text; tag: one tag per token (a text is split on
+        whitespace, or give token lists); lm: each prompt's continuation
+        (see :meth:`generate`, which ``max_new``, ``temperature`` and ``seed`` go to).
+        An empty input is an error for classify, gives ``[]`` for tag, and for lm a
+        line generated from scratch.
+        """
+        if isinstance(texts, str):
+            raise ValueError("texts must be a list of inputs, got one string: use predict([text])")
         if self.task == "lm":
-            return [self.generate(t) for t in texts]
+            return [self.generate(t, max_new, temperature, seed) for t in texts]
         sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
+        if self.task == "classify":
+            for i, s in enumerate(sentences):
+                if not s:
+                    raise ValueError(f"texts[{i}] is empty: a classifier needs at least one word")
         return self._predict_tokens(sentences)
 
-    def predict_lines(self, lines: Iterable[str], chunk: int = 256) -> Iterator[str]:
-        """Stream: one output block per input line (see ``rnnseq predict``), reading and
-        answering ``chunk`` lines at a time, so memory stays flat for any input size."""
-        buffer: list[str] = []
-        for line in lines:
-            buffer.append(line.rstrip("\r\n"))
-            if len(buffer) >= chunk:
-                yield from self._format(buffer)
-                buffer = []
-        if buffer:
-            yield from self._format(buffer)
+    def predict_lines(
+        self,
+        lines: Iterable[str],
+        *,
+        chunk: int = 256,
+        max_new: int = 200,
+        temperature: float = 0.8,
+        seed: int = 0,
+    ) -> Iterator[str]:
+        """What ``rnnseq predict`` writes: one output block per input line, streamed.
 
-    def _format(self, lines: list[str]) -> Iterator[str]:
+        classify: ``label\\n``; tag: ``token\\ttag\\n`` per token, then ``\\n``; lm:
+        ``continuation\\n``. Lines are read and answered ``chunk`` at a time, so memory
+        stays flat for any input size. A blank line gives a blank line (tag: the
+        empty block; classify: no label), so output stays aligned with the input.
+        """
         if self.task == "lm":
             for line in lines:
-                yield self.generate(line) + "\n"
+                yield self.generate(line.rstrip("\r\n"), max_new, temperature, seed) + "\n"
             return
-        sentences = [line.split() for line in lines]
+        yield from self.predict_blocks((line.split() for line in lines), chunk=chunk)
+
+    def predict_blocks(
+        self, sentences: Iterable[Sequence[str]], *, chunk: int = 256
+    ) -> Iterator[str]:
+        """classify, tag: the output block of :meth:`predict_lines` for each token list
+        (so a labelled file's tokens are predicted as they were read, spaces and all)."""
+        if self.task == "lm":
+            raise ValueError("predict_blocks is for classify and tag; an lm continues prompts")
+        buffer: list[list[str]] = []
+        for tokens in sentences:
+            buffer.append(list(tokens))
+            if len(buffer) >= chunk:
+                yield from self._blocks(buffer)
+                buffer = []
+        if buffer:
+            yield from self._blocks(buffer)
+
+    def _blocks(self, sentences: list[list[str]]) -> Iterator[str]:
         predictions = self._predict_tokens(sentences)
         for tokens, pred in zip(sentences, predictions, strict=True):
             if self.task == "classify":
-                yield pred + "\n"
+                yield ("" if pred is None else pred) + "\n"
             else:
                 yield "".join(f"{w}\t{t}\n" for w, t in zip(tokens, pred, strict=True)) + "\n"
 
     @torch.no_grad()
     def _predict_tokens(self, sentences: list[list[str]], scheme: str | None = None) -> list:
-        if self.task == "classify":
-            for i, s in enumerate(sentences):
-                if not s:
-                    raise ValueError(f"input {i + 1} is empty: a classifier needs some text")
-        out: list = [None] * len(sentences)
+        """Labels (classify) or tag lists (tag) for token lists; an empty one gets None
+        (classify) or [] (tag). Tags are written in ``scheme`` (None: the training file's)."""
+        out: list = [None if self.task == "classify" else [] for _ in sentences]
         nonempty = [i for i, s in enumerate(sentences) if s]
-        for i in set(range(len(sentences))) - set(nonempty):
-            out[i] = []
         if not nonempty:
             return out
         encoded = encode_texts([sentences[i] for i in nonempty], self.vocabs, self.task)
@@ -169,7 +205,6 @@ class Predictor:
         kw = {"format": format, "column": column}
         if self.task == "lm":
             kw["unit"] = self.meta.unit
-            kw.pop("column")
         data = read_dataset(path, self.task, **kw)
         return self.evaluate_data(data, str(path))
 
@@ -237,12 +272,11 @@ class Predictor:
             real = batch.targets != IGNORE_INDEX
             correct += float(((scores.argmax(-1) == batch.targets) & real).sum())
         loss = loss_sum / count if count else 0.0
-        lines = sum(1 for u in units if u in ("\n", EOS))
         result = {
             "loss": loss,
             "accuracy": correct / count if count else 0.0,
             "perplexity": perplexity(loss),
-            "n_examples": max(lines, 1),
+            "n_examples": _count_lines(units),
             "n_tokens": int(count),
         }
         return tally.into(result)
@@ -251,7 +285,14 @@ class Predictor:
 
     @torch.no_grad()
     def explain(self, text: str, labels: Sequence[str] | str | None = None) -> Explanation:
-        """Each step's input, true label (given, else predicted), p_j and L_j = -ln p_j."""
+        """Each step's input, true label (given, else predicted), p_j and L_j = -ln p_j.
+
+        classify: one step, the whole text, and ``labels`` one label. tag: one step per
+        whitespace token, ``labels`` one tag per token (span tags in any scheme; p_j is
+        that of the tag in the scheme the model learned); a CRF's p_j is the marginal
+        p(y_j | x). lm: the text's own units are the labels (``labels`` must be None);
+        see :meth:`_explain_lm`.
+        """
         if self.task == "lm":
             if labels is not None:
                 raise ValueError(
@@ -273,7 +314,7 @@ class Predictor:
                 raise ValueError(f"--labels must be one label for classify, got {len(labels)}")
             label = labels[0] if labels else vocab.decode([int(probs.argmax())])[0]
             p = float(probs[self._label_id(label)])
-            return Explanation([_step(text, label, p)], labels is not None)
+            return Explanation([_step(" ".join(tokens), label, p)], labels is not None)
         if labels is not None and len(labels) != len(tokens):
             raise ValueError(
                 f"--labels must give one tag per token: {len(tokens)} tokens, {len(labels)} tags"
@@ -281,11 +322,12 @@ class Predictor:
         if labels is None:
             learned = vocab.decode(self.model.predict_ids(scores, batch.lengths)[0])
             shown = self.meta.schemes.predicted_to(learned, None)
-        else:
+        else:  # span tags may be given in any scheme: score them in the learned one
             shown = list(labels)
-            for tag in shown:
-                self._label_id(tag)  # unknown tags: a clear error before any conversion
             learned = self._to_learned(shown)
+            for given, tag in zip(shown, learned, strict=True):
+                if tag not in vocab:
+                    self._label_id(given)  # names the tag the user gave
         steps = [
             _step(w, s, float(probs[j, self._label_id(t)]))
             for j, (w, s, t) in enumerate(zip(tokens, shown, learned, strict=True))
@@ -305,20 +347,36 @@ class Predictor:
             raise ValueError(f"label {label!r} is not one this model knows ({known})")
         return self.vocabs.labels.encode([label])[0]
 
-    def _units(self, text: str) -> list[str]:
-        return list(text) if self.meta.unit == "char" else text.split() + [EOS]
+    def _line_start(self) -> int | None:
+        """The id of the unit that precedes every line of the training text ("\\n" for
+        characters, <eos> for words), or None when the vocabulary lacks it."""
+        words = self.vocabs.words
+        unit = "\n" if self.meta.unit == "char" else EOS
+        return words.encode([unit])[0] if unit in words else None
+
+    def _prompt_ids(self, text: str) -> tuple[list[str], list[int]]:
+        """The units of ``text`` (characters, or whitespace words) and their ids."""
+        units = list(text) if self.meta.unit == "char" else text.split()
+        return units, self.vocabs.words.encode(units)
 
     def _explain_lm(self, text: str) -> Explanation:
-        units = self._units(text)
-        if len(units) < 2:
-            raise ValueError("--text needs at least two units: each step predicts the next one")
-        ids = self.vocabs.words.encode(units)
-        tokens = torch.tensor([ids[:-1]], device=self.device)
-        lengths = torch.tensor([len(ids) - 1])
-        hidden, _ = self.model.net.features(tokens, lengths, return_state=False)
+        """Step j reads unit j-1 (the line start before the first unit) and is scored
+        on unit j, as when the text is a line of the training file. Without a line
+        start in the vocabulary, the first unit is context only."""
+        units, ids = self._prompt_ids(text)
+        start = self._line_start()
+        shown = units
+        if start is not None:
+            shown = [self.vocabs.words.decode([start])[0], *units]
+            ids = [start, *ids]
+        if len(ids) < 2:
+            raise ValueError("--text is empty: give at least one unit for the model to predict")
+        tokens = torch.tensor([ids[:-1]], device=self.device)  # (1, T)
+        lengths = torch.tensor([len(ids) - 1])  # (1,)
+        hidden, _ = self.model.net.features(tokens, lengths, return_state=False)  # (1, T, H)
         probs = torch.softmax(self.model.net.output(hidden).float(), -1)[0]  # (T, V)
         steps = [
-            _step(units[j], units[j + 1], float(probs[j, ids[j + 1]])) for j in range(len(ids) - 1)
+            _step(shown[j], shown[j + 1], float(probs[j, ids[j + 1]])) for j in range(len(ids) - 1)
         ]
         return Explanation(steps, True)
 
@@ -328,32 +386,52 @@ class Predictor:
     def generate(
         self, prompt: str, max_new: int = 200, temperature: float = 0.8, seed: int = 0
     ) -> str:
-        """Continue ``prompt`` (lm) for at most ``max_new`` units, up to the end of the
-        line (a newline or <eos>); temperature 0 picks the most likely unit each step."""
+        """Continue ``prompt`` as the start of a line (lm).
+
+        Each step feeds the last unit and draws the next from softmax(z / temperature)
+        (temperature 0: the most likely unit), never <pad> or <unk>. Generation stops
+        when the model ends the line (it draws "\\n" or <eos>, which is not returned)
+        or after ``max_new`` units, so the result is one line, possibly empty. The same
+        prompt and seed give the same continuation.
+        """
         if self.task != "lm":
             raise ValueError("generate needs a language model (--task lm)")
+        if isinstance(max_new, bool) or not isinstance(max_new, int) or max_new < 0:
+            raise ValueError(f"max_new must be an integer >= 0, got {max_new!r}")
+        if not (isinstance(temperature, (int, float)) and 0 <= temperature < math.inf):
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        words = self.vocabs.words
+        _, ids = self._prompt_ids(prompt)
+        start = self._line_start()
+        if start is not None:
+            ids = [start, *ids]
+        if not ids:  # no line start and no prompt: begin from <unk>
+            ids = [words.unk_id]
+        ends = {words.encode([u])[0] for u in ("\n", EOS) if u in words}  # line ends
         generator = torch.Generator(device="cpu").manual_seed(seed)
-        units = list(prompt) if self.meta.unit == "char" else prompt.split()
-        ids = self.vocabs.words.encode(units) or [self.vocabs.words.unk_id]
         state = None
         out: list[str] = []
-        pad, unk = self.vocabs.words.pad_id, self.vocabs.words.unk_id
         for _ in range(max_new):
-            tokens = torch.tensor([ids], device=self.device)
+            tokens = torch.tensor([ids], device=self.device)  # (1, T)
             hidden, state = self.model.net.features(tokens, torch.tensor([len(ids)]), state=state)
             logits = self.model.net.output(hidden[0, -1]).float().cpu()  # (V,)
-            logits[[pad, unk]] = -math.inf
-            if temperature <= 0:
+            logits[[words.pad_id, words.unk_id]] = -math.inf
+            if temperature == 0:
                 nxt = int(logits.argmax())
             else:
-                probs = torch.softmax(logits / temperature, -1)
+                probs = torch.softmax(logits / temperature, -1)  # (V,)
                 nxt = int(torch.multinomial(probs, 1, generator=generator))
-            unit = self.vocabs.words.decode([nxt])[0]
-            if unit in ("\n", EOS):
+            if nxt in ends:
                 break
-            out.append(unit)
+            out.append(words.decode([nxt])[0])
             ids = [nxt]
         return "".join(out) if self.meta.unit == "char" else " ".join(out)
+
+
+def _count_lines(units: Sequence[str]) -> int:
+    """Lines of an lm unit stream: its line ends, plus an unfinished last line."""
+    ends = sum(1 for u in units if u in ("\n", EOS))
+    return ends + (1 if units and units[-1] not in ("\n", EOS) else 0)
 
 
 class _Objective:

@@ -11,9 +11,14 @@ from rnnseq.inference import Explanation
 __all__ = ["explanation_table", "evaluation_report", "use_colour"]
 
 
-def use_colour(stream=sys.stdout) -> bool:
-    """Colour when writing to a terminal, unless NO_COLOR is set (https://no-color.org)."""
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def use_colour(stream=None) -> bool:
+    """Colour only when ``stream`` (default: the current ``sys.stdout``) is a terminal,
+    NO_COLOR is unset or empty (https://no-color.org) and TERM is not "dumb"."""
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None or not isatty():
+        return False
+    return not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _paint(text: str, p: float, colour: bool) -> str:
@@ -24,48 +29,73 @@ def _paint(text: str, p: float, colour: bool) -> str:
 
 
 def explanation_table(expl: Explanation, *, colour: bool = False, task: str = "tag") -> str:
-    """One row per step: input, true label, p_j of that label, L_j = -ln p_j; then Σ and mean."""
-    label_head = "true label" if expl.labels_given else "predicted label"
+    """The ``rnnseq explain`` table.
+
+    One row per step j: its number, its input (a token, a character or, for classify,
+    the whole text), the label scored (the true one when given, else the predicted
+    one; lm: the next unit), p_j and L_j = -ln p_j; then Σ_j L_j and the mean over
+    the steps, aligned under L_j. Inputs longer than 40 characters end in "…";
+    whitespace and control characters are shown escaped. With ``colour``, rows are
+    green (p_j >= 0.8), yellow (>= 0.4) or red.
+    """
     if task == "lm":
         label_head = "next unit"
-    rows = [(s.input, s.label, f"{s.probability:.4f}", _loss_text(s.loss)) for s in expl.steps]
-    shown_rows = [(_visible(a), _visible(b), c, d) for a, b, c, d in rows]
+    else:
+        label_head = "true label" if expl.labels_given else "predicted label"
     heads = ("step", "input", label_head, "p_j", "L_j = -ln p_j")
-    numbered = [(str(j + 1), *r) for j, r in enumerate(shown_rows)]
-    widths = [max(len(h), *(len(r[i]) for r in numbered)) for i, h in enumerate(heads)]
-    widths[1] = min(widths[1], 40)
-    lines = [_row(heads, widths), _row(tuple("-" * w for w in widths), widths)]
-    for r, step in zip(numbered, expl.steps, strict=True):
-        cells = list(r)
-        cells[1] = cells[1][: widths[1]]
-        line = _row(tuple(cells), widths)
-        lines.append(_paint(line, step.probability, colour))
+    rows = [
+        (
+            str(j + 1),
+            _clip(_visible(s.input), _MAX_INPUT),
+            _visible(s.label),
+            f"{s.probability:.4f}",
+            _loss_text(s.loss),
+        )
+        for j, s in enumerate(expl.steps)
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    rule = _row(tuple("-" * w for w in widths), widths)
+    lines = [_row(heads, widths), rule]
+    for r, step in zip(rows, expl.steps, strict=True):
+        lines.append(_paint(_row(r, widths), step.probability, colour))
+    lines.append(rule)
+    span = sum(widths[:4]) + 2 * 3  # the first four columns and the gaps between them
     n = len(expl.steps)
-    lines.append(_row(tuple("-" * w for w in widths), widths))
-    label_width = sum(widths[:4]) + 2 * 3
-    lines.append(f"{'sum  Σ_j L_j':>{label_width}}  {_loss_text(expl.total):>{widths[4]}}")
-    lines.append(f"{f'mean over {n} step(s)':>{label_width}}  {_loss_text(expl.mean):>{widths[4]}}")
+    for name, value in (("sum  Σ_j L_j", expl.total), (f"mean over {n} step(s)", expl.mean)):
+        lines.append(f"{name:>{span}}  {_loss_text(value):>{widths[4]}}")
     return "\n".join(lines)
 
 
+_MAX_INPUT = 40  # characters of an input shown in the table
+
+
 def _row(cells: tuple, widths: list[int]) -> str:
+    """Step, input and label left-aligned; the numbers right-aligned; two spaces apart."""
     left = [f"{c:<{w}}" for c, w in zip(cells[:3], widths[:3], strict=True)]
     right = [f"{c:>{w}}" for c, w in zip(cells[3:], widths[3:], strict=True)]
     return "  ".join(left + right).rstrip()
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _visible(text: str) -> str:
-    return text.replace("\n", "\\n").replace("\t", "\\t") if text.strip() else repr(text)
+    """Whitespace-only text as its repr (' ', '\\n'); otherwise control characters escaped."""
+    if not text.strip():
+        return repr(text)
+    return "".join(repr(c)[1:-1] if not c.isprintable() else c for c in text)
 
 
 def _loss_text(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.4f}"
 
 
-def evaluation_report(result: dict, path: str) -> str:
+def evaluation_report(result: dict, path: str, task: str = "tag") -> str:
     """A readable summary of ``rnnseq evaluate`` (the --json output holds the same)."""
     lines = [f"{path}: {result['n_examples']} examples, {result['n_tokens']} counted steps"]
-    lines.append(f"  loss        {result['loss']:.4f} nats per step")
+    per = "example" if task == "classify" else "step"
+    lines.append(f"  loss        {result['loss']:.4f} nats per {per}")
     if "perplexity" in result:
         lines.append(f"  perplexity  {result['perplexity']:.2f}")
     lines.append(f"  accuracy    {result['accuracy']:.4f}")
@@ -79,10 +109,10 @@ def evaluation_report(result: dict, path: str) -> str:
     if per_class:
         lines.append("")
         width = max(5, *(len(c) for c in per_class))
-        lines.append(f"  {'class':<{width}}  precision  recall     F1  support")
+        heads = ("precision", "recall", "F1", "support")
+        lines.append(f"  {'class':<{width}}" + "".join(f"  {h:>9}" for h in heads))
         for name, r in per_class.items():
-            lines.append(
-                f"  {name:<{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:5.4f}"
-                f"  {r['support']:7d}"
-            )
+            cells = [f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1']:.4f}"]
+            cells.append(str(r["support"]))
+            lines.append(f"  {name:<{width}}" + "".join(f"  {c:>9}" for c in cells))
     return "\n".join(lines)

@@ -1,0 +1,172 @@
+"""`rnnseq download NAME` wired to rnnseq.data.download: a loopback HTTP server on
+127.0.0.1 serves ../shared/data (read only) through --mirror; nothing touches the
+internet. The library itself is tested in tests/data/test_download.py."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from rnnseq.cli import main
+from rnnseq.data.download import DATASETS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path | None:
+    """``<repo>/../shared/data``, or the first ``shared/data`` further up (worktrees nest)."""
+    return next(
+        (p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()), None
+    )
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = _shared_data()
+    if path is None:
+        pytest.skip("../shared/data not found: nothing to serve as a mirror")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_for_loopback(monkeypatch):
+    for var in ("no_proxy", "NO_PROXY"):  # urllib honours *_proxy; reach 127.0.0.1 directly
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+
+
+class _Server:
+    """A static, read-only file server on 127.0.0.1 that records the paths asked for."""
+
+    def __init__(self, root: Path) -> None:
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(SimpleHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, format, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+@pytest.fixture
+def serve():
+    servers: list[_Server] = []
+
+    def start(root: Path) -> _Server:
+        servers.append(_Server(root))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_download_fetches_verifies_and_prints_the_folder(shared_data, serve, tmp_path, capsys):
+    server = serve(shared_data)
+    cache = tmp_path / "cache"
+    code, out, err = _run(capsys, "download", "sst2", "--mirror", server.url, "--cache-dir", cache)
+    assert code == 0, err
+    assert out == f"{cache / 'sst2'}\n" and err == ""
+    for remote in DATASETS["sst2"].files:
+        got = (cache / "sst2" / remote.name).read_bytes()
+        assert got == (shared_data / "sst2" / remote.name).read_bytes()
+    assert sorted(server.requests) == sorted(f"/sst2/{f.name}" for f in DATASETS["sst2"].files)
+
+    code, out, _ = _run(capsys, "download", "sst2", "--mirror", server.url, "--cache-dir", cache)
+    assert code == 0 and out == f"{cache / 'sst2'}\n" and len(server.requests) == 3  # cached
+    argv = ["download", "sst2", "--mirror", server.url, "--cache-dir", cache, "--force"]
+    assert _run(capsys, *argv)[0] == 0 and len(server.requests) == 6
+
+
+def test_download_uses_rnnseq_cache_without_cache_dir(
+    shared_data, serve, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("RNNSEQ_CACHE", str(tmp_path / "env-cache"))
+    url = serve(shared_data).url
+    code, out, err = _run(capsys, "download", "tinyshakespeare", "--mirror", url, "--no-progress")
+    assert code == 0, err
+    assert out.strip() == str(tmp_path / "env-cache" / "tinyshakespeare")
+    digest = hashlib.sha256((tmp_path / "env-cache" / "tinyshakespeare" / "input.txt").read_bytes())
+    assert digest.hexdigest() == DATASETS["tinyshakespeare"].files[0].sha256
+
+
+def test_checksum_mismatch_exits_2_with_one_line_and_leaves_nothing(
+    shared_data, serve, tmp_path, capsys
+):
+    mirror = tmp_path / "mirror" / "tinyshakespeare"
+    mirror.mkdir(parents=True)
+    data = bytearray((shared_data / "tinyshakespeare" / "input.txt").read_bytes())
+    data[1000] ^= 0x20  # same size, one byte changed
+    (mirror / "input.txt").write_bytes(bytes(data))
+    server = serve(tmp_path / "mirror")
+    cache = tmp_path / "cache"
+    code, out, err = _run(
+        capsys, "download", "tinyshakespeare", "--mirror", server.url, "--cache-dir", cache
+    )
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("rnnseq download: error: ") and "input.txt" in line
+    assert DATASETS["tinyshakespeare"].files[0].sha256 in line and "Traceback" not in err
+    assert list((cache / "tinyshakespeare").iterdir()) == []  # no partial or temporary file
+
+
+def test_unreachable_mirror_exits_2_with_one_line(tmp_path, capsys):
+    with socket.socket() as s:  # a port that was free a moment ago, and is closed now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, out, err = _run(
+        capsys, "download", "sst2", "--mirror", f"http://127.0.0.1:{port}", "--cache-dir", tmp_path
+    )
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith("rnnseq download: error: cannot reach 127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["download", "imdb"],
+        ["download"],
+        ["download", "sst2", "--mirror", "ftp://example.org/data"],
+    ],
+)
+def test_bad_download_usage_exits_2_with_one_line(tmp_path, capsys, argv):
+    try:
+        code = main([*argv, "--cache-dir", str(tmp_path)])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_help_lists_every_dataset(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["download", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in DATASETS)
