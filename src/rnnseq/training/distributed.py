@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-__all__ = ["Context", "setup", "teardown"]
+__all__ = ["Context", "setup", "teardown", "wrap"]
 
 
 @dataclass
@@ -114,6 +114,25 @@ def setup(device: torch.device) -> Context:
     elif dist.get_world_size() != world or dist.get_rank() != rank:  # the caller's group
         raise ValueError("the existing process group disagrees with RANK and WORLD_SIZE")
     return Context(rank, world, local_rank, device, group=True, owns_group=owns)
+
+
+def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when the processes must talk, else itself.
+
+    A language model's last window can leave every row of one process empty (the
+    rows differ in length by one); that process's encoder then runs on nothing and
+    its weights take no part in the step, so DDP must look for unused parameters
+    (their gradient is taken as 0) instead of waiting for them forever.
+    """
+    if not ctx.distributed:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        model,
+        device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+        find_unused_parameters=getattr(model, "task", None) == "lm",
+    )
 
 
 def teardown(ctx: Context) -> None:

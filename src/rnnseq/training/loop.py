@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from rnnseq.data import collate
@@ -144,10 +143,7 @@ class _Run:
             epoch_batches(data.train.lengths, cfg.batch_size, seed=cfg.seed, epoch=1,
                           world_size=ctx.world_size)  # fmt: skip
         self.model: TaskModel = model.to(self.device).train()
-        self.net = self.model
-        if ctx.distributed:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.net = distributed.wrap(self.model, ctx)  # DDP, for several processes
         self.optimizer = make_optimizer(self.model.parameters(), cfg, self.device)
         self.schedule = LearningRateSchedule(self.optimizer, cfg)
         weights = class_weight_values(
