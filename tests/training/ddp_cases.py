@@ -113,7 +113,7 @@ def run_case(case, ctx: Context, wrap=lambda m: m) -> tuple[list[float], TaskMod
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     losses, state = [], None
     for k, batch in enumerate(batches(case, ctx.rank, ctx.world_size)):
-        result = train_step(net, batch, opts, optimizer, ctx, state=state, step=k + 1)
+        result = train_step(net, batch, opts, optimizer, ctx, state=state, where=f"step {k + 1}")
         losses.append(result.loss)
         state = result.state
     return losses, model

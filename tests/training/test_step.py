@@ -82,7 +82,7 @@ def test_a_nan_loss_raises_naming_the_step_and_leaves_the_weights():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     with pytest.raises(NumericalError, match="the loss became nan at step 7"):
-        train_step(model, batches(case, 0, 1)[0], opts, optimizer, Context(), step=7)
+        train_step(model, batches(case, 0, 1)[0], opts, optimizer, Context(), where="step 7")
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0, equal_nan=True)
 
@@ -95,6 +95,6 @@ def test_an_infinite_gradient_raises_and_leaves_the_weights():
     p.register_hook(lambda g: torch.full_like(g, float("inf")))
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     with pytest.raises(NumericalError, match="the gradient became inf at step 3"):
-        train_step(model, batches(case, 0, 1)[0], opts, optimizer, Context(), step=3)
+        train_step(model, batches(case, 0, 1)[0], opts, optimizer, Context(), where="step 3")
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k])

@@ -185,7 +185,7 @@ class _Run:
                 p.stopped_early = stop
                 self._checkpoint(metrics=True, weights=improved is not False)
         except NumericalError as e:
-            raise NumericalError(f"{e} (epoch {p.epoch}); {self._advice()}") from None
+            raise NumericalError(f"{e}; {self._advice()}") from None
         self._log(f"done: model folder {self.out}")
         return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
@@ -243,7 +243,7 @@ class _Run:
                         self.ctx,
                         clip=cfg.clip,
                         state=self.lm_state,
-                        step=p.global_step + 1,
+                        where=f"step {p.global_step + 1} (epoch {p.epoch})",
                     )
                 self.lm_state = result.state
                 p.global_step += 1

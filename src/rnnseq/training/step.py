@@ -64,7 +64,7 @@ def train_step(
     *,
     clip: float = 0.0,
     state=None,
-    step: int = 1,
+    where: str = "step 1",
 ) -> StepResult:
     """Forward, all-reduce (sum, count), backward, clip, update.
 
@@ -77,7 +77,7 @@ def train_step(
         ctx: the process group (:func:`rnnseq.training.distributed.setup`).
         clip: clip the global gradient norm at this value (0 = no clipping).
         state: lm: the encoder state carried from the previous window.
-        step: the number of this step, for error messages.
+        where: which step this is, for error messages ("step 12 (epoch 2)").
 
     Raises:
         NumericalError: the loss or the gradient norm is NaN or infinite (on every
@@ -94,7 +94,7 @@ def train_step(
     )  # (3,)
     global_total, global_count, tokens = ctx.all_sum(local).tolist()
     if not math.isfinite(global_total):
-        raise NumericalError(f"the loss became {global_total} at step {step}")
+        raise NumericalError(f"the loss became {global_total} at {where}")
 
     if count is None:
         loss = total * ctx.world_size
@@ -107,13 +107,13 @@ def train_step(
         if not torch.is_anomaly_enabled():
             raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise NumericalError(f"the gradient became NaN at step {step}: {first}") from None
+        raise NumericalError(f"the gradient became nan at {where}: {first}") from None
 
     params = [p for group in optimizer.param_groups for p in group["params"]]
     norm = float(nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf))
     if not math.isfinite(norm):  # the same on every process: DDP averaged the gradients
         optimizer.zero_grad(set_to_none=True)
-        raise NumericalError(f"the gradient became {norm} at step {step}")
+        raise NumericalError(f"the gradient became {norm} at {where}")
     optimizer.step()
     return StepResult(
         total=global_total,
