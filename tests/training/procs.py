@@ -44,11 +44,10 @@ def rank_env(rank: int, world_size: int, port: int) -> dict[str, str]:
     return env(**extra)
 
 
-def run_ranks(argv: list[str], world_size: int, *, timeout: float = 240, cwd=None) -> list:
-    """Start ``argv`` as ranks 0..world_size-1 and wait for all; returns
-    [(returncode, output)] in rank order (output: stdout and stderr together)."""
+def start_ranks(argv: list[str], world_size: int, *, cwd=None) -> list[subprocess.Popen]:
+    """Start ``argv`` as ranks 0..world_size-1 of one run (output captured)."""
     port = free_port()
-    procs = [
+    return [
         subprocess.Popen(
             argv,
             env=rank_env(r, world_size, port),
@@ -59,6 +58,16 @@ def run_ranks(argv: list[str], world_size: int, *, timeout: float = 240, cwd=Non
         )
         for r in range(world_size)
     ]
+
+
+def run_ranks(argv: list[str], world_size: int, *, timeout: float = 240, cwd=None) -> list:
+    """Start ``argv`` as ranks 0..world_size-1 and wait for all; returns
+    [(returncode, output)] in rank order (output: stdout and stderr together)."""
+    return wait_ranks(start_ranks(argv, world_size, cwd=cwd), timeout=timeout)
+
+
+def wait_ranks(procs: list[subprocess.Popen], *, timeout: float = 240) -> list:
+    """Wait for every process (killing all of them past ``timeout`` seconds)."""
     results = []
     try:
         for p in procs:

@@ -38,9 +38,7 @@ def _wait_for(path, proc, limit=120.0) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["tag", "lm"])
-def test_a_run_killed_at_a_random_moment_resumes_to_the_same_weights(
-    data, tmp_path, capsys, task
-):
+def test_a_run_killed_at_a_random_moment_resumes_to_the_same_weights(data, tmp_path, capsys, task):
     seed = random.randrange(10**6)
     print(f"kill moment seed {seed}")  # shown when the test fails
     extra = ("--epochs", 5, "--checkpoint-every", 3)
