@@ -24,7 +24,7 @@ WORKER = Path(__file__).with_name("ddp_step_worker.py")
 def two_processes(tmp_path_factory):
     """Every case run once by two processes (one start for all cases)."""
     out = tmp_path_factory.mktemp("ddp_step")
-    results = run_ranks([sys.executable, str(WORKER), str(out)], 2)
+    results = run_ranks([sys.executable, str(WORKER), str(out)], 2, timeout=180)
     for rank, (code, output) in enumerate(results):
         assert code == 0, f"rank {rank} failed:\n{output}"
     ranks = []

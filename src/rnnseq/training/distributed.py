@@ -119,20 +119,16 @@ def setup(device: torch.device) -> Context:
 def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
     """``model`` in DistributedDataParallel when the processes must talk, else itself.
 
-    A language model's last window can leave every row of one process empty (the
-    rows differ in length by one); that process's encoder then runs on nothing and
-    its weights take no part in the step, so DDP must look for unused parameters
-    (their gradient is taken as 0) instead of waiting for them forever.
+    DDP waits for a gradient of every parameter in every step; see
+    :func:`rnnseq.training.step.train_step` for the one case where a process has
+    nothing to compute.
     """
     if not ctx.distributed:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(
-        model,
-        device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-        find_unused_parameters=getattr(model, "task", None) == "lm",
-    )
+    ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
 
 
 def teardown(ctx: Context) -> None:

@@ -84,6 +84,11 @@ def train_step(
             process at once); the parameters are left unchanged.
     """
     total, count, new_state = net(batch, opts, state)  # this process's (S_r, C_r)
+    if ctx.distributed and batch.n_tokens == 0:
+        # A language model's last window can leave all of a process's rows empty (rows
+        # differ in length by one); its encoder then runs on nothing. DDP still waits
+        # for a gradient of every parameter, so touch them all, with weight 0.
+        total = total + 0.0 * sum(p.sum() for p in net.parameters())
     zero = torch.zeros((), dtype=torch.float64, device=total.device)
     local = torch.stack(
         [
