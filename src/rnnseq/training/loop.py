@@ -102,68 +102,36 @@ class _Run:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.out = Path(cfg.out)
-        resumed = None
         if cfg.resume:
-            if ctx.is_main:
-                remove_leftovers(self.out)  # a killed run's half-written files
-            loaded = load_model_folder(self.out, "cpu")
-            cfg = resumed_config(cfg, loaded.meta.training)
-            resumed = load_resume(self.out / FILES["resume"])
-            if resumed.progress.world_size != ctx.world_size:
-                raise ModelFolderError(
-                    f"{self.out}: the run was started with {resumed.progress.world_size} "
-                    f"process(es); resume it with the same number, not {ctx.world_size}"
-                )
-            data = read_run_data(cfg, loaded.vocabs, loaded.meta.schemes)
-            self.meta, model = loaded.meta, loaded.model
-            load_weights(model, resumed.model_state, self.out / FILES["resume"])
+            cfg, model, resumed = self._load_run(cfg)
         else:
-            if self.out.exists() and not cfg.overwrite:
-                raise ModelFolderError(
-                    f"{self.out} already exists; use --overwrite to replace it or --resume "
-                    "to continue it"
-                )
-            data = read_run_data(cfg)
-            self.meta = FolderMeta(
-                task=cfg.task,
-                loss=cfg.loss,
-                schemes=data.schemes,
-                unit=cfg.unit,
-                bptt=cfg.bptt,
-                training=cfg.to_dict(),
-            )
-            torch.manual_seed(cfg.seed)  # the same initial weights on every process
-            model = build_task_model(model_config_for(cfg, data.vocabs), self.meta, data.vocabs)
-        self.cfg, self.data = cfg, data
+            model, resumed = self._new_run(cfg), None
+        self.cfg = cfg
         if cfg.task == "lm":  # the same windows every epoch: the state flows through them
             self.lm_windows = lm_batches(
-                data.train_ids, cfg.batch_size, cfg.bptt, rank=ctx.rank, world_size=ctx.world_size
+                self.data.train_ids,
+                cfg.batch_size,
+                cfg.bptt,
+                rank=ctx.rank,
+                world_size=ctx.world_size,
             )
         else:  # fail now, before any folder exists, if the processes cannot all be fed
-            epoch_batches(data.train.lengths, cfg.batch_size, seed=cfg.seed, epoch=1,
-                          world_size=ctx.world_size)  # fmt: skip
+            lengths = self.data.train.lengths
+            epoch_batches(
+                lengths, cfg.batch_size, seed=cfg.seed, epoch=1, world_size=ctx.world_size
+            )
         self.model: TaskModel = model.to(self.device).train()
         self.net = distributed.wrap(self.model, ctx)  # DDP, for several processes
         self.optimizer = make_optimizer(self.model.parameters(), cfg, self.device)
         self.schedule = LearningRateSchedule(self.optimizer, cfg)
-        weights = class_weight_values(
-            cfg.class_weights, data.vocabs.labels, [] if data.train is None else data.train.targets
-        )
-        self.opts = LossOptions(
-            kind=cfg.loss,
-            time_reduction=cfg.time_reduction,
-            reduction=cfg.reduction,
-            label_smoothing=cfg.label_smoothing,
-            class_weights=None if weights is None else torch.tensor(weights, device=self.device),
-        )
+        self.opts = self._loss_options()
         self.folder = RunFolder(
-            self.out, data.vocabs, self.meta, overwrite=cfg.overwrite, exists=cfg.resume
+            self.out, self.data.vocabs, self.meta, overwrite=cfg.overwrite, exists=cfg.resume
         )
         self.progress = Progress(world_size=ctx.world_size)
         self.lm_state = None
         self.saved_step: int | None = None  # global step of the last checkpoint written
-        # Each process draws its own dropout masks.
-        torch.manual_seed(cfg.seed * 1000 + ctx.rank)
+        torch.manual_seed(cfg.seed * 1000 + ctx.rank)  # each process its own dropout masks
         if resumed is not None:
             self.optimizer.load_state_dict(resumed.optimizer_state)
             self.progress = resumed.progress
@@ -171,6 +139,57 @@ class _Run:
             set_rng_state(resumed.rng_states[ctx.rank], self.device)
             if resumed.lm_states is not None:
                 self.lm_state = _to_device(resumed.lm_states[ctx.rank], self.device)
+
+    def _new_run(self, cfg: TrainConfig) -> TaskModel:
+        """Read the data, build vocabularies and a freshly initialised model."""
+        if self.out.exists() and not cfg.overwrite:
+            raise ModelFolderError(
+                f"{self.out} already exists; use --overwrite to replace it or --resume "
+                "to continue it"
+            )
+        self.data = read_run_data(cfg)
+        self.meta = FolderMeta(
+            task=cfg.task,
+            loss=cfg.loss,
+            schemes=self.data.schemes,
+            unit=cfg.unit,
+            bptt=cfg.bptt,
+            training=cfg.to_dict(),
+        )
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        vocabs = self.data.vocabs
+        return build_task_model(model_config_for(cfg, vocabs), self.meta, vocabs)
+
+    def _load_run(self, cfg: TrainConfig):
+        """The saved run's options, model (at its last checkpoint) and resume state;
+        the data read with the saved vocabularies."""
+        if self.ctx.is_main:
+            remove_leftovers(self.out)  # a killed run's half-written files
+        loaded = load_model_folder(self.out, "cpu")
+        cfg = resumed_config(cfg, loaded.meta.training)
+        resumed = load_resume(self.out / FILES["resume"])
+        if resumed.progress.world_size != self.ctx.world_size:
+            raise ModelFolderError(
+                f"{self.out}: the run was started with {resumed.progress.world_size} "
+                f"process(es); resume it with the same number, not {self.ctx.world_size}"
+            )
+        self.data = read_run_data(cfg, loaded.vocabs, loaded.meta.schemes)
+        self.meta = loaded.meta
+        load_weights(loaded.model, resumed.model_state, self.out / FILES["resume"])
+        return cfg, loaded.model, resumed
+
+    def _loss_options(self) -> LossOptions:
+        cfg, data = self.cfg, self.data
+        weights = class_weight_values(
+            cfg.class_weights, data.vocabs.labels, [] if data.train is None else data.train.targets
+        )
+        return LossOptions(
+            kind=cfg.loss,
+            time_reduction=cfg.time_reduction,
+            reduction=cfg.reduction,
+            label_smoothing=cfg.label_smoothing,
+            class_weights=None if weights is None else torch.tensor(weights, device=self.device),
+        )
 
     # ------------------------------------------------------------------- loop
 
