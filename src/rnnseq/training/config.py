@@ -232,10 +232,11 @@ def resumed_config(given: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
         if f.name not in SESSION_OPTIONS and getattr(now, f.name) != getattr(before, f.name)
     ]
     if changed:
+        free = [_option(n) for n in SESSION_OPTIONS if n not in ("out", "resume", "overwrite")]
         raise ValueError(
             f"--resume continues the run in {given.out} as it was started, but "
             f"{'; '.join(changed)}: give the run's options again (only "
-            f"{', '.join(_option(n) for n in SESSION_OPTIONS[3:9])} may change)"
+            f"{', '.join(free)} may change)"
         )
     return dataclasses.replace(before, **{n: getattr(now, n) for n in SESSION_OPTIONS})
 
