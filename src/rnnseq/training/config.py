@@ -18,6 +18,25 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("plateau", "exponential", "none")
 TAG_SCHEMES = ("keep", "iob2", "iobes")
 
+# Options that belong to one session of a run, not to the run: a resumed run may
+# change them (more --epochs, another --device, ...); every other option must be
+# as the run was started.
+SESSION_OPTIONS = (
+    "train",
+    "dev",
+    "out",
+    "epochs",
+    "max_steps",
+    "patience",
+    "device",
+    "threads",
+    "checkpoint_every",
+    "resume",
+    "overwrite",
+    "detect_anomaly",
+    "progress",
+)
+
 
 @dataclass
 class TrainConfig:
@@ -180,6 +199,8 @@ class TrainConfig:
             raise ValueError("--label-smoothing and --class-weights apply to --loss ce only")
         if self.task == "lm" and self.bidirectional:
             raise ValueError("--bidirectional is not possible for --task lm")
+        if self.resume and self.overwrite:
+            raise ValueError("--resume keeps the folder and --overwrite replaces it: give one")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -193,6 +214,31 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"training config has unknown options: {', '.join(unknown)}")
         return cls(**d)
+
+
+def resumed_config(given: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
+    """The config of a resumed run: the saved run's options, with this session's
+    (:data:`SESSION_OPTIONS`) taken from ``given``.
+
+    Raises:
+        ValueError: another option of ``given`` differs from the saved run's,
+            naming each one (a resumed run continues the same computation).
+    """
+    before = TrainConfig.from_dict(saved).resolved()
+    now = given.resolved()
+    changed = [
+        f"{_option(f.name)} {getattr(now, f.name)!r} (the run has {getattr(before, f.name)!r})"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in SESSION_OPTIONS and getattr(now, f.name) != getattr(before, f.name)
+    ]
+    if changed:
+        free = [_option(n) for n in SESSION_OPTIONS if n not in ("out", "resume", "overwrite")]
+        raise ValueError(
+            f"--resume continues the run in {given.out} as it was started, but "
+            f"{'; '.join(changed)}: give the run's options again (only "
+            f"{', '.join(free)} may change)"
+        )
+    return dataclasses.replace(before, **{n: getattr(now, n) for n in SESSION_OPTIONS})
 
 
 def _option(name: str) -> str:

@@ -3,60 +3,63 @@
 After every epoch the model is scored on the dev data; the best model is kept in
 the folder's ``model.safetensors``, the learning rate follows its schedule, and
 training stops early when dev stops improving. A resumable checkpoint, the
-metrics and the loss curve are written (atomically) after every epoch, and
-every ``checkpoint_every`` steps if asked.
+metrics and the loss curve are written (atomically) after every epoch, and a
+checkpoint every ``checkpoint_every`` steps if asked; the folder itself appears,
+whole, at the first checkpoint (:mod:`rnnseq.training.folder`).
 
-Loss bookkeeping is (sum, count) pairs divided once, so the training loss of an
-epoch, the dev loss and the gradient mean the same thing whatever the batch size
-or the number of processes.
+Loss bookkeeping is (sum, count) pairs divided once (:mod:`rnnseq.training.step`),
+so the training loss of an epoch, the dev loss and the gradient mean the same
+thing whatever the batch size or the number of processes.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
+import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from rnnseq.data import bucket_batches, collate, shard_batches
-from rnnseq.data.lm_stream import lm_stream_batches
+from rnnseq.data import collate
 from rnnseq.inference import Predictor, resolve_device
 from rnnseq.model_folder import (
     FILES,
     FolderMeta,
     build_task_model,
-    create_folder,
     load_model_folder,
     load_weights,
     unique_state,
-    write_metrics,
-    write_weights,
 )
 from rnnseq.preprocess import class_weight_values
 from rnnseq.serialization import ModelFolderError
 from rnnseq.task_model import LossOptions, TaskModel
 from rnnseq.training import distributed
-from rnnseq.training.checkpoint import Progress, load_resume, save_resume
-from rnnseq.training.config import TrainConfig
+from rnnseq.training.checkpoint import (
+    Progress,
+    load_resume,
+    rng_state,
+    save_resume,
+    set_rng_state,
+)
+from rnnseq.training.config import TrainConfig, resumed_config
+from rnnseq.training.folder import RunFolder, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
 from rnnseq.training.setup import model_config_for, read_run_data
+from rnnseq.training.sharding import epoch_batches, lm_batches
+from rnnseq.training.step import NumericalError, train_step
 
 __all__ = ["train", "TrainResult", "NumericalError"]
-
-
-class NumericalError(RuntimeError):
-    """The loss or the gradient became NaN or infinite."""
 
 
 @dataclass
 class TrainResult:
     out: Path  # the model folder
-    metrics: dict  # what metrics.json holds
+    metrics: dict  # what metrics.json holds (on rank 0; the others lack the dev scores)
+    is_main: bool = True  # False on the other processes of a distributed run
 
 
 def selection_score(task: str, scores: dict) -> float:
@@ -68,181 +71,175 @@ def selection_score(task: str, scores: dict) -> float:
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Run ``config`` (see :class:`TrainConfig`); return the folder and its metrics."""
+    """Run ``config`` (see :class:`TrainConfig`); return the folder and its metrics.
+
+    Under torchrun every process calls this; they train one model together
+    (:mod:`rnnseq.training.distributed`). Only rank 0 writes files and logs.
+
+    Raises:
+        ValueError: bad options or input, found before any folder is written.
+        ModelFolderError: --out exists (without --overwrite/--resume), or its
+            checkpoint cannot be resumed.
+        NumericalError: the loss or gradient became NaN/inf; the folder keeps the
+            last good checkpoint.
+    """
     cfg = config.resolved()
-    device = resolve_device(cfg.device)
-    ctx = distributed.setup(device)
-    if device.type == "cuda" and ctx.distributed:
-        device = torch.device("cuda", ctx.local_rank)
+    ctx = distributed.setup(resolve_device(cfg.device))
     try:
-        return _Run(cfg, device, ctx).run()
+        # The other processes stay quiet: rank 0 warns and logs for the run.
+        quiet = nullcontext() if ctx.is_main else warnings.catch_warnings()
+        with quiet:
+            if not ctx.is_main:
+                warnings.simplefilter("ignore")
+            return _Run(cfg, ctx).run()
     finally:
         distributed.teardown(ctx)
 
 
 class _Run:
-    def __init__(self, cfg: TrainConfig, device: torch.device, ctx: distributed.Context):
-        self.cfg, self.device, self.ctx = cfg, device, ctx
+    def __init__(self, cfg: TrainConfig, ctx: distributed.Context):
+        self.device, self.ctx = ctx.device, ctx
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
         self.out = Path(cfg.out)
-        resumed = None
         if cfg.resume:
-            loaded = load_model_folder(self.out, "cpu")
-            resumed = load_resume(self.out / FILES["resume"])
-            data = read_run_data(cfg, loaded.vocabs, loaded.meta.schemes)
-            self.meta = loaded.meta
-            model = loaded.model
-            if resumed.progress.world_size != ctx.world_size:
-                raise ModelFolderError(
-                    f"{self.out}: the run was started with {resumed.progress.world_size} "
-                    f"process(es); resume it with the same number, not {ctx.world_size}"
-                )
+            cfg, model, resumed = self._load_run(cfg)
         else:
-            data = read_run_data(cfg)
-            self.meta = FolderMeta(
-                task=cfg.task,
-                loss=cfg.loss,
-                schemes=data.schemes,
-                unit=cfg.unit,
-                bptt=cfg.bptt,
-                training=cfg.to_dict(),
+            model, resumed = self._new_run(cfg), None
+        self.cfg = cfg
+        if cfg.task == "lm":  # the same windows every epoch: the state flows through them
+            self.lm_windows = lm_batches(
+                self.data.train_ids,
+                cfg.batch_size,
+                cfg.bptt,
+                rank=ctx.rank,
+                world_size=ctx.world_size,
             )
-            model = build_task_model(model_config_for(cfg, data.vocabs), self.meta, data.vocabs)
-        self.data = data
-        self.model: TaskModel = model.to(device).train()
-        self.net = self.model
-        if ctx.distributed:
-            self.net = DistributedDataParallel(
-                self.model, device_ids=[device.index] if device.type == "cuda" else None
+        else:  # fail now, before any folder exists, if the processes cannot all be fed
+            lengths = self.data.train.lengths
+            epoch_batches(
+                lengths, cfg.batch_size, seed=cfg.seed, epoch=1, world_size=ctx.world_size
             )
-        self.optimizer = make_optimizer(self.model.parameters(), cfg, device)
+        self.model: TaskModel = model.to(self.device).train()
+        self.net = distributed.wrap(self.model, ctx)  # DDP, for several processes
+        self.optimizer = make_optimizer(self.model.parameters(), cfg, self.device)
         self.schedule = LearningRateSchedule(self.optimizer, cfg)
+        self.opts = self._loss_options()
+        self.folder = RunFolder(
+            self.out, self.data.vocabs, self.meta, overwrite=cfg.overwrite, exists=cfg.resume
+        )
+        self.progress = Progress(world_size=ctx.world_size)
+        self.lm_state = None
+        self.saved_step: int | None = None  # global step of the last checkpoint written
+        torch.manual_seed(cfg.seed * 1000 + ctx.rank)  # each process its own dropout masks
+        if resumed is not None:
+            self.optimizer.load_state_dict(resumed.optimizer_state)
+            self.progress = resumed.progress
+            self.saved_step = self.progress.global_step
+            set_rng_state(resumed.rng_states[ctx.rank], self.device)
+            if resumed.lm_states is not None:
+                self.lm_state = _to_device(resumed.lm_states[ctx.rank], self.device)
+
+    def _new_run(self, cfg: TrainConfig) -> TaskModel:
+        """Read the data, build vocabularies and a freshly initialised model."""
+        if self.out.exists() and not cfg.overwrite:
+            raise ModelFolderError(
+                f"{self.out} already exists; use --overwrite to replace it or --resume "
+                "to continue it"
+            )
+        self.data = read_run_data(cfg)
+        self.meta = FolderMeta(
+            task=cfg.task,
+            loss=cfg.loss,
+            schemes=self.data.schemes,
+            unit=cfg.unit,
+            bptt=cfg.bptt,
+            training=cfg.to_dict(),
+        )
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        vocabs = self.data.vocabs
+        return build_task_model(model_config_for(cfg, vocabs), self.meta, vocabs)
+
+    def _load_run(self, cfg: TrainConfig):
+        """The saved run's options, model (at its last checkpoint) and resume state;
+        the data read with the saved vocabularies."""
+        if self.ctx.is_main:
+            remove_leftovers(self.out)  # a killed run's half-written files
+        loaded = load_model_folder(self.out, "cpu")
+        cfg = resumed_config(cfg, loaded.meta.training)
+        resumed = load_resume(self.out / FILES["resume"])
+        if resumed.progress.world_size != self.ctx.world_size:
+            raise ModelFolderError(
+                f"{self.out}: the run was started with {resumed.progress.world_size} "
+                f"process(es); resume it with the same number, not {self.ctx.world_size}"
+            )
+        self.data = read_run_data(cfg, loaded.vocabs, loaded.meta.schemes)
+        self.meta = loaded.meta
+        load_weights(loaded.model, resumed.model_state, self.out / FILES["resume"])
+        return cfg, loaded.model, resumed
+
+    def _loss_options(self) -> LossOptions:
+        cfg, data = self.cfg, self.data
         weights = class_weight_values(
             cfg.class_weights, data.vocabs.labels, [] if data.train is None else data.train.targets
         )
-        self.opts = LossOptions(
+        return LossOptions(
             kind=cfg.loss,
             time_reduction=cfg.time_reduction,
             reduction=cfg.reduction,
             label_smoothing=cfg.label_smoothing,
-            class_weights=None if weights is None else torch.tensor(weights, device=device),
+            class_weights=None if weights is None else torch.tensor(weights, device=self.device),
         )
-        self.progress = Progress(world_size=ctx.world_size)
-        self.lm_state = None
-        self.folder_ready = cfg.resume
-        self.lm_batches = None
-        # Each process draws its own dropout masks; the weights start equal (DDP
-        # broadcasts rank 0's).
-        torch.manual_seed(cfg.seed * 1000 + ctx.rank)
-        if resumed is not None:
-            self._restore(resumed)
-
-    # ------------------------------------------------------------------ state
-
-    def _restore(self, resumed) -> None:
-        load_weights(self.model, resumed.model_state, self.out / FILES["resume"])
-        self.optimizer.load_state_dict(resumed.optimizer_state)
-        self.progress = resumed.progress
-        torch.set_rng_state(resumed.rng_states[self.ctx.rank])
-        if resumed.lm_states is not None:
-            state = resumed.lm_states[self.ctx.rank]
-            self.lm_state = _to_device(state, self.device)
-
-    def _save_checkpoint(self) -> None:
-        """Resume state from every process, written by rank 0."""
-        rngs = self.ctx.gather(torch.get_rng_state())
-        lm_states = None
-        if self.lm_state is not None:
-            parts = self.lm_state if isinstance(self.lm_state, tuple) else (self.lm_state,)
-            gathered = [self.ctx.gather(p) for p in parts]
-            lm_states = [
-                tuple(g[r].cpu() for g in gathered)
-                if isinstance(self.lm_state, tuple)
-                else gathered[0][r].cpu()
-                for r in range(self.ctx.world_size)
-            ]
-        if not self.ctx.is_main:
-            return
-        self._ensure_folder()
-        save_resume(
-            self.out / FILES["resume"],
-            self.progress,
-            unique_state(self.model),
-            self.optimizer,
-            rngs,
-            lm_states,
-        )
-
-    def _ensure_folder(self) -> None:
-        """Create the model folder at the first checkpoint (a resumed run has one)."""
-        if self.folder_ready:
-            return
-        create_folder(
-            self.out, self.model.config, self.data.vocabs, self.meta, overwrite=self.cfg.overwrite
-        )
-        write_weights(self.out / FILES["weights"], self.model)
-        write_metrics(self.out, self._metrics())
-        self.folder_ready = True
 
     # ------------------------------------------------------------------- loop
 
     def run(self) -> TrainResult:
-        cfg, p = self.cfg, self.progress
-        if not cfg.resume and self.out.exists() and not cfg.overwrite:
-            raise ModelFolderError(
-                f"{self.out} already exists; use --overwrite to replace it or --resume to "
-                "continue it"
-            )
-        while not p.finished and p.epoch <= cfg.epochs:
-            stopped = self._epoch()
-            self._end_of_epoch()
-            if stopped:
-                p.finished = True
-            p.epoch += 1
-            p.step_in_epoch = 0
-            self._save_checkpoint()
-        p.finished = True
+        p = self.progress
+        try:
+            while not self._done():
+                self._epoch()
+                improved, stop = self._end_of_epoch()
+                p.epoch += 1
+                p.step_in_epoch = 0
+                p.stopped_early = stop
+                self._checkpoint(metrics=True, weights=improved is not False)
+        except NumericalError as e:
+            raise NumericalError(f"{e}; {self._advice()}") from None
         self._log(f"done: model folder {self.out}")
-        return TrainResult(self.out, self._metrics())
+        return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
-    def _batches(self):
-        """This process's batches of the current epoch, in order."""
-        cfg, ctx = self.cfg, self.ctx
-        if cfg.task == "lm":  # the same windows every epoch: the state flows through them
-            if self.lm_batches is None:
-                rows = cfg.batch_size * ctx.world_size
-                batches = lm_stream_batches(self.data.train_ids, rows, cfg.bptt)
-                lo = ctx.rank * cfg.batch_size
-                self.lm_batches = [_rows(b, lo, lo + cfg.batch_size) for b in batches]
-            return self.lm_batches
-        order = bucket_batches(
+    def _done(self) -> bool:
+        p, cfg = self.progress, self.cfg
+        steps_done = cfg.max_steps is not None and p.global_step >= cfg.max_steps
+        return p.stopped_early or steps_done or p.epoch > cfg.epochs
+
+    def _epoch_plan(self) -> list:
+        """This process's batches of the current epoch: index lists (classify/tag,
+        collated when used) or lm windows."""
+        if self.cfg.task == "lm":
+            return self.lm_windows
+        return epoch_batches(
             self.data.train.lengths,
-            cfg.batch_size,
-            shuffle=True,
-            seed=cfg.seed,
+            self.cfg.batch_size,
+            seed=self.cfg.seed,
             epoch=self.progress.epoch,
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
         )
-        return [
-            collate(self.data.train, rows)
-            for rows in shard_batches(order, ctx.rank, ctx.world_size)
-        ]
 
-    def _epoch(self) -> bool:
-        """One pass over the training data; True when max_steps was reached."""
+    def _epoch(self) -> None:
+        """Train on this epoch's batches, from the first not yet taken; stop at max_steps."""
         cfg, p = self.cfg, self.progress
-        batches = self._batches()
+        plan = self._epoch_plan()
         if p.step_in_epoch == 0:
             p.train_total = p.train_count = 0.0
-            p.train_tokens = 0
             self.lm_state = None
         self.model.train()
         show = self.ctx.is_main and (
             cfg.progress if cfg.progress is not None else sys.stderr.isatty()
         )
         bar = tqdm(
-            total=len(batches),
+            total=len(plan),
             initial=p.step_in_epoch,
             disable=not show,
             leave=False,
@@ -251,60 +248,42 @@ class _Run:
             file=sys.stderr,
         )
         started = time.perf_counter()
-        tokens_here = 0
+        tokens = 0
         try:
-            for k in range(p.step_in_epoch, len(batches)):
-                batch = batches[k].to(self.device)
-                self._step(batch)
+            for k in range(p.step_in_epoch, len(plan)):
+                rows = plan[k]
+                batch = rows if cfg.task == "lm" else collate(self.data.train, rows)
+                with torch.autograd.set_detect_anomaly(cfg.detect_anomaly):
+                    result = train_step(
+                        self.net,
+                        batch.to(self.device),
+                        self.opts,
+                        self.optimizer,
+                        self.ctx,
+                        clip=cfg.clip,
+                        state=self.lm_state,
+                        where=f"step {p.global_step + 1} (epoch {p.epoch})",
+                    )
+                self.lm_state = result.state
+                p.global_step += 1
                 p.step_in_epoch = k + 1
-                tokens_here += batch.n_tokens
+                p.train_total += result.total
+                p.train_count += 1.0 if result.count is None else result.count
+                tokens += result.tokens
                 if show:
-                    rate = tokens_here * self.ctx.world_size / (time.perf_counter() - started)
+                    rate = tokens / max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(loss=f"{self._train_loss():.4f}", tok_s=f"{rate:,.0f}")
                     bar.update(1)
                 if cfg.max_steps is not None and p.global_step >= cfg.max_steps:
-                    return True
+                    return
                 if cfg.checkpoint_every and p.global_step % cfg.checkpoint_every == 0:
-                    p.seconds += time.perf_counter() - started
-                    started = time.perf_counter()
-                    self._save_checkpoint()
+                    now = time.perf_counter()
+                    p.seconds += now - started
+                    started = now
+                    self._checkpoint()
         finally:
             bar.close()
             p.seconds += time.perf_counter() - started
-        return False
-
-    def _step(self, batch) -> None:
-        cfg, p = self.cfg, self.progress
-        with torch.autograd.set_detect_anomaly(cfg.detect_anomaly):
-            total, count, state = self.net(batch, self.opts, self.lm_state)
-            self.lm_state = state
-            world = self.ctx.world_size
-            if count is None:  # reduction "sum": no division
-                loss = total * world
-                global_count = None
-            else:
-                global_count = self.ctx.all_sum(count.detach())
-                loss = total * world / global_count.clamp(min=torch.finfo(total.dtype).tiny)
-            if not torch.isfinite(loss):
-                raise NumericalError(
-                    f"the loss became {float(loss)} at step {p.global_step + 1} (epoch {p.epoch}); "
-                    f"the last good checkpoint is kept in {self.out}. Try --clip 1 or a lower --lr."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(
-            self.model.parameters(), cfg.clip if cfg.clip > 0 else math.inf
-        )
-        if not torch.isfinite(norm):
-            raise NumericalError(
-                f"the gradient became {float(norm)} at step {p.global_step + 1} (epoch {p.epoch}); "
-                f"the last good checkpoint is kept in {self.out}. Try --clip 1 or a lower --lr."
-            )
-        self.optimizer.step()
-        p.global_step += 1
-        p.train_total += float(self.ctx.all_sum(total.detach()))
-        p.train_count += float(global_count) if global_count is not None else 1.0
-        p.train_tokens += batch.n_tokens
 
     def _train_loss(self) -> float:
         p = self.progress
@@ -312,8 +291,9 @@ class _Run:
 
     # ------------------------------------------------------------ epoch end
 
-    def _end_of_epoch(self) -> None:
-        """Score on dev (rank 0), keep the best, schedule, decide about stopping."""
+    def _end_of_epoch(self) -> tuple[bool | None, bool]:
+        """Score on dev (rank 0), log, follow the schedule; every process gets rank 0's
+        decisions. Returns (improved: None without dev, stop early)."""
         cfg, p, ctx = self.cfg, self.progress, self.ctx
         record = {
             "epoch": p.epoch,
@@ -322,44 +302,34 @@ class _Run:
             "lr": self.schedule.lr,
             "seconds": round(p.seconds, 2),
         }
-        improved = None
         decision = torch.zeros(2)  # (improved, stop)
-        if ctx.is_main:
-            if self.data.dev is not None:
-                scores = self._evaluate_dev()
-                record["dev_loss"] = scores["loss"]
-                record.update(
-                    {
-                        f"dev_{k}": v
-                        for k, v in scores.items()
-                        if k != "per_class" and k != "loss" and isinstance(v, (int, float))
-                    }
-                )
-                score = selection_score(cfg.task, scores)
-                improved = p.best_score is None or score > p.best_score
-                if improved:
-                    p.best_score, p.best_epoch, p.bad_epochs = score, p.epoch, 0
-                else:
-                    p.bad_epochs += 1
-                decision[0] = float(improved)
-                decision[1] = float(cfg.patience > 0 and p.bad_epochs >= cfg.patience)
-            p.history.append(record)
-            self._ensure_folder()
-            if improved or self.data.dev is None:
-                write_weights(self.out / FILES["weights"], self.model)
-            write_metrics(self.out, self._metrics())
-            self._log(_summary(record, cfg.epochs, improved))
+        if ctx.is_main and self.data.dev is not None:
+            scores = self._evaluate_dev()
+            record["dev_loss"] = scores["loss"]
+            record.update(
+                {
+                    f"dev_{k}": v
+                    for k, v in scores.items()
+                    if k not in ("per_class", "loss") and isinstance(v, (int, float))
+                }
+            )
+            score = selection_score(cfg.task, scores)
+            improved = p.best_score is None or score > p.best_score
+            if improved:
+                p.best_score, p.best_epoch, p.bad_epochs = score, p.epoch, 0
+            else:
+                p.bad_epochs += 1
+            decision[0] = float(improved)
+            decision[1] = float(cfg.patience > 0 and p.bad_epochs >= cfg.patience)
         decision = ctx.broadcast(decision)
-        if ctx.distributed:
-            improved = None if self.data.dev is None else bool(decision[0])
-            if not ctx.is_main:
-                p.history.append(record)
-                if improved is not None:
-                    p.bad_epochs = 0 if improved else p.bad_epochs + 1
+        improved = None if self.data.dev is None else bool(decision[0])
+        stop = bool(decision[1])
+        p.history.append(record)
         self.schedule.epoch_end(p.epoch, improved)
-        if decision[1]:
+        self._log(_summary(record, cfg.epochs, improved))
+        if stop:
             self._log(f"early stopping: dev has not improved for {cfg.patience} epoch(s)")
-            p.finished = True
+        return improved, stop
 
     @torch.no_grad()
     def _evaluate_dev(self) -> dict:
@@ -369,6 +339,53 @@ class _Run:
             return predictor.evaluate_data(self.data.dev, self.data.dev_name, self.opts)
         finally:
             self.model.train()
+
+    # ----------------------------------------------------------- checkpoints
+
+    def _checkpoint(self, *, metrics: bool = False, weights: bool = False) -> None:
+        """Every process hands rank 0 its RNG and lm states; rank 0 writes the
+        checkpoint (and, at an epoch end, the metrics and the best weights)."""
+        rngs = self._gather_rng()
+        lm_states = self._gather_lm_state()
+        if self.ctx.is_main:
+            p = self.progress
+
+            def write_resume(path: Path) -> None:
+                save_resume(path, p, unique_state(self.model), self.optimizer, rngs, lm_states)
+
+            self.folder.checkpoint(
+                self.model,
+                write_resume,
+                metrics=self._metrics() if metrics else None,
+                weights=weights,
+            )
+        self.saved_step = self.progress.global_step
+
+    def _gather_rng(self) -> list[dict[str, torch.Tensor]]:
+        mine = rng_state(self.device)
+        per_key = {k: self.ctx.gather(v) for k, v in mine.items()}  # key -> [rank]
+        return [{k: per_key[k][r] for k in mine} for r in range(self.ctx.world_size)]
+
+    def _gather_lm_state(self) -> list | None:
+        state = self.lm_state
+        if state is None:
+            return None
+        parts = state if isinstance(state, tuple) else (state,)
+        gathered = [self.ctx.gather(t) for t in parts]  # part -> [rank]
+        per_rank = [tuple(g[r].cpu() for g in gathered) for r in range(self.ctx.world_size)]
+        return per_rank if isinstance(state, tuple) else [s[0] for s in per_rank]
+
+    def _advice(self) -> str:
+        if self.saved_step is None:
+            kept = "no checkpoint was written yet, so there is no model folder"
+        else:
+            kept = f"{self.out} keeps the last good checkpoint (step {self.saved_step})"
+        return (
+            f"{kept}; try a lower --lr or --clip 1 (and --detect-anomaly to find the "
+            "operation that made it)"
+        )
+
+    # ---------------------------------------------------------------- output
 
     def _metrics(self) -> dict:
         p = self.progress
@@ -381,6 +398,7 @@ class _Run:
             "best_epoch": p.best_epoch,
             "best": best,
             "steps": p.global_step,
+            "processes": self.ctx.world_size,
             "train_seconds": round(p.seconds, 2),
             "train_examples": self.data.n_train,
             "dev": self.data.dev_name,
@@ -406,20 +424,6 @@ def _summary(record: dict, epochs: int, improved: bool | None) -> str:
     parts.append(f"lr {record['lr']:.3g}")
     parts.append(f"{record['seconds']:.0f}s")
     return " | ".join(parts) + ("  (best so far)" if improved else "")
-
-
-def _rows(batch, lo: int, hi: int):
-    """Rows lo..hi of a batch (a process's share of a language-model stream)."""
-    from dataclasses import replace
-
-    targets = None if batch.targets is None else batch.targets[lo:hi]
-    return replace(
-        batch,
-        tokens=batch.tokens[lo:hi],
-        lengths=batch.lengths[lo:hi],
-        targets=targets,
-        indices=batch.indices[lo:hi],
-    )
 
 
 def _to_device(state, device):
