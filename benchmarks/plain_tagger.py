@@ -88,8 +88,9 @@ def main():
         model.train()
         w0, c0 = time.perf_counter(), time.process_time()
         for x, y, lengths in batches(train, w2i, t2i, 32, shuffle=True):
-            logits = model(x, lengths)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, : logits.shape[1]].reshape(-1))
+            logits = model(x, lengths)  # (N, T, C)
+            targets = y[:, : logits.shape[1]].reshape(-1)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets)
             opt.zero_grad()
             loss.backward()
             opt.step()

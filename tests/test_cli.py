@@ -161,9 +161,9 @@ def trained(files, tmp_path_factory):
             out = root / case
             data = str(files / name)
             argv = ["train", "--task", task, "--train", data, "--dev", data, "--out", str(out)]
-            summary = io.StringIO()  # keep the training summary out of the test's stdout
-            with contextlib.redirect_stdout(summary):
-                assert main([*argv, *TINY, *extra]) == 0
+            log = io.StringIO()  # keep training's summary and epoch lines out of the test's
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                assert main([*argv, *TINY, *extra]) == 0, log.getvalue()
             folders[case] = out
         return folders[case]
 

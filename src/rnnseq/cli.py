@@ -326,6 +326,8 @@ def _train(args) -> int:
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
     result = train(cfg)
+    if not result.is_main:  # one summary per run, from rank 0
+        return 0
     best = result.metrics.get("best") or (result.metrics["epochs"] or [{}])[-1]
     summary = {k: v for k, v in best.items() if k.startswith("dev_")}
     if summary:

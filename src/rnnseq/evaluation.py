@@ -23,9 +23,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from seqeval.metrics import f1_score, precision_score, recall_score
-from seqeval.scheme import IOB2
-
 from rnnseq.tag_schemes import detect_scheme, to_iob2
 
 __all__ = [
@@ -87,6 +84,10 @@ def span_scores(
         raise ValueError(
             f"gold and pred must hold as many sentences, got {len(gold)} and {len(pred)}"
         )
+    # seqeval pulls in scikit-learn (seconds of import): only when spans are scored.
+    from seqeval.metrics import f1_score, precision_score, recall_score
+    from seqeval.scheme import IOB2
+
     gold2 = [to_iob2(list(tags), scheme) for tags in gold]
     pred2 = [to_iob2(list(tags), scheme) for tags in pred]
     kw = {"mode": "strict", "scheme": IOB2, "zero_division": 0}

@@ -29,7 +29,9 @@ def _stepped_adam():
 
 def test_a_saved_run_continues_exactly(tmp_path):
     model, opt = _stepped_adam()
-    progress = Progress(epoch=3, step_in_epoch=5, global_step=17, best_score=0.25, best_epoch=2)
+    progress = Progress(
+        epoch=3, step_in_epoch=5, global_step=17, best_score=[0.25, 0.9], best_epoch=2
+    )
     progress.train_total, progress.train_count = 1.0 / 3.0, 7.0
     progress.history = [{"epoch": 1, "train_loss": 0.1}, {"epoch": 2, "train_loss": 0.05}]
     rngs = [rng_state(torch.device("cpu")), {"cpu": torch.get_rng_state() ^ 1}]

@@ -35,7 +35,7 @@ class Progress:
     epoch: int = 1  # the epoch in progress (1-based)
     step_in_epoch: int = 0  # batches of this epoch already taken (by each process)
     global_step: int = 0  # optimizer steps in all
-    best_score: float | None = None  # best dev selection score so far
+    best_score: list[float] | None = None  # best dev selection scores so far (see loop)
     best_epoch: int | None = None
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     train_total: float = 0.0  # this epoch's summed training loss so far (all processes) ...

@@ -62,12 +62,17 @@ class TrainResult:
     is_main: bool = True  # False on the other processes of a distributed run
 
 
-def selection_score(task: str, scores: dict) -> float:
-    """Higher is better: span F1 for span tags, accuracy for other tags and classes,
-    minus the loss for a language model."""
+def selection_score(task: str, scores: dict) -> list[float]:
+    """Dev scores compared in order, higher is better: span F1 (span tags), then
+    accuracy, then minus the loss; a language model is selected on the loss alone.
+
+    The later entries break ties, so a tagger whose span F1 is still 0 in the first
+    epochs is selected (and kept from stopping early) on accuracy and loss.
+    """
     if task == "lm":
-        return -scores["loss"]
-    return scores.get("span_f1", scores["accuracy"])
+        return [-scores["loss"]]
+    primary = [scores["span_f1"]] if "span_f1" in scores else []
+    return [*primary, scores["accuracy"], -scores["loss"]]
 
 
 def train(config: TrainConfig) -> TrainResult:
