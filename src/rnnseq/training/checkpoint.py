@@ -40,7 +40,9 @@ class Progress:
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     train_total: float = 0.0  # this epoch's summed training loss so far (all processes) ...
     train_count: float = 0.0  # ... and what it is divided by
-    seconds: float = 0.0  # training time so far, all sessions
+    seconds: float = 0.0  # wall time of the training steps so far, all sessions
+    cpu_seconds: float = 0.0  # CPU time of this process's training steps, all sessions
+    tokens: int = 0  # real tokens trained on so far, all processes
     history: list = field(default_factory=list)  # one dict per finished epoch
     stopped_early: bool = False  # dev stopped improving for --patience epochs
     world_size: int = 1  # processes of the run; a resumed run needs as many

@@ -252,7 +252,7 @@ class _Run:
             unit="batch",
             file=sys.stderr,
         )
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         tokens = 0
         try:
             for k in range(p.step_in_epoch, len(plan)):
@@ -275,6 +275,7 @@ class _Run:
                 p.train_total += result.total
                 p.train_count += 1.0 if result.count is None else result.count
                 tokens += result.tokens
+                p.tokens += result.tokens
                 if show:
                     rate = tokens / max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(loss=f"{self._train_loss():.4f}", tok_s=f"{rate:,.0f}")
@@ -282,13 +283,15 @@ class _Run:
                 if cfg.max_steps is not None and p.global_step >= cfg.max_steps:
                     return
                 if cfg.checkpoint_every and p.global_step % cfg.checkpoint_every == 0:
-                    now = time.perf_counter()
+                    now, cpu_now = time.perf_counter(), time.process_time()
                     p.seconds += now - started
-                    started = now
+                    p.cpu_seconds += cpu_now - cpu_started
+                    started, cpu_started = now, cpu_now
                     self._checkpoint()
         finally:
             bar.close()
             p.seconds += time.perf_counter() - started
+            p.cpu_seconds += time.process_time() - cpu_started
 
     def _train_loss(self) -> float:
         p = self.progress
@@ -306,6 +309,8 @@ class _Run:
             "train_loss": self._train_loss(),
             "lr": self.schedule.lr,
             "seconds": round(p.seconds, 2),
+            "cpu_seconds": round(p.cpu_seconds, 2),
+            "tokens": p.tokens,
         }
         decision = torch.zeros(2)  # (improved, stop)
         if ctx.is_main and self.data.dev is not None:
