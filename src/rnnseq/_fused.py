@@ -1,0 +1,382 @@
+"""The per-step cross-entropy as one autograd Function: the fast path behind rnnseq.losses.
+
+:func:`rnnseq.losses._cross_entropy_per_step` computes, for M steps of C logits
+each, the per-step loss L_m (0 where a step is not counted). Written with
+``log_softmax`` and ``gather`` (the plain path), autograd keeps the (M, C)
+log-probabilities from the forward pass and writes two more (M, C) tensors in
+the backward pass. This module computes the same numbers with less traffic:
+
+Forward, per counted row m (class c, class weights w, W = Σ_k w_k, smoothing ε)::
+
+    μ_m = max_k z_mk,   s_m = Σ_k exp(z_mk - μ_m),   log-sum-exp = μ_m + log s_m
+    L_m = (1 - ε) · w_c · (μ_m - z_mc + log s_m) + (ε/C) · (W · log s_m - Σ_k w_k (z_mk - μ_m))
+
+one pass over cache-sized chunks of rows; only μ and s (two numbers per row)
+and a reference to the logits (no copy) are kept for the backward pass.
+
+Backward, with g_m = dLoss/dL_m and p = softmax(z) = exp(z - μ) / s::
+
+    dL_m/dz_mj = p_mj · ((1 - ε) w_c + ε W / C) - (1 - ε) w_c · δ_jc - (ε / C) · w_j
+
+one pass that writes g_m times this, chunk by chunk, into a fresh gradient.
+
+Rows that are not counted are never read (their logits may hold NaN or inf)
+and get an exact zero gradient; they cost nothing but that zero fill.
+
+Which path runs is decided by :func:`use_fused`; tests and benchmarks force
+one with :func:`loss_path` (or ``RNNSEQ_LOSS_PATH=plain|fused|auto`` in the
+environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+__all__ = ["PATHS", "loss_path", "use_fused", "cross_entropy_per_step", "empty_rows"]
+
+PATHS = ("auto", "fused", "plain")
+
+# "auto" picks the fused Function when it is faster: on CPU for C >= AUTO_MIN_CLASSES
+# (below that, the plain ops on small rows are as fast and cost less Python).
+AUTO_MIN_CLASSES = 64
+# From this many classes on, rows are processed in chunks and only (μ, s) is kept;
+# below it, short rows run faster through one log_softmax whose output is kept
+# (K·C numbers: small next to the gradient for such C).
+CHUNKED_MIN_CLASSES = 512
+# Elements per chunk and thread on CPU (256 KiB of float32: a chunk and its
+# work buffer stay in the L2 cache); on CUDA, elements per chunk.
+CPU_CHUNK_ELEMENTS = 1 << 16
+CUDA_CHUNK_ELEMENTS = 1 << 22
+# A gradient at least this large (bytes) on CPU is allocated by NumPy, which asks
+# Linux for transparent huge pages: first-touch page faults drop from one per
+# 4 KiB to one per 2 MiB (on a 2-core VM, 35 ms -> 16 ms for 90 MB).
+HUGE_PAGE_BYTES = 1 << 22
+
+_path = os.environ.get("RNNSEQ_LOSS_PATH", "auto")
+if _path not in PATHS:
+    raise ValueError(f"RNNSEQ_LOSS_PATH must be one of {PATHS}, got {_path!r}")
+
+
+@contextmanager
+def loss_path(path: str) -> Iterator[None]:
+    """Force the per-step loss onto one path inside a ``with`` block.
+
+    ``"fused"`` uses the Function whenever the arguments allow it (class-index
+    targets, no gradient wanted for the class weights); ``"plain"`` always uses
+    ``log_softmax`` + ``gather``; ``"auto"`` (the default) chooses by size.
+    """
+    global _path
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    previous, _path = _path, path
+    try:
+        yield
+    finally:
+        _path = previous
+
+
+def current_path() -> str:
+    """The path setting now in force: "auto", "fused" or "plain"."""
+    return _path
+
+
+def use_fused(logits: Tensor, targets: Tensor, weight: Tensor | None) -> bool:
+    """Whether :func:`cross_entropy_per_step` should handle these (M, C) logits."""
+    if _path == "plain" or targets.dim() != 1:
+        return False  # probability targets stay on the plain path
+    if weight is not None and weight.requires_grad:
+        return False  # the Function gives no gradient for w
+    if logits.device.type not in ("cpu", "cuda"):
+        return False
+    if _path == "fused":
+        return True
+    return logits.device.type == "cuda" or logits.shape[-1] >= AUTO_MIN_CLASSES
+
+
+def cross_entropy_per_step(
+    logits: Tensor,
+    targets: Tensor,
+    counted: Tensor,
+    weight: Tensor | None,
+    label_smoothing: float,
+    dtype: torch.dtype,
+) -> Tensor:
+    """L_m for M rows of logits, 0 (with zero gradient) where not counted.
+
+    Same contract as :func:`rnnseq.losses._cross_entropy_per_step` for
+    class-index targets.
+
+    Shape:
+        logits (M, C), targets (M,) int, counted (M,) bool, weight (C,) -> (M,) in ``dtype``.
+    """
+    return _CrossEntropyPerStep.apply(logits, targets, counted, weight, label_smoothing, dtype)
+
+
+def empty_rows(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """An uninitialised (rows, cols) tensor; large CPU ones backed by huge pages.
+
+    NumPy madvises large allocations for transparent huge pages on Linux, which
+    PyTorch's CPU allocator does not; elsewhere this is an ordinary allocation.
+    """
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    nbytes = rows * cols * itemsize
+    if device.type != "cpu" or nbytes < HUGE_PAGE_BYTES:
+        return torch.empty(rows, cols, dtype=dtype, device=device)
+    raw = torch.from_numpy(np.empty(nbytes, dtype=np.uint8))
+    return raw.view(dtype).view(rows, cols)
+
+
+# --------------------------------------------------------------------------
+# Chunks of counted rows.
+# --------------------------------------------------------------------------
+
+
+def _rows_per_chunk(num_classes: int, device: torch.device) -> int:
+    if device.type == "cuda":
+        budget = CUDA_CHUNK_ELEMENTS
+    else:
+        budget = CPU_CHUNK_ELEMENTS * max(1, torch.get_num_threads())
+    return max(1, budget // max(1, num_classes))
+
+
+def _chunks(rows: Tensor, per_chunk: int, device: torch.device) -> list[tuple[int, int, object]]:
+    """Split the K counted rows (sorted indices) into chunks of at most ``per_chunk`` rows.
+
+    Each chunk is (k0, k1, where): rows[k0:k1] are its rows, and ``where`` is a
+    ``slice`` of the logits when those rows are contiguous (read in place), else
+    the index tensor rows[k0:k1] (gathered into a buffer). Contiguous runs are
+    used on CPU when they are long enough to fill chunks; otherwise, and on CUDA,
+    chunks gather.
+    """
+    k = rows.numel()
+    if k == 0:
+        return []
+    if device.type == "cpu":
+        breaks = (rows[1:] != rows[:-1] + 1).nonzero().squeeze(1) + 1  # (runs - 1,)
+        if (breaks.numel() + 1) * per_chunk <= 2 * k:  # runs average >= half a chunk
+            starts = [0, *breaks.tolist()]
+            ends = [*starts[1:], k]
+            first_row = rows[starts].tolist()
+            out = []
+            for k_start, k_end, row in zip(starts, ends, first_row, strict=True):
+                for k0 in range(k_start, k_end, per_chunk):
+                    k1 = min(k_end, k0 + per_chunk)
+                    a = row + (k0 - k_start)
+                    out.append((k0, k1, slice(a, a + k1 - k0)))
+            return out
+    return [(k0, min(k, k0 + per_chunk), None) for k0 in range(0, k, per_chunk)]
+
+
+def _read_chunk(logits: Tensor, rows: Tensor, k0: int, k1: int, where, buffer) -> Tensor:
+    """Rows k0..k1 of the counted logits, as a view when contiguous, else gathered. (R, C)"""
+    if isinstance(where, slice):
+        return logits[where]
+    return torch.index_select(logits, 0, rows[k0:k1], out=buffer[: k1 - k0])
+
+
+def _gather_buffer(chunks, num_classes: int, like: Tensor) -> Tensor | None:
+    """The (R, C) buffer that gathering chunks read into; None when every chunk is a slice."""
+    if all(isinstance(where, slice) for _, _, where in chunks):
+        return None
+    per_chunk = max((k1 - k0 for k0, k1, _ in chunks), default=0)
+    return like.new_empty(per_chunk, num_classes)
+
+
+def _shift(z: Tensor, mu: Tensor, out: Tensor) -> Tensor:
+    """out = z - μ computed in out's dtype (float16 logits are widened first, exactly)."""
+    if z.dtype == out.dtype:
+        return torch.sub(z, mu, out=out)
+    return out.copy_(z).sub_(mu)
+
+
+# --------------------------------------------------------------------------
+# The Function.
+# --------------------------------------------------------------------------
+
+
+class _CrossEntropyPerStep(torch.autograd.Function):
+    """L_m for the counted rows; see the module docstring for the math."""
+
+    @staticmethod
+    def forward(ctx, logits, targets, counted, weight, label_smoothing, dtype):
+        m_rows, num_classes = logits.shape
+        per_chunk = _rows_per_chunk(num_classes, logits.device)
+        ctx.label_smoothing, ctx.dtype, ctx.logits_dtype = label_smoothing, dtype, logits.dtype
+        if num_classes < CHUNKED_MIN_CLASSES or m_rows <= per_chunk:
+            # Short rows: one log_softmax over all M rows, kept for the backward pass.
+            # Uncounted rows are computed but never read: their losses are replaced
+            # by 0 here and their gradient rows by exact zeros in backward.
+            ctx.chunks = None
+            classes = torch.where(counted, targets, 0).long()  # (M,) c_m, 0 where not counted
+            log_probs = torch.log_softmax(logits.to(dtype), dim=1)  # (M, C)
+            nll = -log_probs.gather(1, classes[:, None]).squeeze(1)  # (M,) ℓ_c
+            smooth = None
+            if label_smoothing:
+                smooth = -(log_probs.sum(1) if weight is None else log_probs @ weight)  # (M,)
+            losses = _combine(nll, smooth, classes, weight, label_smoothing, num_classes)
+            ctx.save_for_backward(counted, classes, weight, log_probs)
+            return torch.where(counted, losses, 0.0)  # (M,)
+
+        rows = counted.nonzero().squeeze(1)  # (K,) counted rows, sorted
+        classes = targets.index_select(0, rows).long()  # (K,) c_m
+        ctx.chunks = _chunks(rows, per_chunk, logits.device)
+        nll, smooth, row_max, exp_sum = _chunked_forward(
+            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
+        )
+        losses = torch.zeros(m_rows, dtype=dtype, device=logits.device)  # (M,)
+        losses.index_copy_(
+            0, rows, _combine(nll, smooth, classes, weight, label_smoothing, num_classes)
+        )
+        ctx.save_for_backward(logits, rows, classes, weight, row_max, exp_sum)
+        return losses
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_losses):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None, None
+        eps, dtype = ctx.label_smoothing, ctx.dtype
+        if ctx.chunks is None:
+            counted, classes, weight, log_probs = ctx.saved_tensors
+            m_rows, num_classes = log_probs.shape
+            g = torch.where(counted, grad_losses, 0.0).to(dtype)  # (M,) g_m, 0 where not counted
+            grad = log_probs.exp()  # (M, C) p
+            target_pos = torch.arange(m_rows, device=g.device) * num_classes + classes  # (M,)
+            _finish_rows(
+                grad, _coefficients(g, classes, weight, eps, num_classes), target_pos, weight
+            )
+            uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
+            if uncounted.numel():  # garbage logits there may have made NaN: exact zeros
+                grad.index_fill_(0, uncounted, 0.0)
+            return grad.to(ctx.logits_dtype), None, None, None, None, None
+
+        logits, rows, classes, weight, row_max, exp_sum = ctx.saved_tensors
+        m_rows, num_classes = logits.shape
+        grad = empty_rows(m_rows, num_classes, logits.dtype, logits.device)  # (M, C)
+        if rows.numel() < m_rows:  # uncounted rows: exact zeros, their logits never read
+            uncounted = torch.ones(m_rows, dtype=torch.bool, device=logits.device)
+            uncounted[rows] = False
+            grad.index_fill_(0, uncounted.nonzero().squeeze(1), 0)
+        if rows.numel():
+            g = grad_losses.index_select(0, rows).to(dtype)  # (K,) g_m
+            terms = _coefficients(g, classes, weight, eps, num_classes)
+            _chunked_backward(
+                grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
+            )
+        return grad, None, None, None, None, None
+
+
+def _combine(nll, smooth, classes, weight, eps, num_classes):
+    """L = (1 - ε) · w_c · ℓ_c + (ε/C) · Σ_k w_k ℓ_k from its two parts. (K,)"""
+    if weight is not None:
+        nll = nll * weight[classes]
+    if not eps:
+        return nll
+    return (1.0 - eps) * nll + (eps / num_classes) * smooth
+
+
+def _coefficients(g, classes, weight, eps, num_classes):
+    """Per-row factors of g_m · dL_m/dz = coef_m · p - a_m · δ_c - b_m · w.
+
+    Returns (a, coef, b): a_m = g_m (1 - ε) w_c, coef_m = a_m + g_m ε W / C,
+    b_m = g_m ε / C (None without smoothing). Each (K,).
+    """
+    target_coef = g * (1.0 - eps)  # (K,)
+    if weight is not None:
+        target_coef = target_coef * weight[classes]
+    if not eps:
+        return target_coef, target_coef, None
+    total_weight = float(num_classes) if weight is None else weight.sum()
+    coef = target_coef + g * (eps * total_weight / num_classes)  # (K,)
+    return target_coef, coef, g * (eps / num_classes)
+
+
+def _finish_rows(grad, terms, target_pos, weight):
+    """Turn rows p (R, C), in place, into coef · p - b ⊗ w, less a at each row's target.
+
+    terms = (a, coef, b) as from :func:`_coefficients` (R,) each; target_pos (R,)
+    is the flat position of each row's target in ``grad.view(-1)``.
+    """
+    target_coef, coef, spread = terms
+    grad.mul_(coef[:, None])  # p · coef
+    if spread is not None:
+        if weight is None:
+            grad.sub_(spread[:, None])
+        else:
+            grad.addr_(spread, weight, alpha=-1.0)  # - b_m · w_j
+    grad.view(-1).index_add_(0, target_pos, target_coef, alpha=-1.0)
+
+
+def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunks):
+    """ℓ_c and Σ_k w_k ℓ_k, one cache-sized chunk at a time; saves μ and s per row."""
+    k, num_classes = rows.numel(), logits.shape[1]
+    device = logits.device
+    row_max = torch.empty(k, dtype=dtype, device=device)  # (K,) μ
+    exp_sum = torch.empty(k, dtype=dtype, device=device)  # (K,) s
+    shifted_sum = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k (z_k - μ)
+    gathered = _gather_buffer(chunks, num_classes, logits)
+    per_chunk = max((k1 - k0 for k0, k1, _ in chunks), default=0)
+    shifted = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    for k0, k1, where in chunks:
+        z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
+        mu = torch.amax(z, dim=1, keepdim=True)  # (R, 1)
+        e = _shift(z, mu, shifted[: k1 - k0])  # (R, C) z - μ, in dtype
+        if shifted_sum is not None:
+            if weight is None:
+                torch.sum(e, dim=1, out=shifted_sum[k0:k1])
+            else:
+                torch.mv(e, weight, out=shifted_sum[k0:k1])
+        e.exp_()
+        torch.sum(e, dim=1, out=exp_sum[k0:k1])
+        row_max[k0:k1] = mu.squeeze(1)
+
+    log_sum = exp_sum.log()  # (K,) log s
+    if logits.is_contiguous():
+        target_logit = logits.view(-1).index_select(0, rows * num_classes + classes)  # (K,) z_c
+    else:
+        target_logit = logits[rows, classes]  # (K,) z_c
+    target_logit = target_logit.to(dtype)
+    nll = (row_max - target_logit) + log_sum  # (K,) ℓ_c = μ + log s - z_c
+    smooth = None
+    if eps:
+        total_weight = float(num_classes) if weight is None else weight.sum()
+        smooth = total_weight * log_sum - shifted_sum  # (K,) Σ_k w_k (log s - (z_k - μ))
+    return nll, smooth, row_max, exp_sum
+
+
+def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunks, row_max, exp_sum, terms):
+    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time."""
+    k, num_classes = rows.numel(), logits.shape[1]
+    device = logits.device
+    target_coef, coef, spread = terms
+    scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
+    # Where each row's target sits inside its chunk's flattened (R·C) block.
+    sizes = torch.tensor([k1 - k0 for k0, k1, _ in chunks], device=device)  # (chunks,)
+    firsts = torch.tensor([k0 for k0, _, _ in chunks], device=device)  # (chunks,)
+    offsets = torch.arange(k, device=device) - firsts.repeat_interleave(sizes)  # (K,)
+    target_pos = offsets * num_classes + classes  # (K,)
+
+    gathered = _gather_buffer(chunks, num_classes, logits)
+    work = None  # None: computed in place in grad (slices of rows, grad in dtype)
+    if gathered is not None or dtype != logits.dtype:
+        per_chunk = max((k1 - k0 for k0, k1, _ in chunks), default=0)
+        work = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    for k0, k1, where in chunks:
+        z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
+        out = grad[where] if work is None else work[: k1 - k0]  # (R, C)
+        _shift(z, row_max[k0:k1, None], out).exp_()  # s · p
+        chunk_terms = (target_coef[k0:k1], scale[k0:k1], None if spread is None else spread[k0:k1])
+        _finish_rows(out, chunk_terms, target_pos[k0:k1], weight)
+        if work is None:
+            continue
+        if isinstance(where, slice):
+            grad[where].copy_(out)
+        else:
+            grad.index_copy_(0, rows[k0:k1], out.to(grad.dtype))
