@@ -97,7 +97,9 @@ def use_fused(logits: Tensor, targets: Tensor, weight: Tensor | None) -> bool:
         return False
     if _path == "fused":
         return True
-    return logits.device.type == "cuda" or logits.shape[-1] >= AUTO_MIN_CLASSES
+    # On CUDA the plain path's few large kernels beat the chunk loop's many small
+    # ones (measured on an H200); the fused path saves memory there when forced.
+    return logits.device.type == "cpu" and logits.shape[-1] >= AUTO_MIN_CLASSES
 
 
 def cross_entropy_per_step(
@@ -107,16 +109,21 @@ def cross_entropy_per_step(
     weight: Tensor | None,
     label_smoothing: float,
     dtype: torch.dtype,
+    coef: Tensor | None = None,
 ) -> Tensor:
-    """L_m for M rows of logits, 0 (with zero gradient) where not counted.
+    """L_m for M rows of logits, 0 (with zero gradient) where not counted; or Σ_m a_m L_m.
 
     Same contract as :func:`rnnseq.losses._cross_entropy_per_step` for
-    class-index targets.
+    class-index targets. Given ``coef`` (a_m, 0 where not counted), returns the
+    scalar Σ_m a_m L_m instead: a reduced loss in one autograd node.
 
     Shape:
-        logits (M, C), targets (M,) int, counted (M,) bool, weight (C,) -> (M,) in ``dtype``.
+        logits (M, C), targets (M,) int, counted (M,) bool, weight (C,), coef (M,)
+        -> (M,) or scalar, in ``dtype``.
     """
-    return _CrossEntropyPerStep.apply(logits, targets, counted, weight, label_smoothing, dtype)
+    return _CrossEntropyPerStep.apply(
+        logits, targets, counted, weight, label_smoothing, dtype, coef
+    )
 
 
 def empty_rows(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -138,11 +145,15 @@ def empty_rows(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -
 # --------------------------------------------------------------------------
 
 
-def _rows_per_chunk(num_classes: int, device: torch.device) -> int:
+def _rows_per_chunk(num_classes: int, device: torch.device, rows: int = 0) -> int:
+    """Rows per chunk for C classes: about a chunk budget of elements.
+
+    On CUDA, where each chunk costs kernel launches, at least an eighth of the
+    ``rows`` counted rows go in a chunk, so there are at most eight.
+    """
     if device.type == "cuda":
-        budget = CUDA_CHUNK_ELEMENTS
-    else:
-        budget = CPU_CHUNK_ELEMENTS * max(1, torch.get_num_threads())
+        return max(1, CUDA_CHUNK_ELEMENTS // max(1, num_classes), -(-rows // 8))
+    budget = CPU_CHUNK_ELEMENTS * max(1, torch.get_num_threads())
     return max(1, budget // max(1, num_classes))
 
 
@@ -205,7 +216,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
     """L_m for the counted rows; see the module docstring for the math."""
 
     @staticmethod
-    def forward(ctx, logits, targets, counted, weight, label_smoothing, dtype):
+    def forward(ctx, logits, targets, counted, weight, label_smoothing, dtype, coef):
         m_rows, num_classes = logits.shape
         per_chunk = _rows_per_chunk(num_classes, logits.device)
         ctx.label_smoothing, ctx.dtype, ctx.logits_dtype = label_smoothing, dtype, logits.dtype
@@ -221,11 +232,13 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             if label_smoothing:
                 smooth = -(log_probs.sum(1) if weight is None else log_probs @ weight)  # (M,)
             losses = _combine(nll, smooth, classes, weight, label_smoothing, num_classes)
-            ctx.save_for_backward(counted, classes, weight, log_probs)
-            return torch.where(counted, losses, 0.0)  # (M,)
+            losses = torch.where(counted, losses, 0.0)  # (M,)
+            ctx.save_for_backward(counted, classes, weight, coef, log_probs)
+            return losses if coef is None else _weighted_sum(coef, losses, weight)
 
         rows = counted.nonzero().squeeze(1)  # (K,) counted rows, sorted
         classes = targets.index_select(0, rows).long()  # (K,) c_m
+        per_chunk = _rows_per_chunk(num_classes, logits.device, rows.numel())
         ctx.chunks = _chunks(rows, per_chunk, logits.device)
         nll, smooth, row_max, exp_sum = _chunked_forward(
             logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
@@ -234,19 +247,23 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         losses.index_copy_(
             0, rows, _combine(nll, smooth, classes, weight, label_smoothing, num_classes)
         )
-        ctx.save_for_backward(logits, rows, classes, weight, row_max, exp_sum)
-        return losses
+        ctx.save_for_backward(logits, rows, classes, weight, coef, row_max, exp_sum)
+        return losses if coef is None else _weighted_sum(coef, losses, weight)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_losses):
+        none = (None,) * 6
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None, None, None
+            return None, *none
         eps, dtype = ctx.label_smoothing, ctx.dtype
         if ctx.chunks is None:
-            counted, classes, weight, log_probs = ctx.saved_tensors
+            counted, classes, weight, coef, log_probs = ctx.saved_tensors
             m_rows, num_classes = log_probs.shape
-            g = torch.where(counted, grad_losses, 0.0).to(dtype)  # (M,) g_m, 0 where not counted
+            if coef is not None:  # dLoss/dL_m of Σ a_m L_m; a_m = 0 where not counted
+                g = (coef * grad_losses).to(dtype)  # (M,)
+            else:
+                g = torch.where(counted, grad_losses, 0.0).to(dtype)  # (M,) 0 where not counted
             grad = log_probs.exp()  # (M, C) p
             target_pos = torch.arange(m_rows, device=g.device) * num_classes + classes  # (M,)
             _finish_rows(
@@ -255,9 +272,11 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
             if uncounted.numel():  # garbage logits there may have made NaN: exact zeros
                 grad.index_fill_(0, uncounted, 0.0)
-            return grad.to(ctx.logits_dtype), None, None, None, None, None
+            return grad.to(ctx.logits_dtype), *none
 
-        logits, rows, classes, weight, row_max, exp_sum = ctx.saved_tensors
+        logits, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
+        if coef is not None:
+            grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
         m_rows, num_classes = logits.shape
         grad = empty_rows(m_rows, num_classes, logits.dtype, logits.device)  # (M, C)
         if rows.numel() < m_rows:  # uncounted rows: exact zeros, their logits never read
@@ -270,7 +289,17 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             _chunked_backward(
                 grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
             )
-        return grad, None, None, None, None, None
+        return grad, *none
+
+
+def _weighted_sum(coef: Tensor, losses: Tensor, weight: Tensor | None) -> Tensor:
+    """Σ_m a_m L_m over the rows with a_m != 0: a row weighted 0 adds 0, whatever its L_m.
+
+    (Only class weights can give a counted row a_m = 0 and L_m = 0 · ∞.)
+    """
+    if weight is None:
+        return torch.dot(coef, losses)
+    return torch.where(coef != 0, coef * losses, 0.0).sum()
 
 
 def _combine(nll, smooth, classes, weight, eps, num_classes):
@@ -288,7 +317,7 @@ def _coefficients(g, classes, weight, eps, num_classes):
     Returns (a, coef, b): a_m = g_m (1 - ε) w_c, coef_m = a_m + g_m ε W / C,
     b_m = g_m ε / C (None without smoothing). Each (K,).
     """
-    target_coef = g * (1.0 - eps)  # (K,)
+    target_coef = g * (1.0 - eps) if eps else g  # (K,)
     if weight is not None:
         target_coef = target_coef * weight[classes]
     if not eps:
@@ -358,9 +387,13 @@ def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunks, row_ma
     target_coef, coef, spread = terms
     scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
     # Where each row's target sits inside its chunk's flattened (R·C) block.
-    sizes = torch.tensor([k1 - k0 for k0, k1, _ in chunks], device=device)  # (chunks,)
-    firsts = torch.tensor([k0 for k0, _, _ in chunks], device=device)  # (chunks,)
-    offsets = torch.arange(k, device=device) - firsts.repeat_interleave(sizes)  # (K,)
+    offsets = torch.arange(k, device=device)  # (K,) row within its chunk, below
+    if all(isinstance(where, slice) for _, _, where in chunks):  # CPU runs: chunks vary
+        sizes = torch.tensor([k1 - k0 for k0, k1, _ in chunks])  # (chunks,)
+        firsts = torch.tensor([k0 for k0, _, _ in chunks])  # (chunks,)
+        offsets = offsets - firsts.repeat_interleave(sizes).to(device)
+    else:  # gathering chunks all hold chunks[0]'s rows, but the last
+        offsets = offsets % (chunks[0][1] - chunks[0][0])
     target_pos = offsets * num_classes + classes  # (K,)
 
     gathered = _gather_buffer(chunks, num_classes, logits)

@@ -151,8 +151,7 @@ def _counted_steps(
             raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
         lengths = lengths.to(logits.device)
         if n:
-            low, high = torch.aminmax(lengths)
-            low, high = int(low), int(high)
+            low, high = torch.stack(torch.aminmax(lengths)).tolist()
             if low < 0 or high > t:
                 raise ValueError(f"lengths must be in [0, {t}], got min {low} and max {high}")
         steps = torch.arange(t, device=logits.device)  # (T,)
@@ -164,8 +163,8 @@ def _safe_targets(targets: Tensor, counted: Tensor, num_classes: int, ignore) ->
     """Class indices, 0 where not counted, after checking the counted ones are in [0, C)."""
     safe = torch.where(counted, targets, 0)  # same shape as targets
     if safe.numel():
-        low, high = torch.aminmax(safe)
-        if int(low) < 0 or int(high) >= num_classes:
+        low, high = torch.stack(torch.aminmax(safe)).tolist()
+        if low < 0 or high >= num_classes:
             bad = int(targets[counted & ((targets < 0) | (targets >= num_classes))][0])
             extra = f" or ignore_index={ignore}" if ignore is not None else ""
             raise ValueError(f"targets must be in [0, {num_classes}){extra}, got {bad}")
@@ -316,6 +315,15 @@ def sequence_classification_loss(
     counted = torch.ones(n, dtype=torch.bool, device=logits.device)  # (N,)
     if index_targets:
         targets = _safe_targets(targets, counted, num_classes, None)  # (N,)
+        if reduction != "none" and _fused.use_fused(logits, targets, weight):
+            # loss = Σ_i a_i · L_i: a_i = 1 ("sum"), or 1 / Σ_i w[c_i] ("mean").
+            coef = torch.ones(n, dtype=dtype, device=logits.device)  # (N,)
+            if reduction == "mean":
+                count = coef.sum() if weight is None else weight[targets].sum()
+                coef = _safe_divide(coef, count)
+            return _fused.cross_entropy_per_step(
+                logits, targets, counted, weight, label_smoothing, dtype, coef
+            ).to(logits.dtype)
 
     losses = _cross_entropy_per_step(logits, targets, counted, weight, label_smoothing, dtype)
     if reduction == "none":
@@ -411,14 +419,22 @@ def sequence_labeling_loss(
         if weight is not None:
             class_weight = weight[targets]  # (N, T) w[c_ij]
     flat_targets = targets.reshape(n * t, *targets.shape[2:])  # (N·T,) or (N·T, C)
+    flat_logits = logits.reshape(n * t, num_classes)  # (N·T, C)
+
+    scalar = time_reduction != "none" and reduction != "none"
+    fixed_weights = step_weight is None or not step_weight.requires_grad
+    if scalar and fixed_weights and _fused.use_fused(flat_logits, flat_targets, weight):
+        # The fused Function takes the reductions as weights a_ij on the steps.
+        coef = _step_coefficients(
+            counted, step_weight, class_weight, time_reduction, reduction, dtype
+        )  # (N, T)
+        return _fused.cross_entropy_per_step(
+            flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype,
+            coef.reshape(-1),
+        ).to(logits.dtype)  # fmt: skip
 
     per_step = _cross_entropy_per_step(
-        logits.reshape(n * t, num_classes),
-        flat_targets,
-        counted.reshape(-1),
-        weight,
-        label_smoothing,
-        dtype,
+        flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype
     ).view(n, t)  # (N, T) L_ij
     loss = _reduce_steps(per_step, counted, step_weight, class_weight, time_reduction, reduction)
     return loss.to(logits.dtype)
@@ -460,6 +476,41 @@ def _reduce_steps(
         return row_losses.sum()
     rows_counted = counted.any(dim=1).sum().to(per_step.dtype)  # N'
     return _safe_divide(row_losses.sum(), rows_counted)
+
+
+def _step_coefficients(
+    counted: Tensor,
+    step_weight: Tensor | None,
+    class_weight: Tensor | None,
+    time_reduction: str,
+    reduction: str,
+    dtype: torch.dtype,
+) -> Tensor:
+    """a_ij such that a scalar reduction of :func:`_reduce_steps` is Σ_ij a_ij · L_ij.
+
+    Every reduction is linear in the per-step losses, with weights that depend
+    only on which steps count (never on the logits)::
+
+        a_ij = m_ij                    time "sum", reduction "sum"
+             = m_ij / N'               ... reduction "mean"
+             = m_ij / Σ_ij n_ij        reduction "token_mean"
+             = m_ij / Σ_j n_ij         time "mean" (then / N' for reduction "mean")
+
+    with 0 wherever a count is 0, as in :func:`_safe_divide`.
+
+    Shape:
+        counted, step_weight, class_weight: (N, T) -> (N, T).
+    """
+    coef = counted.to(dtype) if step_weight is None else step_weight  # (N, T) m_ij
+    step_counts = coef if class_weight is None else coef * class_weight  # (N, T) n_ij
+    if time_reduction == "mean":
+        coef = _safe_divide(coef, step_counts.sum(dim=1, keepdim=True))  # (N, T)
+    if reduction == "mean":
+        rows_counted = int(counted.any(dim=1).sum())  # N'; 0 only when coef is all 0
+        return coef / rows_counted if rows_counted else coef
+    if reduction == "token_mean":
+        return _safe_divide(coef, step_counts.sum())
+    return coef
 
 
 def linear_sequence_labeling_loss(
@@ -553,9 +604,9 @@ def linear_sequence_labeling_loss(
     )
     scalar = time_reduction != "none" and reduction != "none"
     if wants_grad and scalar and (step_weight is None or not step_weight.requires_grad):
-        # Σ_m a_m L_m with a = ∂loss/∂L: the reductions are linear in L, so a is
-        # known now and the gradients can be made in the forward pass.
-        coef = _reduction_coefficients(
+        # loss = Σ_m a_m L_m with a known now (the reductions are linear in L),
+        # so the gradients can be made in the forward pass.
+        coef = _step_coefficients(
             counted, step_weight, step_class_weight, time_reduction, reduction, dtype
         )  # (N, T)
         loss = linear_cross_entropy(
@@ -600,22 +651,6 @@ def _check_output_layer(weight, bias, hidden: Tensor) -> int:
     if bias is not None and bias.shape[0] != weight.shape[0]:
         raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     return weight.shape[0]
-
-
-def _reduction_coefficients(
-    counted: Tensor,
-    step_weight: Tensor | None,
-    class_weight: Tensor | None,
-    time_reduction: str,
-    reduction: str,
-    dtype: torch.dtype,
-) -> Tensor:
-    """a_ij = ∂loss/∂L_ij for a scalar reduction: the weight each step's loss gets. (N, T)"""
-    probe = torch.zeros(counted.shape, dtype=dtype, device=counted.device, requires_grad=True)
-    with torch.enable_grad():
-        loss = _reduce_steps(probe, counted, step_weight, class_weight, time_reduction, reduction)
-        (coef,) = torch.autograd.grad(loss, probe)
-    return coef
 
 
 # --------------------------------------------------------------------------
