@@ -2,8 +2,9 @@
 
 One command prints everything, measured in one run on one machine:
 
-    python benchmarks/loss_speed.py            # about 5-10 minutes on 2 cores
-    python benchmarks/loss_speed.py --quick    # a smoke run on small shapes
+    python benchmarks/loss_speed.py                  # about 5-10 minutes on 2 cores
+    python benchmarks/loss_speed.py --quick          # a smoke run on small shapes
+    python benchmarks/loss_speed.py --device cuda    # the same on a GPU
 
 Losses, forward + backward, on logits (N, T, C) with ragged lengths (each row
 uniformly 50-100 % of T real steps):
@@ -25,7 +26,9 @@ with 1 and with 2 threads. "x floor" divides the time by the memory-traffic
 floor: the logits read once and their gradient written once, at the copy
 bandwidth measured in this run. Peak extra memory is read in a fresh process
 per variant: the peak resident set (VmHWM, reset just before the step) less
-the resident set with the inputs made.
+the resident set with the inputs made. On CUDA, memory is the caching
+allocator's peak of allocated bytes during the step, less those allocated
+before it, and CPU threads are not varied.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ HEAD_SHAPES = {
 QUICK_LOSS_SHAPES = {"tagging": (32, 50, 17), "word-LM (small)": (4, 20, 3000)}
 QUICK_HEAD_SHAPES = {"head (small)": (4, 20, 64, 3000)}
 MIB = 1 << 20
+DEVICE = torch.device("cpu")  # set by --device
 
 
 # --------------------------------------------------------------------------
@@ -97,9 +101,13 @@ def make_batch(n: int, t: int, c: int, hidden: int | None = None, seed: int = 0)
         x = torch.randn(n, t, hidden, generator=g)
         weight = (torch.randn(c, hidden, generator=g) / hidden**0.5).requires_grad_(True)
         bias = torch.zeros(c).requires_grad_(True)
+
+    def put(x):
+        return None if x is None else x.detach().to(DEVICE).requires_grad_(x.requires_grad)
+
     return Batch(
-        x.requires_grad_(True), targets, targets.masked_fill(~real, -100), lengths,
-        real.float(), weight, bias,
+        put(x.requires_grad_(True)), put(targets), put(targets.masked_fill(~real, -100)),
+        put(lengths), put(real.float()), put(weight), put(bias),
     )  # fmt: skip
 
 
@@ -151,14 +159,22 @@ def step(kind: str, variant: str, batch: Batch) -> None:
 # --------------------------------------------------------------------------
 
 
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def copy_bandwidth(nbytes: int, repeats: int) -> float:
     """Bytes moved per second (read + written) by a warm tensor copy of nbytes."""
-    src = torch.ones(nbytes // 4)
+    src = torch.ones(nbytes // 4, device=DEVICE)
     dst = torch.zeros_like(src)
+    dst.copy_(src)
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         dst.copy_(src)
+        sync()
         times.append(time.perf_counter() - start)
     return 2 * nbytes / statistics.median(times)
 
@@ -167,15 +183,19 @@ def time_variants(kind: str, variants, batch: Batch, repeats: int) -> dict[str, 
     """Median (wall, CPU) seconds per step of each variant, interleaved round-robin."""
     for variant in variants:  # warm up, and size the inner loop to ~50 ms
         step(kind, variant, batch)
+    sync()
     start = time.perf_counter()
     step(kind, variants[0], batch)
+    sync()
     inner = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
     samples = {v: ([], []) for v in variants}
     for r in range(repeats):
         for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
+            sync()
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(inner):
                 step(kind, variant, batch)
+            sync()
             samples[variant][0].append((time.perf_counter() - wall) / inner)
             samples[variant][1].append((time.process_time() - cpu) / inner)
     return {v: (statistics.median(w), statistics.median(c)) for v, (w, c) in samples.items()}
@@ -205,8 +225,26 @@ def measure_peak(spec: dict) -> int:
     return (_status_kib("VmHWM") - before) * 1024
 
 
+def cuda_peak(kind: str, variant: str, shape) -> int:
+    """Peak bytes the CUDA caching allocator hands out during one step, beyond the inputs."""
+    hidden = shape[2] if kind == "head" else None
+    batch = make_batch(shape[0], shape[1], shape[-1], hidden)
+    step(kind, variant, batch)
+    for p in batch.params():
+        p.grad = None
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step(kind, variant, batch)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
 def peaks_in_fresh_processes(kind: str, variants, shape, threads: int) -> dict[str, int]:
     """Peak extra bytes of each variant, each measured in its own new process (run side by side)."""
+    if DEVICE.type == "cuda":
+        return {variant: cuda_peak(kind, variant, shape) for variant in variants}
     children = {}
     for variant in variants:
         spec = {"kind": kind, "variant": variant, "shape": list(shape), "threads": threads}
@@ -243,8 +281,9 @@ def machine() -> str:
     thp_file = Path("/sys/kernel/mm/transparent_hugepage/enabled")
     if thp_file.exists():
         thp = thp_file.read_text().strip()
+    gpu = f"; {torch.cuda.get_device_name()}" if DEVICE.type == "cuda" else ""
     return (
-        f"{model}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
+        f"{model}, {os.cpu_count()} logical CPUs{gpu}; Python {platform.python_version()}, "
         f"torch {torch.__version__}; transparent huge pages: {thp}"
     )
 
@@ -312,12 +351,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small shapes, 1 thread: a smoke run")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved timing rounds")
     parser.add_argument("--threads", help="comma-separated thread counts (default 1,2)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one memory measurement
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.child:
         print(measure_peak(json.loads(args.child)))
         return
-    threads_list = [int(x) for x in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    default_threads = "1" if args.quick or DEVICE.type == "cuda" else "1,2"
+    threads_list = [int(x) for x in (args.threads or default_threads).split(",")]
     repeats = 1 if args.quick else args.repeats
     loss_shapes = QUICK_LOSS_SHAPES if args.quick else LOSS_SHAPES
     head_shapes = QUICK_HEAD_SHAPES if args.quick else HEAD_SHAPES

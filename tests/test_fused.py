@@ -241,14 +241,20 @@ def uses_fused(loss: torch.Tensor) -> bool:
     return False
 
 
-def test_auto_dispatch_fuses_many_classes_and_keeps_few_on_the_plain_path():
-    many = torch.randn(2, 3, _fused.AUTO_MIN_CLASSES, requires_grad=True)
-    few = torch.randn(2, 3, _fused.AUTO_MIN_CLASSES - 1, requires_grad=True)
+def test_auto_dispatch_fuses_class_index_losses_on_cpu():
+    logits = torch.randn(2, 3, 17, requires_grad=True)
     targets = torch.zeros(2, 3, dtype=torch.long)
     assert _fused.current_path() == "auto"
-    assert uses_fused(sequence_labeling_loss(many, targets))
-    assert uses_fused(sequence_classification_loss(many[:, 0], targets[:, 0]))
-    assert not uses_fused(sequence_labeling_loss(few, targets))
+    assert uses_fused(sequence_labeling_loss(logits, targets))
+    assert uses_fused(sequence_labeling_loss(logits, targets, reduction="none"))
+    assert uses_fused(sequence_classification_loss(logits[:, 0], targets[:, 0]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_auto_dispatch_keeps_cuda_on_the_plain_path():
+    logits = torch.randn(2, 3, 1000, device="cuda", requires_grad=True)
+    targets = torch.zeros(2, 3, dtype=torch.long, device="cuda")
+    assert not uses_fused(sequence_labeling_loss(logits, targets))
 
 
 def test_probability_targets_and_trainable_class_weights_stay_on_the_plain_path():

@@ -43,9 +43,6 @@ __all__ = ["PATHS", "loss_path", "use_fused", "cross_entropy_per_step", "empty_r
 
 PATHS = ("auto", "fused", "plain")
 
-# "auto" picks the fused Function when it is faster: on CPU for C >= AUTO_MIN_CLASSES
-# (below that, the plain ops on small rows are as fast and cost less Python).
-AUTO_MIN_CLASSES = 64
 # From this many classes on, rows are processed in chunks and only (μ, s) is kept;
 # below it, short rows run faster through one log_softmax whose output is kept
 # (K·C numbers: small next to the gradient for such C).
@@ -70,7 +67,8 @@ def loss_path(path: str) -> Iterator[None]:
 
     ``"fused"`` uses the Function whenever the arguments allow it (class-index
     targets, no gradient wanted for the class weights); ``"plain"`` always uses
-    ``log_softmax`` + ``gather``; ``"auto"`` (the default) chooses by size.
+    ``log_softmax`` + ``gather``; ``"auto"`` (the default) takes the faster one
+    for the device: fused on CPU, plain on CUDA.
     """
     global _path
     if path not in PATHS:
@@ -97,9 +95,11 @@ def use_fused(logits: Tensor, targets: Tensor, weight: Tensor | None) -> bool:
         return False
     if _path == "fused":
         return True
-    # On CUDA the plain path's few large kernels beat the chunk loop's many small
-    # ones (measured on an H200); the fused path saves memory there when forced.
-    return logits.device.type == "cpu" and logits.shape[-1] >= AUTO_MIN_CLASSES
+    # "auto": on CPU the fused path beat the plain one at every size measured
+    # (C = 17 to 50,257; benchmarks/loss_speed.py). On CUDA the plain path's few
+    # large kernels beat the chunk loop's many small ones (measured on an H200);
+    # there the fused path saves memory when forced.
+    return logits.device.type == "cpu"
 
 
 def cross_entropy_per_step(
@@ -226,7 +226,8 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             # by 0 here and their gradient rows by exact zeros in backward.
             ctx.chunks = None
             classes = torch.where(counted, targets, 0).long()  # (M,) c_m, 0 where not counted
-            log_probs = torch.log_softmax(logits.to(dtype), dim=1)  # (M, C)
+            z = logits if logits.dtype == dtype else logits.to(dtype)  # (M, C)
+            log_probs = torch.log_softmax(z, dim=1)  # (M, C)
             nll = -log_probs.gather(1, classes[:, None]).squeeze(1)  # (M,) ℓ_c
             smooth = None
             if label_smoothing:
@@ -261,18 +262,15 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             counted, classes, weight, coef, log_probs = ctx.saved_tensors
             m_rows, num_classes = log_probs.shape
             if coef is not None:  # dLoss/dL_m of Σ a_m L_m; a_m = 0 where not counted
-                g = (coef * grad_losses).to(dtype)  # (M,)
+                g = coef * grad_losses  # (M,) in dtype
             else:
                 g = torch.where(counted, grad_losses, 0.0).to(dtype)  # (M,) 0 where not counted
             grad = log_probs.exp()  # (M, C) p
-            target_pos = torch.arange(m_rows, device=g.device) * num_classes + classes  # (M,)
-            _finish_rows(
-                grad, _coefficients(g, classes, weight, eps, num_classes), target_pos, weight
-            )
+            _finish_rows(grad, _coefficients(g, classes, weight, eps, num_classes), classes, weight)
             uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
             if uncounted.numel():  # garbage logits there may have made NaN: exact zeros
                 grad.index_fill_(0, uncounted, 0.0)
-            return grad.to(ctx.logits_dtype), *none
+            return (grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)), *none
 
         logits, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
         if coef is not None:
@@ -314,33 +312,32 @@ def _combine(nll, smooth, classes, weight, eps, num_classes):
 def _coefficients(g, classes, weight, eps, num_classes):
     """Per-row factors of g_m · dL_m/dz = coef_m · p - a_m · δ_c - b_m · w.
 
-    Returns (a, coef, b): a_m = g_m (1 - ε) w_c, coef_m = a_m + g_m ε W / C,
+    Returns (-a, coef, b): a_m = g_m (1 - ε) w_c, coef_m = a_m + g_m ε W / C,
     b_m = g_m ε / C (None without smoothing). Each (K,).
     """
     target_coef = g * (1.0 - eps) if eps else g  # (K,)
     if weight is not None:
         target_coef = target_coef * weight[classes]
     if not eps:
-        return target_coef, target_coef, None
+        return -target_coef, target_coef, None
     total_weight = float(num_classes) if weight is None else weight.sum()
     coef = target_coef + g * (eps * total_weight / num_classes)  # (K,)
-    return target_coef, coef, g * (eps / num_classes)
+    return -target_coef, coef, g * (eps / num_classes)
 
 
-def _finish_rows(grad, terms, target_pos, weight):
+def _finish_rows(grad, terms, classes, weight):
     """Turn rows p (R, C), in place, into coef · p - b ⊗ w, less a at each row's target.
 
-    terms = (a, coef, b) as from :func:`_coefficients` (R,) each; target_pos (R,)
-    is the flat position of each row's target in ``grad.view(-1)``.
+    terms = (-a, coef, b) as from :func:`_coefficients`, (R,) each; classes (R,).
     """
-    target_coef, coef, spread = terms
+    neg_target_coef, coef, spread = terms
     grad.mul_(coef[:, None])  # p · coef
     if spread is not None:
         if weight is None:
             grad.sub_(spread[:, None])
         else:
             grad.addr_(spread, weight, alpha=-1.0)  # - b_m · w_j
-    grad.view(-1).index_add_(0, target_pos, target_coef, alpha=-1.0)
+    grad.scatter_add_(1, classes[:, None], neg_target_coef[:, None])  # - a_m at c_m
 
 
 def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunks):
@@ -382,20 +379,9 @@ def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunks):
 
 def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunks, row_max, exp_sum, terms):
     """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time."""
-    k, num_classes = rows.numel(), logits.shape[1]
-    device = logits.device
-    target_coef, coef, spread = terms
+    num_classes, device = logits.shape[1], logits.device
+    neg_target_coef, coef, spread = terms
     scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
-    # Where each row's target sits inside its chunk's flattened (R·C) block.
-    offsets = torch.arange(k, device=device)  # (K,) row within its chunk, below
-    if all(isinstance(where, slice) for _, _, where in chunks):  # CPU runs: chunks vary
-        sizes = torch.tensor([k1 - k0 for k0, k1, _ in chunks])  # (chunks,)
-        firsts = torch.tensor([k0 for k0, _, _ in chunks])  # (chunks,)
-        offsets = offsets - firsts.repeat_interleave(sizes).to(device)
-    else:  # gathering chunks all hold chunks[0]'s rows, but the last
-        offsets = offsets % (chunks[0][1] - chunks[0][0])
-    target_pos = offsets * num_classes + classes  # (K,)
-
     gathered = _gather_buffer(chunks, num_classes, logits)
     work = None  # None: computed in place in grad (slices of rows, grad in dtype)
     if gathered is not None or dtype != logits.dtype:
@@ -405,8 +391,12 @@ def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunks, row_ma
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
         out = grad[where] if work is None else work[: k1 - k0]  # (R, C)
         _shift(z, row_max[k0:k1, None], out).exp_()  # s · p
-        chunk_terms = (target_coef[k0:k1], scale[k0:k1], None if spread is None else spread[k0:k1])
-        _finish_rows(out, chunk_terms, target_pos[k0:k1], weight)
+        chunk_terms = (
+            neg_target_coef[k0:k1],
+            scale[k0:k1],
+            None if spread is None else spread[k0:k1],
+        )
+        _finish_rows(out, chunk_terms, classes[k0:k1], weight)
         if work is None:
             continue
         if isinstance(where, slice):

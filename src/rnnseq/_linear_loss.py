@@ -171,10 +171,10 @@ def _new_grads(hidden, weight, bias, wants) -> list[Tensor | None]:
 
 
 def _chunk_terms(terms, exp_sum: Tensor, k0: int, k1: int):
-    """(a, coef / s, b) for rows k0..k1: exp(z - μ) · coef / s = p · coef."""
-    target_coef, coef, spread = terms
+    """(-a, coef / s, b) for rows k0..k1: exp(z - μ) · coef / s = p · coef."""
+    neg_target_coef, coef, spread = terms
     return (
-        target_coef[k0:k1],
+        neg_target_coef[k0:k1],
         coef[k0:k1] / exp_sum[k0:k1],
         None if spread is None else spread[k0:k1],
     )
@@ -182,9 +182,8 @@ def _chunk_terms(terms, exp_sum: Tensor, k0: int, k1: int):
 
 def _accumulate(grads, e, h, weight, chunk_terms, classes, class_weight, k0) -> None:
     """Turn exp(z - μ) (R, V) into G in place and add its share to each gradient."""
-    r, vocab = e.shape
-    target_pos = torch.arange(r, device=e.device) * vocab + classes  # (R,)
-    _finish_rows(e, chunk_terms, target_pos, class_weight)  # (R, V) G
+    r = e.shape[0]
+    _finish_rows(e, chunk_terms, classes, class_weight)  # (R, V) G
     grad_h, grad_w, grad_b = grads
     g = e if e.dtype == h.dtype else e.to(h.dtype)  # (R, V) in the parameters' dtype
     if grad_h is not None:

@@ -151,7 +151,7 @@ def _counted_steps(
             raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
         lengths = lengths.to(logits.device)
         if n:
-            low, high = torch.stack(torch.aminmax(lengths)).tolist()
+            low, high = (int(x) for x in torch.aminmax(lengths))
             if low < 0 or high > t:
                 raise ValueError(f"lengths must be in [0, {t}], got min {low} and max {high}")
         steps = torch.arange(t, device=logits.device)  # (T,)
@@ -163,12 +163,12 @@ def _safe_targets(targets: Tensor, counted: Tensor, num_classes: int, ignore) ->
     """Class indices, 0 where not counted, after checking the counted ones are in [0, C)."""
     safe = torch.where(counted, targets, 0)  # same shape as targets
     if safe.numel():
-        low, high = torch.stack(torch.aminmax(safe)).tolist()
+        low, high = (int(x) for x in torch.aminmax(safe))
         if low < 0 or high >= num_classes:
             bad = int(targets[counted & ((targets < 0) | (targets >= num_classes))][0])
             extra = f" or ignore_index={ignore}" if ignore is not None else ""
             raise ValueError(f"targets must be in [0, {num_classes}){extra}, got {bad}")
-    return safe.long()
+    return safe if safe.dtype == torch.int64 else safe.long()
 
 
 # --------------------------------------------------------------------------
@@ -428,10 +428,11 @@ def sequence_labeling_loss(
         coef = _step_coefficients(
             counted, step_weight, class_weight, time_reduction, reduction, dtype
         )  # (N, T)
-        return _fused.cross_entropy_per_step(
+        loss = _fused.cross_entropy_per_step(
             flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype,
             coef.reshape(-1),
-        ).to(logits.dtype)  # fmt: skip
+        )  # fmt: skip
+        return loss if loss.dtype == logits.dtype else loss.to(logits.dtype)
 
     per_step = _cross_entropy_per_step(
         flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype
