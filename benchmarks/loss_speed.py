@@ -288,6 +288,14 @@ def machine() -> str:
     )
 
 
+def load() -> str:
+    """The machine's load averages: other work sharing the cores shows up here."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def report_losses(shapes, threads_list, repeats, bandwidth) -> None:
     print("\n### Loss, forward + backward\n")
     print(
@@ -367,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     print(f"Machine: {machine()}")
+    print(f"Load average before (1, 5, 15 min): {load()}")
     bandwidth = {}
     for threads in threads_list:
         torch.set_num_threads(threads)
@@ -376,7 +385,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Copy bandwidth, {threads} thread(s): {gigabytes:.1f} GB/s (read + written)")
     report_losses(loss_shapes, threads_list, repeats, bandwidth)
     report_heads(head_shapes, threads_list, repeats)
-    print(f"\nTotal run time: {time.perf_counter() - started:.0f} s")
+    print(f"\nLoad average after (1, 5, 15 min): {load()}")
+    print(f"Total run time: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
