@@ -28,9 +28,14 @@ PATHS = {
     "fused": ("fused", None, _fused.CHUNKED_MIN_CLASSES),
     # A chunk of one row: many chunks, contiguous rows read in place.
     "fused-row-chunks": ("fused", 1, 1),
-    # Chunks of several rows: padded or masked rows make them gather.
+    # Chunks of several rows, always gathered (as on CUDA), never read in place.
     "fused-gather-chunks": ("fused", 24, 1),
 }
+_real_chunks = _fused._chunks
+
+
+def _gathering_chunks(rows, per_chunk, device):
+    return _real_chunks(rows, per_chunk, torch.device("meta"))  # not "cpu": no slices
 
 
 @contextmanager
@@ -40,6 +45,8 @@ def forced(name: str):
     knobs = {"CHUNKED_MIN_CLASSES": chunked_min}
     if chunk_elements is not None:
         knobs.update(CPU_CHUNK_ELEMENTS=chunk_elements, CUDA_CHUNK_ELEMENTS=chunk_elements)
+    if name == "fused-gather-chunks":
+        knobs["_chunks"] = _gathering_chunks
     saved = {key: getattr(_fused, key) for key in knobs}
     for key, value in knobs.items():
         setattr(_fused, key, value)
@@ -292,9 +299,9 @@ def test_chunks_read_contiguous_runs_in_place_and_gather_scattered_rows():
         (3, 5, slice(3, 5)),
         (5, 8, slice(10, 13)),
     ]
-    scattered = torch.tensor([0, 2, 4, 6, 8, 10, 12])
-    chunks = _fused._chunks(scattered, 3, cpu)
-    assert [(k0, k1) for k0, k1, _ in chunks] == [(0, 3), (3, 6), (6, 7)]
+    scattered = torch.tensor([0, 2, 4, 6, 8, 10, 12])  # runs of one row: chunks of 5 gather
+    chunks = _fused._chunks(scattered, 5, cpu)
+    assert [(k0, k1) for k0, k1, _ in chunks] == [(0, 5), (5, 7)]
     assert all(where is None for _, _, where in chunks)
     assert _fused._chunks(torch.tensor([], dtype=torch.long), 3, cpu) == []
 
