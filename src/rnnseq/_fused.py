@@ -23,6 +23,15 @@ one pass that writes g_m times this, chunk by chunk, into a fresh gradient.
 Rows that are not counted are never read (their logits may hold NaN or inf)
 and get an exact zero gradient; they cost nothing but that zero fill.
 
+Short rows (C < CHUNKED_MIN_CLASSES) are cheaper as one ``log_softmax`` over
+all M rows, kept for the backward pass (p = exp of it); there uncounted rows
+are computed along but never used: their loss is replaced by 0 and their
+gradient row by exact zeros.
+
+A scalar reduction of the per-step losses is linear in them, Σ_m a_m L_m with
+a_m fixed by which steps count; given a, the Function returns that sum (and
+uses g_m = a_m · dLoss/dsum), so a whole reduced loss is one autograd node.
+
 Which path runs is decided by :func:`use_fused`; tests and benchmarks force
 one with :func:`loss_path` (or ``RNNSEQ_LOSS_PATH=plain|fused|auto`` in the
 environment).
@@ -39,7 +48,14 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-__all__ = ["PATHS", "loss_path", "use_fused", "cross_entropy_per_step", "empty_rows"]
+__all__ = [
+    "PATHS",
+    "loss_path",
+    "current_path",
+    "use_fused",
+    "cross_entropy_per_step",
+    "empty_rows",
+]
 
 PATHS = ("auto", "fused", "plain")
 
@@ -47,11 +63,15 @@ PATHS = ("auto", "fused", "plain")
 # below it, short rows run faster through one log_softmax whose output is kept
 # (K·C numbers: small next to the gradient for such C).
 CHUNKED_MIN_CLASSES = 512
-# Elements per chunk and thread on CPU (1 MiB of float32: a chunk stays in the
-# L2 cache between the passes over it, and chunks are few enough that their
-# Python and thread start-up costs stay small; 2^17 to 2^20 measured within
-# noise of each other); on CUDA, elements per chunk.
+# Elements per chunk on CPU with one thread (1 MiB of float32: a chunk stays in
+# the L2 cache between the passes over it, and chunks are few enough that their
+# Python costs stay small; 2^17 to 2^20 measured within noise of each other).
+# With T threads a chunk is T² times larger (at most CPU_CHUNK_MAX): each thread
+# gets a larger share, and there are fewer parallel regions, each a barrier that
+# costs a whole scheduler slice when another process holds a core.
 CPU_CHUNK_ELEMENTS = 1 << 18
+CPU_CHUNK_MAX = 1 << 22
+# On CUDA, elements per chunk (at least; see _rows_per_chunk).
 CUDA_CHUNK_ELEMENTS = 1 << 22
 # A gradient at least this large (bytes) on CPU is allocated by NumPy, which asks
 # Linux for transparent huge pages: first-touch page faults drop from one per
@@ -155,7 +175,8 @@ def _rows_per_chunk(num_classes: int, device: torch.device, rows: int = 0) -> in
     """
     if device.type == "cuda":
         return max(1, CUDA_CHUNK_ELEMENTS // max(1, num_classes), -(-rows // 8))
-    budget = CPU_CHUNK_ELEMENTS * max(1, torch.get_num_threads())
+    threads = max(1, torch.get_num_threads())
+    budget = min(CPU_CHUNK_ELEMENTS * threads * threads, max(CPU_CHUNK_MAX, CPU_CHUNK_ELEMENTS))
     return max(1, budget // max(1, num_classes))
 
 
