@@ -319,13 +319,41 @@ def test_a_second_backward_through_a_retained_graph_gives_the_same_gradient(name
     torch.testing.assert_close(logits.grad, 2 * first)
 
 
+def test_gradient_memory_is_reused_only_once_nothing_holds_the_last_gradient():
+    steps = _fused.CACHED_GRADIENT_BYTES // (4 * 1000) + 1  # a gradient the cache serves
+    torch.manual_seed(6)
+    logits = torch.randn(1, steps, 1000, requires_grad=True)
+    targets = torch.randint(0, 1000, (1, steps))
+
+    def gradient():
+        logits.grad = None
+        with forced("fused"):
+            sequence_labeling_loss(logits, targets).backward()
+        return logits.grad
+
+    kept = gradient()
+    expected = kept.clone()
+    second = gradient()  # `kept` is still held: new memory
+    assert second.data_ptr() != kept.data_ptr()
+    assert torch.equal(kept, expected) and torch.equal(second, expected)
+    second_ptr = second.data_ptr()
+    del second
+    logits.grad = None
+    third = gradient()  # the last buffer is free again: reused, same values
+    assert third.data_ptr() == second_ptr and torch.equal(third, expected)
+    assert torch.equal(kept, expected)
+    _fused.clear_gradient_cache()
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
-def test_large_gradient_buffers_come_back_with_the_asked_shape_and_dtype(dtype):
-    rows = _fused.HUGE_PAGE_BYTES // 1000 + 1
-    buffer = _fused.empty_rows(rows, 1000, dtype, torch.device("cpu"))
+def test_cached_gradients_come_back_with_the_asked_shape_and_dtype(dtype):
+    rows = _fused.CACHED_GRADIENT_BYTES // 1000 + 1
+    buffer = _fused._new_gradient(rows, 1000, dtype, torch.device("cpu"))
     assert buffer.shape == (rows, 1000) and buffer.dtype == dtype and buffer.is_contiguous()
     buffer.fill_(1.5)
     assert buffer.sum().item() == pytest.approx(1.5 * rows * 1000, rel=1e-2)
+    del buffer
+    _fused.clear_gradient_cache()
 
 
 # ------------------------------------------- the existing loss tests, on each path

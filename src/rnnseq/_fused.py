@@ -40,6 +40,8 @@ environment).
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,7 +56,7 @@ __all__ = [
     "current_path",
     "use_fused",
     "cross_entropy_per_step",
-    "empty_rows",
+    "clear_gradient_cache",
 ]
 
 PATHS = ("auto", "fused", "plain")
@@ -73,10 +75,11 @@ CPU_CHUNK_ELEMENTS = 1 << 18
 CPU_CHUNK_MAX = 1 << 22
 # On CUDA, elements per chunk (at least; see _rows_per_chunk).
 CUDA_CHUNK_ELEMENTS = 1 << 22
-# A gradient at least this large (bytes) on CPU is allocated by NumPy, which asks
-# Linux for transparent huge pages: first-touch page faults drop from one per
-# 4 KiB to one per 2 MiB (on a 2-core VM, 35 ms -> 16 ms for 90 MB).
-HUGE_PAGE_BYTES = 1 << 22
+# A CPU gradient at least this large (bytes) comes from _GradientCache, which
+# reuses the last one's memory once nothing else holds it: fresh memory costs a
+# page fault per page on first write (on the 2-core VM of docs/PERFORMANCE.md,
+# writing a fresh 90 MB tensor took 35 ms against 11 ms for a warm one).
+CACHED_GRADIENT_BYTES = 1 << 22
 
 _path = os.environ.get("RNNSEQ_LOSS_PATH", "auto")
 if _path not in PATHS:
@@ -148,18 +151,53 @@ def cross_entropy_per_step(
     )
 
 
-def empty_rows(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """An uninitialised (rows, cols) tensor; large CPU ones backed by huge pages.
+class _GradientCache:
+    """One reusable CPU buffer for the logits' gradient, like a one-slot caching allocator.
 
-    NumPy madvises large allocations for transparent huge pages on Linux, which
-    PyTorch's CPU allocator does not; elsewhere this is an ordinary allocation.
+    The buffer is a NumPy array viewed by torch, so whether anything still uses
+    the last gradient can be told from the array's reference count: torch's
+    storage holds one reference for as long as any tensor or view of that
+    gradient is alive. Only a buffer nobody holds is handed out again, so a
+    gradient the user kept is never overwritten; the cost is that the last
+    buffer stays allocated between steps (release it with
+    :func:`clear_gradient_cache`). NumPy also asks Linux for transparent huge
+    pages for such large arrays, which makes the first use cheaper.
     """
+
+    def __init__(self) -> None:
+        self._array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def empty(self, rows: int, cols: int, dtype: torch.dtype) -> Tensor:
+        """An uninitialised (rows, cols) CPU tensor, on the cached memory when it is free."""
+        nbytes = rows * cols * torch.empty((), dtype=dtype).element_size()
+        with self._lock:
+            # References to a free buffer: self._array and getrefcount's argument.
+            free = self._array is not None and sys.getrefcount(self._array) <= 2
+            if not (free and self._array.nbytes >= nbytes):
+                self._array = np.empty(nbytes, dtype=np.uint8)
+            flat = torch.from_numpy(self._array[:nbytes])  # holds a reference while alive
+        return flat.view(dtype).view(rows, cols)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._array = None
+
+
+_gradients = _GradientCache()
+
+
+def clear_gradient_cache() -> None:
+    """Let the memory of the last fused-loss gradient go once nothing else holds it."""
+    _gradients.clear()
+
+
+def _new_gradient(rows: int, cols: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """An uninitialised (rows, cols) gradient: large CPU ones from the cache."""
     itemsize = torch.empty((), dtype=dtype).element_size()
-    nbytes = rows * cols * itemsize
-    if device.type != "cpu" or nbytes < HUGE_PAGE_BYTES:
+    if device.type != "cpu" or rows * cols * itemsize < CACHED_GRADIENT_BYTES:
         return torch.empty(rows, cols, dtype=dtype, device=device)
-    raw = torch.from_numpy(np.empty(nbytes, dtype=np.uint8))
-    return raw.view(dtype).view(rows, cols)
+    return _gradients.empty(rows, cols, dtype)
 
 
 # --------------------------------------------------------------------------
@@ -299,7 +337,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         if coef is not None:
             grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
         m_rows, num_classes = logits.shape
-        grad = empty_rows(m_rows, num_classes, logits.dtype, logits.device)  # (M, C)
+        grad = _new_gradient(m_rows, num_classes, logits.dtype, logits.device)  # (M, C)
         if rows.numel() < m_rows:  # uncounted rows: exact zeros, their logits never read
             uncounted = torch.ones(m_rows, dtype=torch.bool, device=logits.device)
             uncounted[rows] = False

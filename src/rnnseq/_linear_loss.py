@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnseq._fused import _coefficients, _combine, _finish_rows, empty_rows
+from rnnseq._fused import _coefficients, _combine, _finish_rows
 
 __all__ = ["DEFAULT_CHUNK_ELEMENTS", "rows_per_chunk", "linear_cross_entropy"]
 
@@ -163,9 +163,7 @@ def _new_grads(hidden, weight, bias, wants) -> list[Tensor | None]:
     The hidden one is filled chunk by chunk; the others are sums, so start at 0.
     """
     grad_h = torch.empty_like(hidden) if wants[0] else None  # (K, H)
-    grad_w = None
-    if wants[1]:
-        grad_w = empty_rows(*weight.shape, weight.dtype, weight.device).zero_()  # (V, H)
+    grad_w = torch.zeros_like(weight) if wants[1] else None  # (V, H)
     grad_b = torch.zeros_like(bias) if wants[2] and bias is not None else None  # (V,)
     return [grad_h, grad_w, grad_b]
 
