@@ -22,14 +22,16 @@ from rnnseq.losses import sequence_classification_loss, sequence_labeling_loss
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
-# name -> (path, elements per chunk or None for the default, CHUNKED_MIN_CLASSES)
+# name -> (path, elements per chunk or None for the default, CHUNKED_MIN_CLASSES, dense)
 PATHS = {
-    "plain": ("plain", None, _fused.CHUNKED_MIN_CLASSES),
-    "fused": ("fused", None, _fused.CHUNKED_MIN_CLASSES),
-    # A chunk of one row: many chunks, contiguous rows read in place.
-    "fused-row-chunks": ("fused", 1, 1),
-    # Chunks of several rows, always gathered (as on CUDA), never read in place.
-    "fused-gather-chunks": ("fused", 24, 1),
+    "plain": ("plain", None, _fused.CHUNKED_MIN_CLASSES, None),
+    "fused": ("fused", None, _fused.CHUNKED_MIN_CLASSES, None),
+    # A chunk of one counted row: many chunks, contiguous rows read in place.
+    "fused-row-chunks": ("fused", 1, 1, False),
+    # Chunks of several counted rows, always gathered (as on CUDA), never read in place.
+    "fused-gather-chunks": ("fused", 24, 1, False),
+    # A few slices over all rows, padding included (as with several CPU threads).
+    "fused-dense-chunks": ("fused", 1, 1, True),
 }
 _real_chunks = _fused._chunks
 
@@ -41,8 +43,8 @@ def _gathering_chunks(rows, per_chunk, device):
 @contextmanager
 def forced(name: str):
     """Put the per-step loss on one of PATHS inside a ``with`` block."""
-    path, chunk_elements, chunked_min = PATHS[name]
-    knobs = {"CHUNKED_MIN_CLASSES": chunked_min}
+    path, chunk_elements, chunked_min, dense = PATHS[name]
+    knobs = {"CHUNKED_MIN_CLASSES": chunked_min, "DENSE_CHUNKS": dense}
     if chunk_elements is not None:
         knobs.update(CPU_CHUNK_ELEMENTS=chunk_elements, CUDA_CHUNK_ELEMENTS=chunk_elements)
     if name == "fused-gather-chunks":
@@ -118,7 +120,9 @@ def fusable_cases(draw):
     return logits, targets, kw
 
 
-@pytest.mark.parametrize("name", ["fused", "fused-row-chunks", "fused-gather-chunks"])
+@pytest.mark.parametrize(
+    "name", ["fused", "fused-row-chunks", "fused-gather-chunks", "fused-dense-chunks"]
+)
 @SETTINGS
 @given(case=fusable_cases(), seed=st.integers(0, 1000))
 def test_fused_labeling_loss_equals_plain_in_value_and_gradient(name, case, seed):
@@ -146,7 +150,9 @@ def test_fused_classification_loss_equals_plain(name, reduction, eps, weighted):
     assert_same(fused, plain, torch.float64)
 
 
-@pytest.mark.parametrize("name", ["fused", "fused-row-chunks", "fused-gather-chunks"])
+@pytest.mark.parametrize(
+    "name", ["fused", "fused-row-chunks", "fused-gather-chunks", "fused-dense-chunks"]
+)
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_logits_agree_with_plain_path(name, dtype):
     torch.manual_seed(1)
@@ -164,7 +170,9 @@ def test_half_precision_logits_agree_with_plain_path(name, dtype):
 # --------------------------------------------------------------------- gradcheck
 
 
-@pytest.mark.parametrize("name", ["fused", "fused-row-chunks", "fused-gather-chunks"])
+@pytest.mark.parametrize(
+    "name", ["fused", "fused-row-chunks", "fused-gather-chunks", "fused-dense-chunks"]
+)
 @pytest.mark.parametrize(
     "kw",
     [
@@ -195,7 +203,9 @@ def test_fused_function_passes_gradcheck(name, kw):
 # ------------------------------------------------------------------- inert steps
 
 
-@pytest.mark.parametrize("name", ["fused", "fused-row-chunks", "fused-gather-chunks"])
+@pytest.mark.parametrize(
+    "name", ["fused", "fused-row-chunks", "fused-gather-chunks", "fused-dense-chunks"]
+)
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_garbage_at_uncounted_steps_is_inert_on_the_fused_path(name, value):
     torch.manual_seed(3)

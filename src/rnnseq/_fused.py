@@ -21,7 +21,10 @@ Backward, with g_m = dLoss/dL_m and p = softmax(z) = exp(z - μ) / s::
 one pass that writes g_m times this, chunk by chunk, into a fresh gradient.
 
 Rows that are not counted are never read (their logits may hold NaN or inf)
-and get an exact zero gradient; they cost nothing but that zero fill.
+and get an exact zero gradient; they cost nothing but that zero fill. (With
+several CPU threads, chunks instead cover all rows in a few slices, see
+THREADED_CHUNKS: uncounted rows are then computed along, and their loss and
+gradient replaced by exact zeros.)
 
 Short rows (C < CHUNKED_MIN_CLASSES) are cheaper as one ``log_softmax`` over
 all M rows, kept for the backward pass (p = exp of it); there uncounted rows
@@ -73,6 +76,13 @@ CHUNKED_MIN_CLASSES = 512
 # costs a whole scheduler slice when another process holds a core.
 CPU_CHUNK_ELEMENTS = 1 << 18
 CPU_CHUNK_MAX = 1 << 22
+# With several CPU threads every parallel operation ends at a barrier, and on a
+# shared machine a barrier costs a scheduler slice whenever another process holds
+# a core; then the chunks cover all rows (padding computed and discarded) in at
+# most THREADED_CHUNKS slices, instead of many chunks of counted rows only.
+# DENSE_CHUNKS forces this (True) or the other way (False); None: by threads.
+THREADED_CHUNKS = 4
+DENSE_CHUNKS: bool | None = None
 # On CUDA, elements per chunk (at least; see _rows_per_chunk).
 CUDA_CHUNK_ELEMENTS = 1 << 22
 # A CPU gradient at least this large (bytes) comes from _GradientCache, which
@@ -218,6 +228,13 @@ def _rows_per_chunk(num_classes: int, device: torch.device, rows: int = 0) -> in
     return max(1, budget // max(1, num_classes))
 
 
+def _dense_chunks(device: torch.device) -> bool:
+    """Whether chunks cover all rows in a few slices (see THREADED_CHUNKS)."""
+    if DENSE_CHUNKS is not None:
+        return DENSE_CHUNKS
+    return device.type == "cpu" and torch.get_num_threads() > 1
+
+
 def _chunks(rows: Tensor, per_chunk: int, device: torch.device) -> list[tuple[int, int, object]]:
     """Split the K counted rows (sorted indices) into chunks of at most ``per_chunk`` rows.
 
@@ -298,9 +315,15 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             ctx.save_for_backward(counted, classes, weight, coef, log_probs)
             return losses if coef is None else _weighted_sum(coef, losses, weight)
 
-        rows = counted.nonzero().squeeze(1)  # (K,) counted rows, sorted
-        classes = targets.index_select(0, rows).long()  # (K,) c_m
-        per_chunk = _rows_per_chunk(num_classes, logits.device, rows.numel())
+        ctx.dense = _dense_chunks(logits.device)
+        if ctx.dense:  # all rows in a few slices; uncounted ones computed, then discarded
+            rows = torch.arange(m_rows, device=logits.device)  # (M,)
+            classes = torch.where(counted, targets, 0).long()  # (M,)
+            per_chunk = max(per_chunk, -(-m_rows // THREADED_CHUNKS))
+        else:  # the counted rows only
+            rows = counted.nonzero().squeeze(1)  # (K,) counted rows, sorted
+            classes = targets.index_select(0, rows).long()  # (K,) c_m
+            per_chunk = _rows_per_chunk(num_classes, logits.device, rows.numel())
         ctx.chunks = _chunks(rows, per_chunk, logits.device)
         nll, smooth, row_max, exp_sum = _chunked_forward(
             logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
@@ -309,7 +332,9 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         losses.index_copy_(
             0, rows, _combine(nll, smooth, classes, weight, label_smoothing, num_classes)
         )
-        ctx.save_for_backward(logits, rows, classes, weight, coef, row_max, exp_sum)
+        if ctx.dense:
+            losses = torch.where(counted, losses, 0.0)  # (M,)
+        ctx.save_for_backward(logits, counted, rows, classes, weight, coef, row_max, exp_sum)
         return losses if coef is None else _weighted_sum(coef, losses, weight)
 
     @staticmethod
@@ -333,21 +358,22 @@ class _CrossEntropyPerStep(torch.autograd.Function):
                 grad.index_fill_(0, uncounted, 0.0)
             return (grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)), *none
 
-        logits, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
+        logits, counted, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
         if coef is not None:
             grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
         m_rows, num_classes = logits.shape
         grad = _new_gradient(m_rows, num_classes, logits.dtype, logits.device)  # (M, C)
-        if rows.numel() < m_rows:  # uncounted rows: exact zeros, their logits never read
-            uncounted = torch.ones(m_rows, dtype=torch.bool, device=logits.device)
-            uncounted[rows] = False
-            grad.index_fill_(0, uncounted.nonzero().squeeze(1), 0)
         if rows.numel():
             g = grad_losses.index_select(0, rows).to(dtype)  # (K,) g_m
+            if ctx.dense:
+                g = torch.where(counted, g, 0.0)  # (M,)
             terms = _coefficients(g, classes, weight, eps, num_classes)
             _chunked_backward(
                 grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
             )
+        uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
+        if uncounted.numel():  # exact zeros (dense chunks may have left NaN there)
+            grad.index_fill_(0, uncounted, 0.0)
         return grad, *none
 
 
