@@ -62,7 +62,7 @@ HEAD_SHAPES = {
     "word-LM head": (32, 70, 650, 10_000),
     "big-vocab head": (8, 128, 768, 50_257),
 }
-QUICK_LOSS_SHAPES = {"tagging": (32, 50, 17), "word-LM (small)": (4, 20, 3000)}
+QUICK_LOSS_SHAPES = {"word-LM (small)": (4, 20, 3000)}
 QUICK_HEAD_SHAPES = {"head (small)": (4, 20, 64, 3000)}
 MIB = 1 << 20
 DEVICE = torch.device("cpu")  # set by --device

@@ -20,7 +20,7 @@ import test_losses_agreement
 from rnnseq import _fused
 from rnnseq.losses import sequence_classification_loss, sequence_labeling_loss
 
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=25, deadline=None)
 
 # name -> (path, elements per chunk or None for the default, CHUNKED_MIN_CLASSES, dense)
 PATHS = {
@@ -177,8 +177,6 @@ def test_half_precision_logits_agree_with_plain_path(name, dtype):
     "kw",
     [
         {},
-        {"label_smoothing": 0.3},
-        {"weight": torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64)},
         {
             "weight": torch.tensor([0.5, 2.0, 1.0, 0.1, 3.0], dtype=torch.float64),
             "label_smoothing": 0.2,
@@ -187,9 +185,9 @@ def test_half_precision_logits_agree_with_plain_path(name, dtype):
 )
 def test_fused_function_passes_gradcheck(name, kw):
     torch.manual_seed(2)
-    logits = torch.randn(12, 5, dtype=torch.float64, requires_grad=True)
-    targets = torch.randint(0, 5, (12,))
-    counted = torch.rand(12) < 0.6
+    logits = torch.randn(8, 5, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(0, 5, (8,))
+    counted = torch.tensor([True, True, False, True, False, False, True, True])
     weight = kw.get("weight")
     eps = kw.get("label_smoothing", 0.0)
 

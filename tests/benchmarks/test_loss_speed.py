@@ -22,9 +22,8 @@ def test_quick_loss_benchmark_prints_ratios_for_every_variant():
     assert re.search(r"Copy bandwidth, 1 thread\(s\): [\d.]+ GB/s", out)
     rows = [line.split("|")[1:-1] for line in out.splitlines() if re.match(r"\| \S.*\| \d", line)]
     variants = {(row[0].strip(), row[2].strip()) for row in rows}
-    for shape in ("tagging (32, 50, 17)", "word-LM (small) (4, 20, 3000)"):
-        for variant in ("naive", "flat", "allennlp", "rnnseq"):
-            assert (shape, variant) in variants
+    for variant in ("naive", "flat", "allennlp", "rnnseq"):
+        assert ("word-LM (small) (4, 20, 3000)", variant) in variants
     assert ("head (small) (4, 20, 64, 3000)", "unfused") in variants
     assert ("head (small) (4, 20, 64, 3000)", "rnnseq") in variants
     for row in rows:
