@@ -29,9 +29,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnseq import _fused
+from rnnseq._linear_loss import linear_cross_entropy, rows_per_chunk
+
 __all__ = [
     "sequence_classification_loss",
     "sequence_labeling_loss",
+    "linear_sequence_labeling_loss",
     "SequenceClassificationLoss",
     "SequenceLabelingLoss",
 ]
@@ -46,13 +50,13 @@ TIME_REDUCTIONS = ("sum", "mean", "none")
 # --------------------------------------------------------------------------
 
 
-def _check_logits(logits, ndim: int, shape_text: str) -> None:
+def _check_logits(logits, ndim: int, shape_text: str, name: str = "logits") -> None:
     if not isinstance(logits, Tensor):
-        raise TypeError(f"logits must be a torch.Tensor, got {type(logits).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(logits).__name__}")
     if not logits.is_floating_point():
-        raise TypeError(f"logits must be floating point, got {logits.dtype}")
+        raise TypeError(f"{name} must be floating point, got {logits.dtype}")
     if logits.dim() != ndim:
-        raise ValueError(f"logits must have shape {shape_text}, got {tuple(logits.shape)}")
+        raise ValueError(f"{name} must have shape {shape_text}, got {tuple(logits.shape)}")
 
 
 def _check_targets(targets, logits: Tensor) -> bool:
@@ -91,13 +95,15 @@ def _check_options(reduction: str, allowed: tuple[str, ...], label_smoothing: fl
         raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
 
 
-def _check_weight(weight, num_classes: int, logits: Tensor, dtype: torch.dtype) -> Tensor | None:
+def _check_weight(
+    weight, num_classes: int, logits: Tensor, dtype: torch.dtype, name: str = "weight"
+) -> Tensor | None:
     if weight is None:
         return None
     weight = torch.as_tensor(weight)
     if weight.dim() != 1 or weight.shape[0] != num_classes:
         raise ValueError(
-            f"weight must have shape ({num_classes},) (one per class), got {tuple(weight.shape)}"
+            f"{name} must have shape ({num_classes},) (one per class), got {tuple(weight.shape)}"
         )
     return weight.to(device=logits.device, dtype=dtype)
 
@@ -113,8 +119,15 @@ def _check_time_reduction(time_reduction: str, reduction: str) -> None:
         )
 
 
-def _step_weights(lengths, mask, n: int, t: int, logits: Tensor, dtype: torch.dtype) -> Tensor:
-    """m_ij: how much step j of row i counts, from lengths or mask. (N, T), 0 = not counted."""
+def _counted_steps(
+    lengths, mask, n: int, t: int, logits: Tensor, dtype: torch.dtype
+) -> tuple[Tensor, Tensor | None]:
+    """Which steps count, from lengths or mask: (counted, m).
+
+    counted (N, T) bool; m (N, T) the float weight m_ij of each step, or None
+    when every counted step weighs 1 (lengths, a bool mask or neither), so that
+    m_ij · L_ij = L_ij needs no multiplication.
+    """
     if lengths is not None and mask is not None:
         raise ValueError("give at most one of lengths and mask, not both")
     if mask is not None:
@@ -124,9 +137,12 @@ def _step_weights(lengths, mask, n: int, t: int, logits: Tensor, dtype: torch.dt
             raise TypeError(f"mask must be bool or floating point, got {mask.dtype}")
         if tuple(mask.shape) != (n, t):
             raise ValueError(f"mask must have shape {(n, t)}, got {tuple(mask.shape)}")
-        if mask.is_floating_point() and bool((mask < 0).any()):
+        mask = mask.to(logits.device)
+        if mask.dtype == torch.bool:
+            return mask, None
+        if bool((mask < 0).any()):
             raise ValueError("mask weights must be >= 0")
-        return mask.to(device=logits.device, dtype=dtype)
+        return mask != 0, mask.to(dtype)
     if lengths is not None:
         lengths = torch.as_tensor(lengths)
         if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
@@ -134,22 +150,25 @@ def _step_weights(lengths, mask, n: int, t: int, logits: Tensor, dtype: torch.dt
         if tuple(lengths.shape) != (n,):
             raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
         lengths = lengths.to(logits.device)
-        if n and (int(lengths.min()) < 0 or int(lengths.max()) > t):
-            raise ValueError(
-                f"lengths must be in [0, {t}], got min {int(lengths.min())} "
-                f"and max {int(lengths.max())}"
-            )
+        if n:
+            low, high = (int(x) for x in torch.aminmax(lengths))
+            if low < 0 or high > t:
+                raise ValueError(f"lengths must be in [0, {t}], got min {low} and max {high}")
         steps = torch.arange(t, device=logits.device)  # (T,)
-        return (steps[None, :] < lengths[:, None]).to(dtype)  # (N, T)
-    return torch.ones(n, t, device=logits.device, dtype=dtype)
+        return steps[None, :] < lengths[:, None], None  # (N, T)
+    return torch.ones(n, t, device=logits.device, dtype=torch.bool), None
 
 
-def _check_target_range(targets: Tensor, counted: Tensor, num_classes: int, ignore) -> None:
-    outside = counted & ((targets < 0) | (targets >= num_classes))  # (M,)
-    if bool(outside.any()):
-        bad = int(targets[outside][0])
-        extra = f" or ignore_index={ignore}" if ignore is not None else ""
-        raise ValueError(f"targets must be in [0, {num_classes}){extra}, got {bad}")
+def _safe_targets(targets: Tensor, counted: Tensor, num_classes: int, ignore) -> Tensor:
+    """Class indices, 0 where not counted, after checking the counted ones are in [0, C)."""
+    safe = torch.where(counted, targets, 0)  # same shape as targets
+    if safe.numel():
+        low, high = (int(x) for x in torch.aminmax(safe))
+        if low < 0 or high >= num_classes:
+            bad = int(targets[counted & ((targets < 0) | (targets >= num_classes))][0])
+            extra = f" or ignore_index={ignore}" if ignore is not None else ""
+            raise ValueError(f"targets must be in [0, {num_classes}){extra}, got {bad}")
+    return safe if safe.dtype == torch.int64 else safe.long()
 
 
 # --------------------------------------------------------------------------
@@ -174,6 +193,31 @@ def _cross_entropy_per_step(
     (w = 1 without class weights), which is F.cross_entropy's per-element loss.
     With probability targets y: L = -Σ_k w_k · ((1 - ε) y_k + ε / C) · log softmax(z)_k.
 
+    Two implementations give the same numbers: the fused autograd Function of
+    :mod:`rnnseq._fused` (class-index targets; one pass forward, one backward,
+    uncounted rows skipped) when :func:`rnnseq._fused.use_fused` says so, else
+    the plain ``log_softmax`` + ``gather`` below.
+
+    Shape:
+        logits (M, C), targets (M,) int or (M, C) float, counted (M,) bool -> (M,) in ``dtype``.
+    """
+    if _fused.use_fused(logits, targets, weight):
+        return _fused.cross_entropy_per_step(
+            logits, targets, counted, weight, label_smoothing, dtype
+        )
+    return _plain_cross_entropy_per_step(logits, targets, counted, weight, label_smoothing, dtype)
+
+
+def _plain_cross_entropy_per_step(
+    logits: Tensor,
+    targets: Tensor,
+    counted: Tensor,
+    weight: Tensor | None,
+    label_smoothing: float,
+    dtype: torch.dtype,
+) -> Tensor:
+    """:func:`_cross_entropy_per_step` with log_softmax + gather; autograd does the backward.
+
     Shape:
         logits (M, C), targets (M,) int or (M, C) float, counted (M,) bool -> (M,) in ``dtype``.
     """
@@ -184,20 +228,21 @@ def _cross_entropy_per_step(
     log_probs = torch.log_softmax(z, dim=-1)  # (M, C)
     if targets.dim() == 1:
         safe_targets = torch.where(counted, targets, 0).long()  # (M,)
-        nll = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)  # (M,)
+        losses = -log_probs.gather(1, safe_targets[:, None]).squeeze(1)  # (M,)
         if weight is not None:
-            nll = nll * weight[safe_targets]
-        if label_smoothing == 0.0:
-            return nll
-        weighted = log_probs if weight is None else log_probs * weight  # (M, C)
-        smooth = -weighted.sum(dim=-1)  # (M,)
-        return (1.0 - label_smoothing) * nll + (label_smoothing / num_classes) * smooth
-    y = torch.where(counted[:, None], targets.to(dtype), 0.0)  # (M, C)
-    if label_smoothing:
-        y = (1.0 - label_smoothing) * y + label_smoothing / num_classes
-    if weight is not None:
-        y = y * weight
-    return -(y * log_probs).sum(dim=-1)  # (M,)
+            losses = losses * weight[safe_targets]
+        if label_smoothing:
+            weighted = log_probs if weight is None else log_probs * weight  # (M, C)
+            smooth = -weighted.sum(dim=-1)  # (M,)
+            losses = (1.0 - label_smoothing) * losses + (label_smoothing / num_classes) * smooth
+    else:
+        y = torch.where(counted[:, None], targets.to(dtype), 0.0)  # (M, C)
+        if label_smoothing:
+            y = (1.0 - label_smoothing) * y + label_smoothing / num_classes
+        if weight is not None:
+            y = y * weight
+        losses = -(y * log_probs).sum(dim=-1)  # (M,)
+    return torch.where(counted, losses, 0.0)  # (M,)
 
 
 def _safe_divide(total: Tensor, count: Tensor) -> Tensor:
@@ -269,7 +314,16 @@ def sequence_classification_loss(
     weight = _check_weight(weight, num_classes, logits, dtype)
     counted = torch.ones(n, dtype=torch.bool, device=logits.device)  # (N,)
     if index_targets:
-        _check_target_range(targets, counted, num_classes, None)
+        targets = _safe_targets(targets, counted, num_classes, None)  # (N,)
+        if reduction != "none" and _fused.use_fused(logits, targets, weight):
+            # loss = Σ_i a_i · L_i: a_i = 1 ("sum"), or 1 / Σ_i w[c_i] ("mean").
+            coef = torch.ones(n, dtype=dtype, device=logits.device)  # (N,)
+            if reduction == "mean":
+                count = coef.sum() if weight is None else weight[targets].sum()
+                coef = _safe_divide(coef, count)
+            return _fused.cross_entropy_per_step(
+                logits, targets, counted, weight, label_smoothing, dtype, coef
+            ).to(logits.dtype)
 
     losses = _cross_entropy_per_step(logits, targets, counted, weight, label_smoothing, dtype)
     if reduction == "none":
@@ -278,7 +332,7 @@ def sequence_classification_loss(
     if reduction == "sum":
         return total.to(logits.dtype)
     if index_targets and weight is not None:
-        count = weight[targets.long()].sum()
+        count = weight[targets].sum()
     else:
         count = torch.tensor(float(n), dtype=dtype, device=logits.device)
     return _safe_divide(total, count).to(logits.dtype)
@@ -355,42 +409,249 @@ def sequence_labeling_loss(
     dtype = _compute_dtype(logits)
     weight = _check_weight(weight, num_classes, logits, dtype)
 
-    step_weight = _step_weights(lengths, mask, n, t, logits, dtype)  # (N, T) m_ij
+    counted, step_weight = _counted_steps(lengths, mask, n, t, logits, dtype)  # (N, T), m_ij
+    class_weight = None
     if index_targets:
-        step_weight = torch.where(targets == ignore_index, 0.0, step_weight)
-    counted = step_weight != 0  # (N, T)
+        counted = counted & (targets != ignore_index)  # (N, T)
+        targets = _safe_targets(targets, counted, num_classes, ignore_index)  # (N, T)
+        if step_weight is not None:
+            step_weight = torch.where(counted, step_weight, 0.0)  # ignored steps weigh 0
+        if weight is not None:
+            class_weight = weight[targets]  # (N, T) w[c_ij]
     flat_targets = targets.reshape(n * t, *targets.shape[2:])  # (N·T,) or (N·T, C)
-    if index_targets:
-        _check_target_range(flat_targets, counted.reshape(-1), num_classes, ignore_index)
+    flat_logits = logits.reshape(n * t, num_classes)  # (N·T, C)
+
+    scalar = time_reduction != "none" and reduction != "none"
+    fixed_weights = step_weight is None or not step_weight.requires_grad
+    if scalar and fixed_weights and _fused.use_fused(flat_logits, flat_targets, weight):
+        # The fused Function takes the reductions as weights a_ij on the steps.
+        coef = _step_coefficients(
+            counted, step_weight, class_weight, time_reduction, reduction, dtype
+        )  # (N, T)
+        loss = _fused.cross_entropy_per_step(
+            flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype,
+            coef.reshape(-1),
+        )  # fmt: skip
+        return loss if loss.dtype == logits.dtype else loss.to(logits.dtype)
 
     per_step = _cross_entropy_per_step(
-        logits.reshape(n * t, num_classes),
-        flat_targets,
-        counted.reshape(-1),
-        weight,
-        label_smoothing,
-        dtype,
+        flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype
     ).view(n, t)  # (N, T) L_ij
-    step_losses = per_step * step_weight  # (N, T) m_ij · L_ij
-    if time_reduction == "none":
-        return step_losses.to(logits.dtype)
+    loss = _reduce_steps(per_step, counted, step_weight, class_weight, time_reduction, reduction)
+    return loss.to(logits.dtype)
 
-    if index_targets and weight is not None:
-        step_counts = step_weight * weight[torch.where(counted, targets, 0).long()]  # (N, T) n_ij
-    else:
-        step_counts = step_weight  # (N, T)
+
+def _reduce_steps(
+    per_step: Tensor,
+    counted: Tensor,
+    step_weight: Tensor | None,
+    class_weight: Tensor | None,
+    time_reduction: str,
+    reduction: str,
+) -> Tensor:
+    """The reductions of :func:`sequence_labeling_loss`, from the per-step losses L_ij.
+
+    per_step (N, T) is 0 where not counted; step_weight is m_ij, or None when
+    every counted step weighs 1; class_weight is w[c_ij] (None: 1), so that
+    n_ij = m_ij · w[c_ij]. Sums are taken first and divided once, at the end.
+
+    Shape:
+        per_step, counted, step_weight, class_weight: (N, T) -> scalar, (N,) or (N, T).
+    """
+    step_losses = per_step if step_weight is None else per_step * step_weight  # (N, T)
+    if time_reduction == "none":
+        return step_losses
+
+    def step_counts() -> Tensor:  # (N, T) n_ij
+        m = counted.to(per_step.dtype) if step_weight is None else step_weight
+        return m if class_weight is None else m * class_weight
 
     if reduction == "token_mean":
-        return _safe_divide(step_losses.sum(), step_counts.sum()).to(logits.dtype)
+        return _safe_divide(step_losses.sum(), step_counts().sum())
     row_losses = step_losses.sum(dim=1)  # (N,)
     if time_reduction == "mean":
-        row_losses = _safe_divide(row_losses, step_counts.sum(dim=1))  # (N,)
+        row_losses = _safe_divide(row_losses, step_counts().sum(dim=1))  # (N,)
     if reduction == "none":
-        return row_losses.to(logits.dtype)
+        return row_losses
     if reduction == "sum":
-        return row_losses.sum().to(logits.dtype)
-    rows_counted = counted.any(dim=1).sum().to(dtype)  # N'
-    return _safe_divide(row_losses.sum(), rows_counted).to(logits.dtype)
+        return row_losses.sum()
+    rows_counted = counted.any(dim=1).sum().to(per_step.dtype)  # N'
+    return _safe_divide(row_losses.sum(), rows_counted)
+
+
+def _step_coefficients(
+    counted: Tensor,
+    step_weight: Tensor | None,
+    class_weight: Tensor | None,
+    time_reduction: str,
+    reduction: str,
+    dtype: torch.dtype,
+) -> Tensor:
+    """a_ij such that a scalar reduction of :func:`_reduce_steps` is Σ_ij a_ij · L_ij.
+
+    Every reduction is linear in the per-step losses, with weights that depend
+    only on which steps count (never on the logits)::
+
+        a_ij = m_ij                    time "sum", reduction "sum"
+             = m_ij / N'               ... reduction "mean"
+             = m_ij / Σ_ij n_ij        reduction "token_mean"
+             = m_ij / Σ_j n_ij         time "mean" (then / N' for reduction "mean")
+
+    with 0 wherever a count is 0, as in :func:`_safe_divide`.
+
+    Shape:
+        counted, step_weight, class_weight: (N, T) -> (N, T).
+    """
+    coef = counted.to(dtype) if step_weight is None else step_weight  # (N, T) m_ij
+    step_counts = coef if class_weight is None else coef * class_weight  # (N, T) n_ij
+    if time_reduction == "mean":
+        coef = _safe_divide(coef, step_counts.sum(dim=1, keepdim=True))  # (N, T)
+    if reduction == "mean":
+        rows_counted = int(counted.any(dim=1).sum())  # N'; 0 only when coef is all 0
+        return coef / rows_counted if rows_counted else coef
+    if reduction == "token_mean":
+        return _safe_divide(coef, step_counts.sum())
+    return coef
+
+
+def linear_sequence_labeling_loss(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    targets: Tensor,
+    lengths: Tensor | None = None,
+    *,
+    mask: Tensor | None = None,
+    chunk_size: int | None = None,
+    ignore_index: int = -100,
+    time_reduction: str = "sum",
+    reduction: str = "mean",
+    class_weight: Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """:func:`sequence_labeling_loss` of the logits z = h Wᵀ + b, without ever making all of them.
+
+    The output layer and the loss run together over chunks of ``chunk_size``
+    counted steps, so at most (chunk_size, V) logits exist at a time (padding
+    and ignored steps cost nothing)::
+
+        z_ij = W h_ij + b                                  (V,) logits of step j of row i
+        L_ij = -w[c_ij] · log softmax(z_ij)[c_ij]          (smoothing as in sequence_labeling_loss)
+
+    and the same time and batch reductions as :func:`sequence_labeling_loss`,
+    whose value this equals (up to rounding); gradients reach ``hidden``,
+    ``weight`` and ``bias``. For a scalar loss the backward pass costs the same
+    three matrix products per chunk as the unfused head; for reduction="none"
+    it recomputes each chunk's logits (four).
+
+    Args:
+        hidden: the last hidden states h.
+        weight: output-layer weight W (as ``nn.Linear(H, V).weight``).
+        bias: output-layer bias b, or None.
+        targets: class indices c_ij (no probability targets here).
+        lengths, mask, ignore_index, time_reduction, reduction, label_smoothing:
+            as in :func:`sequence_labeling_loss`.
+        chunk_size: steps per chunk; by default about 2**23 logits (32 MiB in float32).
+        class_weight: optional class weights w, one per class (``weight`` in
+            :func:`sequence_labeling_loss`; here that name is the layer's).
+
+    Shape:
+        - hidden: (N, T, H), floating point.  weight: (V, H).  bias: (V,).
+        - targets: (N, T) integer.  lengths: (N,).  mask: (N, T).  class_weight: (V,).
+        - output: scalar; (N,) for reduction="none"; (N, T) for time_reduction="none".
+          In hidden's dtype (computed in at least float32).
+
+    Example:
+        >>> layer = nn.Linear(8, 50)
+        >>> hidden = torch.randn(2, 3, 8, requires_grad=True)
+        >>> targets = torch.tensor([[1, 2, 3], [4, -1, -1]])
+        >>> loss = linear_sequence_labeling_loss(
+        ...     hidden, layer.weight, layer.bias, targets, torch.tensor([3, 1]), chunk_size=2
+        ... )
+        >>> loss.backward()
+        >>> expected = sequence_labeling_loss(layer(hidden), targets, torch.tensor([3, 1]))
+        >>> torch.allclose(loss, expected)
+        True
+    """
+    _check_logits(hidden, 3, "(N, T, H)", name="hidden")
+    _check_options(reduction, LABELING_REDUCTIONS, label_smoothing)
+    _check_time_reduction(time_reduction, reduction)
+    n, t, size = hidden.shape
+    vocab = _check_output_layer(weight, bias, hidden)
+    if not isinstance(targets, Tensor):
+        raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
+    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
+        raise TypeError(f"targets must be an integer tensor of class indices, got {targets.dtype}")
+    if tuple(targets.shape) != (n, t):
+        raise ValueError(f"targets must have shape {(n, t)}, got {tuple(targets.shape)}")
+    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    dtype = _compute_dtype(hidden)
+    class_weight = _check_weight(class_weight, vocab, hidden, dtype, name="class_weight")
+
+    counted, step_weight = _counted_steps(lengths, mask, n, t, hidden, dtype)  # (N, T), m_ij
+    counted = counted & (targets.to(hidden.device) != ignore_index)  # (N, T)
+    targets = _safe_targets(targets.to(hidden.device), counted, vocab, ignore_index)  # (N, T)
+    if step_weight is not None:
+        step_weight = torch.where(counted, step_weight, 0.0)
+    step_class_weight = None if class_weight is None else class_weight[targets]  # (N, T)
+    rows = counted.reshape(-1).nonzero().squeeze(1)  # (K,) counted steps
+    hidden_rows = hidden.reshape(n * t, size).index_select(0, rows)  # (K, H)
+    classes = targets.reshape(-1).index_select(0, rows)  # (K,)
+    chunk_rows = rows_per_chunk(vocab, chunk_size)
+
+    wants_grad = torch.is_grad_enabled() and any(
+        x is not None and x.requires_grad for x in (hidden, weight, bias)
+    )
+    scalar = time_reduction != "none" and reduction != "none"
+    if wants_grad and scalar and (step_weight is None or not step_weight.requires_grad):
+        # loss = Σ_m a_m L_m with a known now (the reductions are linear in L),
+        # so the gradients can be made in the forward pass.
+        coef = _step_coefficients(
+            counted, step_weight, step_class_weight, time_reduction, reduction, dtype
+        )  # (N, T)
+        loss = linear_cross_entropy(
+            hidden_rows,
+            weight,
+            bias,
+            classes,
+            class_weight,
+            label_smoothing,
+            dtype,
+            chunk_rows,
+            coef.reshape(-1).index_select(0, rows),
+        )
+        return loss.to(hidden.dtype)
+    losses = linear_cross_entropy(
+        hidden_rows, weight, bias, classes, class_weight, label_smoothing, dtype, chunk_rows
+    )  # (K,)
+    per_step = torch.zeros(n * t, dtype=dtype, device=hidden.device).index_copy(0, rows, losses)
+    loss = _reduce_steps(
+        per_step.view(n, t), counted, step_weight, step_class_weight, time_reduction, reduction
+    )
+    return loss.to(hidden.dtype)
+
+
+def _check_output_layer(weight, bias, hidden: Tensor) -> int:
+    """Check W (V, H) and b (V,) against hidden; return V."""
+    size = hidden.shape[-1]
+    for name, x, ndim in (("weight", weight, 2), ("bias", bias, 1)):
+        if x is None and name == "bias":
+            continue
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype != hidden.dtype or x.device != hidden.device:
+            raise TypeError(
+                f"{name} must have hidden's dtype and device ({hidden.dtype}, {hidden.device}), "
+                f"got ({x.dtype}, {x.device})"
+            )
+        if x.dim() != ndim:
+            raise ValueError(f"{name} must have {ndim} dimensions, got {tuple(x.shape)}")
+    if weight.shape[1] != size:
+        raise ValueError(f"weight must have shape (V, {size}), got {tuple(weight.shape)}")
+    if bias is not None and bias.shape[0] != weight.shape[0]:
+        raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
+    return weight.shape[0]
 
 
 # --------------------------------------------------------------------------

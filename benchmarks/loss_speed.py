@@ -1,0 +1,393 @@
+"""Speed and memory of the sequence cross-entropy: rnnseq against the losses people write by hand.
+
+One command prints everything, measured in one run on one machine:
+
+    python benchmarks/loss_speed.py                  # about 5-10 minutes on 2 cores
+    python benchmarks/loss_speed.py --quick          # a smoke run on small shapes
+    python benchmarks/loss_speed.py --device cuda    # the same on a GPU
+
+Losses, forward + backward, on logits (N, T, C) with ragged lengths (each row
+uniformly 50-100 % of T real steps):
+
+    naive       F.cross_entropy(logits.view(-1, C), targets.view(-1), reduction="none")
+                .view(N, T) * mask, summed over time, averaged over rows
+    flat        F.cross_entropy(..., ignore_index=-100) on flattened logits
+    allennlp    log_softmax + gather, times the mask weights, averaged over time
+                (AllenNLP's sequence_cross_entropy_with_logits recipe)
+    rnnseq      rnnseq.losses.sequence_labeling_loss(logits, targets, lengths)
+
+Output heads, hidden (N, T, H) -> V classes, forward + backward:
+
+    unfused     F.linear(hidden, W, b), then the naive loss
+    rnnseq      rnnseq.losses.linear_sequence_labeling_loss(hidden, W, b, targets, lengths)
+
+Times are medians over interleaved repeats (wall and this process's CPU time),
+with 1 and with 2 threads. "x floor" divides the time by the memory-traffic
+floor: the logits read once and their gradient written once, at the copy
+bandwidth measured in this run. Peak extra memory is read in a fresh process
+per variant: the peak resident set (VmHWM, reset just before the step) less
+the resident set with the inputs made. On CUDA, memory is the caching
+allocator's peak of allocated bytes during the step, less those allocated
+before it, and CPU threads are not varied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from rnnseq.losses import linear_sequence_labeling_loss, sequence_labeling_loss
+
+# name -> (N, T, C)
+LOSS_SHAPES = {
+    "tagging": (32, 50, 17),
+    "char-LM": (64, 256, 65),
+    "word-LM": (32, 70, 10_000),
+    "big-vocab": (8, 128, 50_257),
+}
+# name -> (N, T, H, V)
+HEAD_SHAPES = {
+    "word-LM head": (32, 70, 650, 10_000),
+    "big-vocab head": (8, 128, 768, 50_257),
+}
+QUICK_LOSS_SHAPES = {"word-LM (small)": (4, 20, 3000)}
+QUICK_HEAD_SHAPES = {"head (small)": (4, 20, 64, 3000)}
+MIB = 1 << 20
+DEVICE = torch.device("cpu")  # set by --device
+
+
+# --------------------------------------------------------------------------
+# Inputs and the variants under test.
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """One batch: logits or hidden states, and every form of target a variant wants."""
+
+    x: torch.Tensor  # (N, T, C) logits, or (N, T, H) hidden states; a leaf needing grad
+    targets: torch.Tensor  # (N, T) valid class indices everywhere (padding holds class 0)
+    ignored: torch.Tensor  # (N, T) targets with -100 at padding
+    lengths: torch.Tensor  # (N,) real steps per row
+    mask: torch.Tensor  # (N, T) float, 1 at real steps
+    weight: torch.Tensor | None = None  # (V, H) output layer
+    bias: torch.Tensor | None = None  # (V,)
+
+    def params(self) -> list[torch.Tensor]:
+        return [p for p in (self.x, self.weight, self.bias) if p is not None]
+
+
+def make_batch(n: int, t: int, c: int, hidden: int | None = None, seed: int = 0) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint((t + 1) // 2, t + 1, (n,), generator=g)
+    real = torch.arange(t)[None, :] < lengths[:, None]  # (N, T)
+    targets = torch.randint(0, c, (n, t), generator=g).masked_fill(~real, 0)
+    weight = bias = None
+    if hidden is None:
+        x = torch.randn(n, t, c, generator=g) * 2
+    else:
+        x = torch.randn(n, t, hidden, generator=g)
+        weight = (torch.randn(c, hidden, generator=g) / hidden**0.5).requires_grad_(True)
+        bias = torch.zeros(c).requires_grad_(True)
+
+    def put(x):
+        return None if x is None else x.detach().to(DEVICE).requires_grad_(x.requires_grad)
+
+    return Batch(
+        put(x.requires_grad_(True)), put(targets), put(targets.masked_fill(~real, -100)),
+        put(lengths), put(real.float()), put(weight), put(bias),
+    )  # fmt: skip
+
+
+def naive(z: torch.Tensor, b: Batch) -> torch.Tensor:
+    n, t, c = z.shape
+    per_step = F.cross_entropy(z.view(-1, c), b.targets.view(-1), reduction="none").view(n, t)
+    return (per_step * b.mask).sum() / n
+
+
+def flat(z: torch.Tensor, b: Batch) -> torch.Tensor:
+    n, t, c = z.shape
+    return F.cross_entropy(z.view(-1, c), b.ignored.view(-1), reduction="sum") / n
+
+
+def allennlp(z: torch.Tensor, b: Batch) -> torch.Tensor:
+    n, t, c = z.shape
+    log_probs = torch.log_softmax(z.view(-1, c), dim=-1)  # (N·T, C)
+    nll = -log_probs.gather(1, b.targets.view(-1, 1)).view(n, t) * b.mask  # (N, T)
+    per_row = nll.sum(1) / (b.mask.sum(1) + 1e-13)  # (N,) averaged over time
+    return per_row.sum() / ((b.mask.sum(1) > 0).sum() + 1e-13)
+
+
+def rnnseq(z: torch.Tensor, b: Batch) -> torch.Tensor:
+    return sequence_labeling_loss(z, b.targets, b.lengths)
+
+
+def head_unfused(b: Batch) -> torch.Tensor:
+    return naive(F.linear(b.x, b.weight, b.bias), b)
+
+
+def head_rnnseq(b: Batch) -> torch.Tensor:
+    return linear_sequence_labeling_loss(b.x, b.weight, b.bias, b.targets, b.lengths)
+
+
+LOSSES = {"naive": naive, "flat": flat, "allennlp": allennlp, "rnnseq": rnnseq}
+HEADS = {"unfused": head_unfused, "rnnseq": head_rnnseq}
+
+
+def step(kind: str, variant: str, batch: Batch) -> None:
+    """One training step's loss work: clear the gradients, forward, backward."""
+    for p in batch.params():
+        p.grad = None
+    loss = LOSSES[variant](batch.x, batch) if kind == "loss" else HEADS[variant](batch)
+    loss.backward()
+
+
+# --------------------------------------------------------------------------
+# Measurements.
+# --------------------------------------------------------------------------
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def copy_bandwidth(nbytes: int, repeats: int) -> float:
+    """Bytes moved per second (read + written) by a warm tensor copy of nbytes."""
+    src = torch.ones(nbytes // 4, device=DEVICE)
+    dst = torch.zeros_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        dst.copy_(src)
+        sync()
+        times.append(time.perf_counter() - start)
+    return 2 * nbytes / statistics.median(times)
+
+
+def time_variants(kind: str, variants, batch: Batch, repeats: int) -> dict[str, tuple]:
+    """Median (wall, CPU) seconds per step of each variant, interleaved round-robin."""
+    for variant in variants:  # warm up, and size the inner loop to ~50 ms
+        step(kind, variant, batch)
+    sync()
+    start = time.perf_counter()
+    step(kind, variants[0], batch)
+    sync()
+    inner = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+    samples = {v: ([], []) for v in variants}
+    for r in range(repeats):
+        for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
+            sync()
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(inner):
+                step(kind, variant, batch)
+            sync()
+            samples[variant][0].append((time.perf_counter() - wall) / inner)
+            samples[variant][1].append((time.process_time() - cpu) / inner)
+    return {v: (statistics.median(w), statistics.median(c)) for v, (w, c) in samples.items()}
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def measure_peak(spec: dict) -> int:
+    """In this (fresh) process: peak resident bytes of one step beyond the inputs."""
+    torch.set_num_threads(spec["threads"])
+    shape = spec["shape"]
+    hidden = shape[2] if spec["kind"] == "head" else None
+    vocab = shape[-1]
+    small = make_batch(2, 3, vocab, hidden)  # run the code once so lazy set-up is not counted
+    step(spec["kind"], spec["variant"], small)
+    batch = make_batch(shape[0], shape[1], vocab, hidden)
+    del small
+    gc.collect()
+    before = _status_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # peak resident set := current
+    step(spec["kind"], spec["variant"], batch)
+    return (_status_kib("VmHWM") - before) * 1024
+
+
+def cuda_peak(kind: str, variant: str, shape) -> int:
+    """Peak bytes the CUDA caching allocator hands out during one step, beyond the inputs."""
+    hidden = shape[2] if kind == "head" else None
+    batch = make_batch(shape[0], shape[1], shape[-1], hidden)
+    step(kind, variant, batch)
+    for p in batch.params():
+        p.grad = None
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step(kind, variant, batch)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def peaks_in_fresh_processes(kind: str, variants, shape, threads: int) -> dict[str, int]:
+    """Peak extra bytes of each variant, each measured in its own new process (run side by side)."""
+    if DEVICE.type == "cuda":
+        return {variant: cuda_peak(kind, variant, shape) for variant in variants}
+    children = {}
+    for variant in variants:
+        spec = {"kind": kind, "variant": variant, "shape": list(shape), "threads": threads}
+        children[variant] = subprocess.Popen(
+            [sys.executable, __file__, "--child", json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        )
+    peaks = {}
+    for variant, child in children.items():
+        out, _ = child.communicate()
+        if child.returncode:
+            raise RuntimeError(f"memory measurement of {kind} {variant} {shape} failed")
+        peaks[variant] = int(out.strip().splitlines()[-1])
+    return peaks
+
+
+# --------------------------------------------------------------------------
+# The report.
+# --------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    thp = "?"
+    thp_file = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    if thp_file.exists():
+        thp = thp_file.read_text().strip()
+    gpu = f"; {torch.cuda.get_device_name()}" if DEVICE.type == "cuda" else ""
+    return (
+        f"{model}, {os.cpu_count()} logical CPUs{gpu}; Python {platform.python_version()}, "
+        f"torch {torch.__version__}; transparent huge pages: {thp}"
+    )
+
+
+def load() -> str:
+    """The machine's load averages: other work sharing the cores shows up here."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def report_losses(shapes, threads_list, repeats, bandwidth) -> None:
+    print("\n### Loss, forward + backward\n")
+    print(
+        "| shape (N, T, C) | threads | variant | wall ms | CPU ms | x naive "
+        "| x floor | peak extra MiB | x logits |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    variants = list(LOSSES)
+    for name, (n, t, c) in shapes.items():
+        logits_bytes = n * t * c * 4
+        for threads in threads_list:
+            torch.set_num_threads(threads)
+            batch = make_batch(n, t, c)
+            times = time_variants("loss", variants, batch, repeats)
+            del batch
+            gc.collect()
+            floor = 2 * logits_bytes / bandwidth[threads]
+            base = times["naive"][0]
+            peaks = peaks_in_fresh_processes("loss", variants, (n, t, c), threads)
+            for variant in variants:
+                wall, cpu = times[variant]
+                peak = peaks[variant]
+                print(
+                    f"| {name} ({n}, {t}, {c}) | {threads} | {variant} | {wall * 1e3:.2f} "
+                    f"| {cpu * 1e3:.2f} | {wall / base:.2f} | {wall / floor:.1f} "
+                    f"| {peak / MIB:.1f} | {peak / logits_bytes:.2f} |",
+                    flush=True,
+                )
+
+
+def report_heads(shapes, threads_list, repeats) -> None:
+    print("\n### Output layer + loss, forward + backward\n")
+    print(
+        "| head (N, T, H, V) | threads | variant | wall ms | CPU ms | x unfused "
+        "| peak extra MiB | x unfused | x logits |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    variants = list(HEADS)
+    for name, (n, t, h, v) in shapes.items():
+        logits_bytes = n * t * v * 4
+        for threads in threads_list:
+            torch.set_num_threads(threads)
+            batch = make_batch(n, t, v, hidden=h)
+            times = time_variants("head", variants, batch, repeats)
+            del batch
+            gc.collect()
+            peaks = peaks_in_fresh_processes("head", variants, (n, t, h, v), threads)
+            for variant in variants:
+                wall, cpu = times[variant]
+                print(
+                    f"| {name} ({n}, {t}, {h}, {v}) | {threads} | {variant} | {wall * 1e3:.1f} "
+                    f"| {cpu * 1e3:.1f} | {wall / times['unfused'][0]:.2f} "
+                    f"| {peaks[variant] / MIB:.1f} | {peaks[variant] / peaks['unfused']:.2f} "
+                    f"| {peaks[variant] / logits_bytes:.2f} |",
+                    flush=True,
+                )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small shapes, 1 thread: a smoke run")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved timing rounds")
+    parser.add_argument("--threads", help="comma-separated thread counts (default 1,2)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one memory measurement
+    args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if args.child:
+        print(measure_peak(json.loads(args.child)))
+        return
+    default_threads = "1" if args.quick or DEVICE.type == "cuda" else "1,2"
+    threads_list = [int(x) for x in (args.threads or default_threads).split(",")]
+    repeats = 1 if args.quick else args.repeats
+    loss_shapes = QUICK_LOSS_SHAPES if args.quick else LOSS_SHAPES
+    head_shapes = QUICK_HEAD_SHAPES if args.quick else HEAD_SHAPES
+
+    started = time.perf_counter()
+    print(f"Machine: {machine()}")
+    print(f"Load average before (1, 5, 15 min): {load()}")
+    bandwidth = {}
+    for threads in threads_list:
+        torch.set_num_threads(threads)
+        size = (16 if args.quick else 256) * MIB
+        bandwidth[threads] = copy_bandwidth(size, 3 if args.quick else 9)
+        gigabytes = bandwidth[threads] / 1e9
+        print(f"Copy bandwidth, {threads} thread(s): {gigabytes:.1f} GB/s (read + written)")
+    report_losses(loss_shapes, threads_list, repeats, bandwidth)
+    report_heads(head_shapes, threads_list, repeats)
+    print(f"\nLoad average after (1, 5, 15 min): {load()}")
+    print(f"Total run time: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Output layer and cross-entropy together, a chunk of steps at a time.
+
+A language model's last layer turns hidden states h (K, H) into logits
+z = h Wᵀ + b (K, V); with a large vocabulary V those logits, their
+log-probabilities and their gradient are by far the biggest tensors of a
+training step. :class:`_LinearCrossEntropy` never holds more than one chunk of
+R steps' logits (R, V): for each chunk it computes the logits, their
+log-sum-exp, the per-step loss and (when asked) the gradient
+
+    G = dLoss/dz = g_m · (p · ((1 - ε) w_c + ε W / C) - (1 - ε) w_c · δ_c - (ε / C) · w)
+
+and folds it straight into the parameter gradients::
+
+    dLoss/dh = G W,    dLoss/dW += Gᵀ h,    dLoss/db += Σ_m G_m
+
+(the notation of :mod:`rnnseq._fused`, with C = V). Two modes:
+
+- **eager** (a scalar loss Σ_m a_m L_m with known coefficients a_m, gradient
+  wanted): the gradients are computed in the forward pass, from the logits
+  just made, and the backward pass only hands them over (scaled by the
+  incoming gradient). Three matrix products per chunk, as in the unfused head.
+- **lazy** (per-step losses, or no gradient wanted): the forward pass keeps
+  only (μ, s) per step; the backward pass recomputes each chunk's logits.
+
+Only the K counted steps are ever given to this module.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnseq._fused import _coefficients, _combine, _finish_rows
+
+__all__ = ["DEFAULT_CHUNK_ELEMENTS", "rows_per_chunk", "linear_cross_entropy"]
+
+# Logits per chunk when chunk_size is not given: 32 MiB of float32. Chunks must
+# stay large because each one adds Gᵀh into the whole (V, H) weight gradient.
+DEFAULT_CHUNK_ELEMENTS = 1 << 23
+
+
+def rows_per_chunk(vocab_size: int, chunk_size: int | None) -> int:
+    """Steps per chunk: ``chunk_size``, or about DEFAULT_CHUNK_ELEMENTS logits."""
+    if chunk_size is not None:
+        return chunk_size
+    return max(1, DEFAULT_CHUNK_ELEMENTS // max(1, vocab_size))
+
+
+def linear_cross_entropy(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    classes: Tensor,
+    class_weight: Tensor | None,
+    label_smoothing: float,
+    dtype: torch.dtype,
+    chunk_rows: int,
+    coef: Tensor | None = None,
+) -> Tensor:
+    """Per-step losses L_m of softmax(h_m Wᵀ + b) against class c_m, or Σ_m a_m L_m.
+
+    With ``coef`` (a, one per step) the result is the scalar Σ_m a_m L_m and the
+    gradients are computed eagerly; without, the (K,) losses.
+
+    Shape:
+        hidden (K, H), weight (V, H), bias (V,), classes (K,), class_weight (V,),
+        coef (K,) -> (K,) or scalar, in ``dtype``.
+    """
+    return _LinearCrossEntropy.apply(
+        hidden, weight, bias, classes, class_weight, label_smoothing, dtype, chunk_rows, coef
+    )
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, classes, class_weight, eps, dtype, chunk_rows, coef):
+        k, vocab = hidden.shape[0], weight.shape[0]
+        device = hidden.device
+        row_max = torch.empty(k, dtype=dtype, device=device)  # (K,) μ
+        exp_sum = torch.empty(k, dtype=dtype, device=device)  # (K,) s
+        target_logit = torch.empty(k, dtype=dtype, device=device)  # (K,) z_c
+        shifted_sum = torch.empty(k, dtype=dtype, device=device) if eps else None
+        wants = ctx.needs_input_grad[:3]
+        grads = None
+        if coef is not None:
+            terms = _coefficients(coef.to(dtype), classes, class_weight, eps, vocab)
+            grads = _new_grads(hidden, weight, bias, wants)
+
+        for k0 in range(0, k, chunk_rows):
+            k1 = min(k, k0 + chunk_rows)
+            h = hidden[k0:k1]  # (R, H)
+            z = _logits(h, weight, bias)  # (R, V)
+            target_logit[k0:k1] = z.gather(1, classes[k0:k1, None]).squeeze(1)
+            e = z if z.dtype == dtype else z.to(dtype)  # (R, V) owned: modified in place
+            mu = torch.amax(e, dim=1, keepdim=True)  # (R, 1)
+            e.sub_(mu)  # z - μ
+            if shifted_sum is not None:
+                if class_weight is None:
+                    torch.sum(e, dim=1, out=shifted_sum[k0:k1])
+                else:
+                    torch.mv(e, class_weight, out=shifted_sum[k0:k1])
+            e.exp_()  # s · p
+            torch.sum(e, dim=1, out=exp_sum[k0:k1])
+            row_max[k0:k1] = mu.squeeze(1)
+            if grads is not None:
+                chunk = _chunk_terms(terms, exp_sum, k0, k1)
+                _accumulate(grads, e, h, weight, chunk, classes[k0:k1], class_weight, k0)
+
+        log_sum = exp_sum.log()  # (K,) log s
+        nll = (row_max - target_logit) + log_sum  # (K,) ℓ_c
+        smooth = None
+        if eps:
+            total_weight = float(vocab) if class_weight is None else class_weight.sum()
+            smooth = total_weight * log_sum - shifted_sum  # (K,) Σ_k w_k ℓ_k
+        losses = _combine(nll, smooth, classes, class_weight, eps, vocab)  # (K,)
+
+        ctx.eps, ctx.dtype, ctx.chunk_rows = eps, dtype, chunk_rows
+        ctx.grads = grads
+        ctx.save_for_backward(hidden, weight, bias, classes, class_weight, coef, row_max, exp_sum)
+        if coef is None:
+            return losses
+        return (coef.to(dtype) * losses).sum()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        hidden, weight, bias, classes, class_weight, coef, row_max, exp_sum = ctx.saved_tensors
+        none = (None,) * 6
+        if ctx.grads is not None:
+            grads, scale = ctx.grads, grad_out
+            if bool(scale == 1):  # the usual loss.backward(): hand the buffers over
+                ctx.grads = None  # they may become .grad and change; a second backward recomputes
+                return (*grads, *none)
+            return (*(None if x is None else x * scale.to(x.dtype) for x in grads), *none)
+
+        g = grad_out if coef is None else coef * grad_out  # (K,) g_m
+        vocab = weight.shape[0]
+        terms = _coefficients(g.to(ctx.dtype), classes, class_weight, ctx.eps, vocab)
+        grads = _new_grads(hidden, weight, bias, ctx.needs_input_grad[:3])
+        k = hidden.shape[0]
+        for k0 in range(0, k, ctx.chunk_rows):
+            k1 = min(k, k0 + ctx.chunk_rows)
+            h = hidden[k0:k1]  # (R, H)
+            z = _logits(h, weight, bias)  # (R, V)
+            e = z if z.dtype == ctx.dtype else z.to(ctx.dtype)  # (R, V)
+            e.sub_(row_max[k0:k1, None]).exp_()  # s · p
+            chunk = _chunk_terms(terms, exp_sum, k0, k1)
+            _accumulate(grads, e, h, weight, chunk, classes[k0:k1], class_weight, k0)
+        return (*grads, *none)
+
+
+def _logits(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """z = h Wᵀ + b for one chunk. (R, V)"""
+    if bias is None:
+        return h @ weight.t()
+    return torch.addmm(bias, h, weight.t())
+
+
+def _new_grads(hidden, weight, bias, wants) -> list[Tensor | None]:
+    """Gradients for (hidden, weight, bias), None for those not wanted.
+
+    The hidden one is filled chunk by chunk; the others are sums, so start at 0.
+    """
+    grad_h = torch.empty_like(hidden) if wants[0] else None  # (K, H)
+    grad_w = torch.zeros_like(weight) if wants[1] else None  # (V, H)
+    grad_b = torch.zeros_like(bias) if wants[2] and bias is not None else None  # (V,)
+    return [grad_h, grad_w, grad_b]
+
+
+def _chunk_terms(terms, exp_sum: Tensor, k0: int, k1: int):
+    """(-a, coef / s, b) for rows k0..k1: exp(z - μ) · coef / s = p · coef."""
+    neg_target_coef, coef, spread = terms
+    return (
+        neg_target_coef[k0:k1],
+        coef[k0:k1] / exp_sum[k0:k1],
+        None if spread is None else spread[k0:k1],
+    )
+
+
+def _accumulate(grads, e, h, weight, chunk_terms, classes, class_weight, k0) -> None:
+    """Turn exp(z - μ) (R, V) into G in place and add its share to each gradient."""
+    r = e.shape[0]
+    _finish_rows(e, chunk_terms, classes, class_weight)  # (R, V) G
+    grad_h, grad_w, grad_b = grads
+    g = e if e.dtype == h.dtype else e.to(h.dtype)  # (R, V) in the parameters' dtype
+    if grad_h is not None:
+        torch.mm(g, weight, out=grad_h[k0 : k0 + r])  # (R, H) G W
+    if grad_w is not None:
+        grad_w.addmm_(g.t(), h)  # (V, H) += Gᵀ h
+    if grad_b is not None:
+        grad_b.add_(g.sum(0))  # (V,)

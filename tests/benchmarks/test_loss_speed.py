@@ -1,0 +1,33 @@
+"""benchmarks/loss_speed.py --quick runs and prints a ratio for every variant."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_loss_benchmark_prints_ratios_for_every_variant():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "loss_speed.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert re.search(r"Copy bandwidth, 1 thread\(s\): [\d.]+ GB/s", out)
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if re.match(r"\| \S.*\| \d", line)]
+    variants = {(row[0].strip(), row[2].strip()) for row in rows}
+    for variant in ("naive", "flat", "allennlp", "rnnseq"):
+        assert ("word-LM (small) (4, 20, 3000)", variant) in variants
+    assert ("head (small) (4, 20, 64, 3000)", "unfused") in variants
+    assert ("head (small) (4, 20, 64, 3000)", "rnnseq") in variants
+    for row in rows:
+        ratios = [float(cell) for cell in row[3:]]  # times, ratios, memory: all numbers
+        assert all(value >= 0 for value in ratios)
+    baseline = [row for row in rows if row[2].strip() in ("naive", "unfused")]
+    assert all(float(row[5]) == 1.0 for row in baseline)  # each ratio is to its own baseline
