@@ -28,6 +28,15 @@ from rnnseq.model_folder import FORMAT_VERSION, ModelFolderError
 SRC = Path(__file__).resolve().parents[1] / "src" / "rnnseq"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models on a shared machine: one thread is much faster than two fighting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     return make_model_folder(tmp_path_factory.mktemp("pristine") / "model", "classify")

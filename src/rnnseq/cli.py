@@ -465,28 +465,59 @@ def _predict(args) -> int:
             out.write(block)
         return 0
     if args.input == "-":
-        source = sys.stdin
-        for block in predictor.predict_lines(source):
-            out.write(block)
-            out.flush()
-        return 0
+        name, source = "<stdin>", getattr(sys.stdin, "buffer", sys.stdin)
+        interactive = sys.stdin.isatty()
+    else:
+        try:
+            source = open(args.input, "rb")  # closed below
+        except OSError as e:
+            raise UsageError(f"{args.input}: cannot read ({e.strerror or e})") from None
+        name, interactive = args.input, False
+    lines = _input_lines(source, name, need_text=predictor.task == "classify")
+    # At a terminal each line is answered as soon as it is typed; otherwise lines go
+    # through the model 256 at a time and the output is buffered.
     try:
-        handle = open(args.input, encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"{args.input}: cannot read ({e.strerror})") from None
-    with handle:
-        for block in predictor.predict_lines(_checked_lines(handle, args.input)):
+        for block in predictor.predict_lines(lines, chunk=1 if interactive else 256):
             out.write(block)
+            if interactive:
+                out.flush()
+    finally:
+        if args.input != "-":
+            source.close()
     return 0
 
 
-def _checked_lines(handle, name: str):
+def _input_lines(source, name: str, *, need_text: bool):
+    """The lines of ``source`` (bytes, or str for a text stream), decoded one at a time.
+
+    Streams: holds one line at a time. A line is what ends at ``\\n``, as the readers
+    count them, so an error names the line a text editor shows. Raises DataError for
+    invalid UTF-8 (naming the byte), for an empty line when a classifier needs text,
+    and for input with no line at all.
+    """
+    from rnnseq.data.errors import DataError
+
     number = 0
-    try:
-        for number, line in enumerate(handle, 1):  # noqa: B007
-            yield line
-    except UnicodeDecodeError as e:
-        raise UsageError(f"{name}:{number + 1}: not valid UTF-8 ({e.reason})") from None
+    for number, data in enumerate(source, 1):  # noqa: B007 (number is used after the loop)
+        if isinstance(data, bytes):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(
+                    name,
+                    number,
+                    f"invalid UTF-8 byte 0x{data[e.start]:02x} at byte {e.start + 1} of the "
+                    "line; expected UTF-8 text",
+                ) from None
+        else:
+            line = data
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        if need_text and not line.strip():
+            raise DataError(name, number, "empty line; the classifier needs a text on every line")
+        yield line
+    if number == 0:
+        raise DataError(name, None, "no input; expected one input per line")
 
 
 def _add_explain(sub) -> None:
@@ -611,11 +642,14 @@ def _one_line(message: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 numerical failure, 2 bad
+    usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback."""
     args = build_parser().parse_args(argv)
     from rnnseq.data.download import DownloadError
     from rnnseq.serialization import ModelFolderError
     from rnnseq.training.loop import NumericalError
 
+    shown = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         return args.run(args)
@@ -623,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
         return 1
     except (UsageError, ValueError, ModelFolderError, DownloadError) as e:
+        # DataError (readers) and UnicodeDecodeError are ValueErrors too.
         print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `rnnseq predict ... | head`
@@ -632,8 +667,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnseq {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"rnnseq {args.command}: interrupted", file=sys.stderr)
+        print(f"rnnseq {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown
+
+
+def _resume_hint(args) -> str:
+    """For an interrupted train whose folder holds a checkpoint: how to continue it."""
+    from pathlib import Path
+
+    if args.command != "train" or not (Path(args.out) / "resume.safetensors").exists():
+        return ""
+    return f"; the last checkpoint is in {args.out}: add --resume to continue"
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
