@@ -467,3 +467,23 @@ def test_predict_lines_reads_one_chunk_ahead_of_its_answers(models):
     next(answers)
     assert consumed == 512
     assert sum(1 for _ in answers) == 10_000 - 257 and consumed == 10_000
+
+
+def test_interrupted_training_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(config):
+        out = tmp_path / "m"
+        out.mkdir()
+        (out / "resume.safetensors").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rnnseq.training.loop.train", interrupted)
+    (tmp_path / "train.tsv").write_bytes(GOOD_TSV)
+    out = tmp_path / "m"
+    code, _, err = run(
+        capsys, "train", "--task", "classify", "--train", tmp_path / "train.tsv", "--out", out
+    )
+    assert code == 130
+    assert (
+        err
+        == f"rnnseq train: interrupted; the last checkpoint is in {out}: add --resume to continue\n"
+    )
