@@ -41,10 +41,13 @@ def training_data(task: str):
     return list(LM_TEXT)
 
 
-def make_model_folder(out: str | Path, task: str = "classify", *, seed: int = 0) -> Path:
-    """Write a loadable folder at ``out`` for "classify", "tag", "ner" (span tags) or "lm"."""
+def make_model_folder(
+    out: str | Path, task: str = "classify", *, seed: int = 0, data: list | None = None
+) -> Path:
+    """Write a loadable folder at ``out`` for "classify", "tag", "ner" (span tags) or "lm",
+    its vocabularies built from ``data`` (default: :func:`training_data`)."""
     out = Path(out)
-    data = training_data(task)
+    data = training_data(task) if data is None else data
     kind = "tag" if task == "ner" else task
     schemes = SchemeMap.choose(data, "iobes") if kind == "tag" else SchemeMap(None, None)
     learned = schemes.to_learned(data) if kind == "tag" else data
