@@ -451,6 +451,27 @@ def test_predict_streams_ten_thousand_lines_from_stdin(models, stdin, capsys, ta
         assert [b.split("\t")[0] for b in blocks[4].splitlines()] == ["the", "dog", "runs"]
 
 
+def test_predict_at_a_terminal_answers_each_line_before_reading_the_next(
+    models, capsys, monkeypatch
+):
+    answered_before = []
+
+    def typed():
+        for line in (b"a good film\n", b"not good\n"):
+            yield line
+            answered_before.append(capsys.readouterr().out)  # runs when the next is read
+
+    class Terminal:
+        buffer = typed()
+
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert main(["predict", "--model", str(models["classify"])]) == 0
+    assert [len(out.splitlines()) for out in answered_before] == [1, 1]
+
+
 def test_predict_bounds_the_cpu_kernel_cache_unless_the_user_set_it(
     models, write, capsys, monkeypatch
 ):
