@@ -340,13 +340,21 @@ def test_predict_reads_a_file_or_stdin_and_writes_the_contract_format(
     assert code == 0 and typed == from_file
 
 
-def test_predict_keeps_blank_input_lines_aligned(trained, tmp_path, capsys):
+def test_predict_keeps_blank_input_lines_aligned_for_a_tagger(trained, tmp_path, capsys):
+    path = tmp_path / "in.txt"
+    path.write_text("the dog runs\n\nthat watch plays\n")
+    code, out, err = run(capsys, "predict", "--model", trained("conll"), path)
+    assert code == 0, err
+    # 3 token lines + blank; the empty input's block is only its blank line; 3 + blank
+    lines = out.split("\n")
+    assert [bool(line) for line in lines] == [True] * 3 + [False] * 2 + [True] * 3 + [False] * 2
+
+
+def test_predict_refuses_a_blank_line_for_a_classifier(trained, tmp_path, capsys):
     path = tmp_path / "in.txt"
     path.write_text("not bad at all\n\nthe plot was dull\n")
     code, out, err = run(capsys, "predict", "--model", trained("tsv"), path)
-    assert code == 0, err
-    lines = out.split("\n")
-    assert len(lines) == 4 and lines[1] == "" and lines[0] and lines[2] and lines[3] == ""
+    assert code == 2 and f"{path}:2:" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

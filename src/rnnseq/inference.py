@@ -209,16 +209,25 @@ class Predictor:
         return self.evaluate_data(data, str(path))
 
     @torch.no_grad()
-    def evaluate_data(self, data, path: str, objective: LossOptions | None = None) -> dict:
+    def encode_labelled(self, examples, path: str):
+        """Labelled examples as ids in the model's label scheme (for :meth:`evaluate_data`)."""
+        learned = self.meta.schemes.to_learned(examples) if self.task == "tag" else examples
+        return encode_examples(learned, self.vocabs, self.task, path=path)
+
+    def evaluate_data(
+        self, data, path: str, objective: LossOptions | None = None, encoded=None
+    ) -> dict:
         """Scores on already-read data (examples, or the unit stream for lm). With
         ``objective``, also "objective": the training loss on this data, on the scale
-        of the training loss (same reductions, smoothing and weights)."""
+        of the training loss (same reductions, smoothing and weights). ``encoded``:
+        the examples already passed through :meth:`encode_labelled` (a training run
+        encodes its dev set once, not every epoch)."""
         tally = _Objective(self.model, objective)
         if self.task == "lm":
             return self._evaluate_lm(data, tally)
         examples = data
-        learned = self.meta.schemes.to_learned(examples) if self.task == "tag" else examples
-        encoded = encode_examples(learned, self.vocabs, self.task, path=path)
+        if encoded is None:
+            encoded = self.encode_labelled(examples, path)
         loss_sum = count = 0.0
         predicted: list = [None] * len(examples)
         for rows in bucket_batches(encoded.lengths, self.batch_size, shuffle=False):

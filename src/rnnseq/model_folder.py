@@ -199,7 +199,12 @@ def _loss_curve_png(metrics: dict) -> bytes:
 
 
 def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "cpu"):
-    """Read a model folder into a :class:`LoadedModel` (model in eval mode on ``device``)."""
+    """Read a model folder into a :class:`LoadedModel` (model in eval mode on ``device``).
+
+    Raises:
+        ModelFolderError: the folder is missing, damaged, tampered with or too new
+            (one line naming the file and what is wrong).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"{folder}: not a model folder (no such directory)")
@@ -211,47 +216,74 @@ def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "c
         raise ModelFolderError(f"{config_path}: expected a JSON object")
     version = raw.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFolderError(f"{config_path}: format_version must be a positive integer")
+        raise ModelFolderError(
+            f"{config_path}: format_version must be a positive integer, got {_show(version)}"
+        )
     if version > FORMAT_VERSION:
         raise ModelFolderError(
-            f"{config_path}: written by a newer rnnseq (format version {version}; this "
+            f"{config_path}: written by a newer rnnseq (format version {_show(version)}; this "
             f"rnnseq {__version__} reads up to {FORMAT_VERSION}); upgrade rnnseq to load it"
         )
     try:
         model_config = ModelConfig.from_dict(raw.get("model"))
         meta = _meta(raw)
-        files = raw.get("files")
-        if not isinstance(files, dict):
-            raise ValueError("files must be a JSON object naming the folder's files")
     except (ValueError, TypeError) as e:
-        raise ModelFolderError(f"{config_path}: {e}") from None
-    vocab_path = member_path(folder, files.get("vocabularies"))
+        raise ModelFolderError(f"{config_path}: {_one_line(e)}") from None
+    files = _member_files(folder, raw.get("files"), config_path)
+    vocab_path = files["vocabularies"]
     try:
         vocabs = Vocabularies.from_dict(read_json(vocab_path))
     except ModelFolderError:
         raise
     except ValueError as e:
-        raise ModelFolderError(f"{vocab_path}: {e}") from None
+        raise ModelFolderError(f"{vocab_path}: {_one_line(e)}") from None
     _check_sizes(model_config, vocabs, config_path)
 
-    model = build_task_model(model_config, meta, vocabs)
-    weights_path = member_path(folder, files.get("weights"))
+    weights_path = files["weights"]
     tensors, _ = load_tensors(weights_path)
+    _check_finite(tensors, weights_path)
+    # Compare the file with the model the config describes before allocating that
+    # model: a tampered config (hidden=16384, layers=32) must not make us allocate
+    # hundreds of gigabytes; once the shapes match, the model is no bigger than the file.
+    with torch.device("meta"):
+        skeleton = build_task_model(model_config, meta, vocabs)
+    _check_tensors(skeleton, tensors, weights_path)
+    model = build_task_model(model_config, meta, vocabs)
     load_weights(model, tensors, weights_path)
     model.to(device).eval()
     return LoadedModel(model=model, vocabs=vocabs, meta=meta, folder=folder)
 
 
-def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
-    """Copy ``tensors`` into ``model``, refusing unknown, missing or mis-shaped entries."""
+def _member_files(folder: Path, files: object, config_path: Path) -> dict[str, Path]:
+    """The folder's files named in config.json, each checked to be a plain name inside it."""
+    if not isinstance(files, dict):
+        raise ModelFolderError(
+            f"{config_path}: files must be a JSON object naming the folder's files"
+        )
+    for role in ("weights", "vocabularies"):
+        if role not in files:
+            raise ModelFolderError(f"{config_path}: files names no {role} file")
+    # Every name is checked, also those this function does not open: none may leave
+    # the folder (absolute paths, "..", sub-folders, links to elsewhere).
+    return {str(role): member_path(folder, name) for role, name in files.items()}
+
+
+def _check_finite(tensors: dict[str, torch.Tensor], source) -> None:
+    """Training stops at the first NaN or inf, so saved weights are finite; others are damage."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFolderError(
+                f"{source}: tensor {name} holds NaN or infinite values; the weights are damaged"
+            )
+
+
+def _check_tensors(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
+    """Every tensor of ``model`` (which may live on the meta device) is in ``tensors``
+    with its shape and dtype, and nothing else is (tied names may be stored once)."""
     expected = model.state_dict()
     unknown = sorted(set(tensors) - set(expected))
     if unknown:
         raise ModelFolderError(f"{source}: unexpected tensors {unknown[:5]} for this model")
-    stored = unique_state(model)
-    missing = sorted(set(stored) - set(tensors))
-    if missing:
-        raise ModelFolderError(f"{source}: missing tensors {missing[:5]}")
     for name, tensor in tensors.items():
         want = expected[name]
         if tuple(tensor.shape) != tuple(want.shape) or tensor.dtype != want.dtype:
@@ -259,23 +291,44 @@ def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], sourc
                 f"{source}: tensor {name} has shape {tuple(tensor.shape)} {tensor.dtype}, "
                 f"the config needs {tuple(want.shape)} {want.dtype}"
             )
+    # named_parameters() yields a tied parameter once, under its first name.
+    needed = {name for name, _ in model.named_parameters()}
+    needed |= {name for name, _ in model.named_buffers() if name in expected}
+    missing = sorted(needed - set(tensors))
+    if missing:
+        raise ModelFolderError(f"{source}: missing tensors {missing[:5]}")
+
+
+def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
+    """Copy ``tensors`` into ``model``, refusing unknown, missing or mis-shaped entries."""
+    _check_tensors(model, tensors, source)
     # Tied names absent from the file share storage with one that is present.
     model.load_state_dict(tensors, strict=False)
+
+
+def _show(value: object) -> str:
+    """A value from an untrusted file, for a message: its repr, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
 
 
 def _meta(raw: dict) -> FolderMeta:
     task = raw.get("task")
     if task not in ("classify", "tag", "lm"):
-        raise ValueError(f"task must be classify, tag or lm, got {task!r}")
+        raise ValueError(f"task must be classify, tag or lm, got {_show(task)}")
     loss = raw.get("loss")
     if loss not in ("ce", "crf"):
-        raise ValueError(f"loss must be ce or crf, got {loss!r}")
+        raise ValueError(f"loss must be ce or crf, got {_show(loss)}")
     unit = raw.get("unit")
     if unit not in ("char", "word"):
-        raise ValueError(f"unit must be char or word, got {unit!r}")
+        raise ValueError(f"unit must be char or word, got {_show(unit)}")
     bptt = raw.get("bptt")
     if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-        raise ValueError(f"bptt must be a positive integer, got {bptt!r}")
+        raise ValueError(f"bptt must be a positive integer, got {_show(bptt)}")
     training = raw.get("training", {})
     if not isinstance(training, dict):
         raise ValueError("training must be a JSON object")

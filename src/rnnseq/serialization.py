@@ -89,7 +89,11 @@ def save_tensors(
 
 
 def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Any]:
-    """Read a safetensors file written by :func:`save_tensors`: (tensors, metadata)."""
+    """Read a safetensors file written by :func:`save_tensors`: (tensors, metadata).
+
+    Nothing in the file is executed: a pickle (what ``torch.save`` writes) is
+    refused with a message saying so, without being opened as one.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -98,7 +102,12 @@ def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Any]
     try:
         tensors = safetensors_load(data)
     except Exception as e:  # safetensors raises its own error types for damaged headers
-        raise ModelFolderError(f"{path}: not a valid safetensors file ({e})") from None
+        if data.startswith(_PICKLE_SIGNATURES):
+            raise ModelFolderError(
+                f"{path}: this is a pickle or torch.save file, not safetensors; rnnseq never "
+                "unpickles (that can run code), so it loads only safetensors weights"
+            ) from None
+        raise ModelFolderError(f"{path}: not a valid safetensors file ({_one_line(e)})") from None
     metadata = None
     if len(data) >= 8:
         header_size = int.from_bytes(data[:8], "little")
@@ -106,24 +115,42 @@ def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], Any]
             header = json.loads(data[8 : 8 + header_size])
             raw = header.get("__metadata__", {}).get(_META_KEY)
             metadata = None if raw is None else json.loads(raw)
-        except (ValueError, AttributeError) as e:
-            raise ModelFolderError(f"{path}: damaged metadata ({e})") from None
+        except (ValueError, TypeError, AttributeError, RecursionError) as e:
+            raise ModelFolderError(f"{path}: damaged metadata ({_one_line(e)})") from None
     return tensors, metadata
+
+
+# How a file that is not safetensors is recognised as a pickle, only to say so (it is
+# never opened as one): torch.save writes a zip archive (PK..) holding a pickle;
+# pickle.dump and old torch write a bare pickle, which starts with PROTO (0x80).
+_PICKLE_SIGNATURES = (b"PK\x03\x04", b"\x80")
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
 
 
 def read_json(path: str | os.PathLike) -> Any:
     """Parse a JSON file, with a :class:`ModelFolderError` naming it when that fails."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ModelFolderError(f"{path}: file is missing") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelFolderError(f"{path}: cannot read ({e})") from None
+    except OSError as e:
+        raise ModelFolderError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ModelFolderError(
+            f"{path}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
     try:
         return json.loads(text)
-    except ValueError as e:
-        raise ModelFolderError(f"{path}: not valid JSON ({e})") from None
+    except json.JSONDecodeError as e:
+        raise ModelFolderError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:  # RecursionError: absurdly deep nesting
+        raise ModelFolderError(f"{path}: not valid JSON ({_one_line(e)})") from None
 
 
 def member_path(folder: str | os.PathLike, name: Any) -> Path:
@@ -187,20 +214,32 @@ _TAGS = {"__tensor__", "__dict__", "__tuple__"}
 
 
 def unflatten_state(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
-    """Inverse of :func:`flatten_state`."""
+    """Inverse of :func:`flatten_state`. A tree that is not one (tampered or damaged)
+    gives a :class:`ModelFolderError`."""
+    try:
+        return _unflatten(tree, tensors)
+    except RecursionError:
+        raise ModelFolderError("saved state is nested too deeply to be rnnseq's") from None
+    except (TypeError, ValueError) as e:  # e.g. a "__dict__" entry that is not a pair
+        if isinstance(e, ModelFolderError):
+            raise
+        raise ModelFolderError(f"saved state is damaged ({_one_line(e)})") from None
+
+
+def _unflatten(tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(tree, list):
-        return [unflatten_state(v, tensors) for v in tree]
+        return [_unflatten(v, tensors) for v in tree]
     if isinstance(tree, dict):
         if set(tree) == {"__tensor__"}:
             key = tree["__tensor__"]
-            if key not in tensors:
-                raise ModelFolderError(f"saved state refers to a missing tensor {key!r}")
+            if not isinstance(key, str) or key not in tensors:
+                raise ModelFolderError(f"saved state refers to a missing tensor {key!r:.60}")
             return tensors[key]
         if set(tree) == {"__tuple__"}:
-            return tuple(unflatten_state(v, tensors) for v in tree["__tuple__"])
+            return tuple(_unflatten(v, tensors) for v in tree["__tuple__"])
         if set(tree) == {"__dict__"}:
-            return {_hashable(k): unflatten_state(v, tensors) for k, v in tree["__dict__"]}
-        return {k: unflatten_state(v, tensors) for k, v in tree.items()}
+            return {_hashable(k): _unflatten(v, tensors) for k, v in tree["__dict__"]}
+        return {k: _unflatten(v, tensors) for k, v in tree.items()}
     return tree
 
 

@@ -1,6 +1,7 @@
 """Every reader fed random bytes or mutated lines of the real files: the only
 allowed outcomes are a well-formed dataset or a DataError (never another
-exception, never a hang)."""
+exception, never a hang). The same files through ``rnnseq evaluate``: scores, or
+exit status 2 with one line on stderr."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import json
 import os
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from model_folder_factory import make_model_folder
+from rnnseq.cli import main
 from rnnseq.data import ClassifyExample, DataError, TagExample, read_dataset
 
 from .conftest import find_shared_data
@@ -161,3 +165,49 @@ def test_mutated_real_lines_give_a_dataset_or_a_data_error(fuzz_dir, fmt, task, 
     path = fuzz_dir / f"lines-{fmt}-{task}-{unit}"
     path.write_bytes(data.draw(mutated(BASE[key])))
     _check(path, fmt, task, unit)
+
+
+# --------------------------------------------------------------------------
+# The same files through the command line: rnnseq evaluate.
+# --------------------------------------------------------------------------
+
+EVALUATE_CASES = [case for case in CASES if case[2] == "char"]  # the lm folder reads chars
+FUZZ_CLI = settings(FUZZ, max_examples=max(1, FUZZ.max_examples // 2))
+
+
+@pytest.fixture(scope="module")
+def eval_models(tmp_path_factory):
+    """A folder per task whose labels are those of the seed lines (SST-2's 0 and 1)."""
+    root = tmp_path_factory.mktemp("fuzz-models")
+    labels = [ClassifyExample(["good"], "0"), ClassifyExample(["bad"], "1")]
+    return {
+        "classify": make_model_folder(root / "classify", "classify", data=labels),
+        "tag": make_model_folder(root / "tag", "tag"),
+        "lm": make_model_folder(root / "lm", "lm"),
+    }
+
+
+@pytest.mark.parametrize("fmt, task, unit", EVALUATE_CASES)
+@FUZZ_CLI
+@given(data=st.data())
+def test_evaluate_on_fuzzed_files_gives_scores_or_one_line(
+    eval_models, fuzz_dir, capsys, fmt, task, unit, data
+):
+    key = {"jsonl": f"jsonl-{task}", None: "conllu" if task == "tag" else "tsv"}.get(fmt, fmt)
+    path = fuzz_dir / f"evaluate-{fmt}-{task}"
+    path.write_bytes(data.draw(st.one_of(st.binary(max_size=400), mutated(BASE[key]))))
+    argv = ["evaluate", "--model", str(eval_models[task]), "--data", str(path), "--json"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code = main(argv + (["--format", fmt] if fmt else []))
+    finally:
+        torch.set_num_threads(threads)
+    out, err = capsys.readouterr()
+    if code == 0:
+        result = json.loads(out)
+        assert result["n_examples"] >= 1 and 0.0 <= result["accuracy"] <= 1.0
+        assert all(line.startswith("rnnseq: warning: ") for line in err.splitlines())
+    else:
+        assert code == 2 and out == "", err
+        assert len(err.splitlines()) == 1 and err.startswith("rnnseq evaluate: error: "), err

@@ -33,14 +33,17 @@ def test_unknown_unit_is_a_value_error_naming_unit(write):
         read_units(write("x"), unit="byte")
 
 
-@pytest.mark.parametrize("text, unit", [("", "char"), ("", "word"), ("\n \n\t\n", "word")])
+@pytest.mark.parametrize(
+    "text, unit",
+    [("", "char"), ("", "word"), ("\n \n\t\n", "word"), ("\n\n", "char"), (" \r\n\t", "char")],
+)
 def test_file_without_units_is_a_data_error(write, text, unit):
-    with pytest.raises(DataError, match="empty|no words"):
+    with pytest.raises(DataError, match="empty|no words|only blank lines"):
         read_units(write(text), unit=unit)
 
 
 def test_blank_lines_are_characters_of_a_char_stream(write):
-    assert read_units(write("\n\n")) == ["\n", "\n"]
+    assert read_units(write("a\n\n")) == ["a", "\n", "\n"]
 
 
 def test_one_megabyte_line_is_read_in_both_units(write):

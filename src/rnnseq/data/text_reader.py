@@ -25,17 +25,17 @@ def read_units(path: str | os.PathLike[str], *, unit: str = "char") -> list[str]
 
     Raises:
         ValueError: unknown ``unit`` (names ``unit``).
-        DataError: the file holds no character (char) or no word (word).
+        DataError: the file holds no word, only blank lines or nothing at all.
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
     name = os.fspath(path)
     text = read_text(path)
     if unit == "char":
-        units = list(text.replace("\r\n", "\n"))
-        if not units:
-            raise DataError(name, None, "the file is empty; expected text")
-        return units
+        if not text.strip():  # nothing to learn from newlines and spaces alone
+            what = "empty" if not text else "only blank lines"
+            raise DataError(name, None, f"the file is {what}; expected text")
+        return list(text.replace("\r\n", "\n"))
     units: list[str] = []
     n_lines = 0
     for _, line in numbered_lines(text):

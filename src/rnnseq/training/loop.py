@@ -135,6 +135,7 @@ class _Run:
         )
         self.progress = Progress(world_size=ctx.world_size)
         self.lm_state = None
+        self.dev_encoded = None  # the dev set as ids, made at the first dev scoring
         self.saved_step: int | None = None  # global step of the last checkpoint written
         torch.manual_seed(cfg.seed * 1000 + ctx.rank)  # each process its own dropout masks
         if resumed is not None:
@@ -346,7 +347,11 @@ class _Run:
         self.model.eval()
         try:
             predictor = Predictor(self.model, self.data.vocabs, self.meta, self.device)
-            return predictor.evaluate_data(self.data.dev, self.data.dev_name, self.opts)
+            if self.dev_encoded is None and self.cfg.task != "lm":
+                self.dev_encoded = predictor.encode_labelled(self.data.dev, self.data.dev_name)
+            return predictor.evaluate_data(
+                self.data.dev, self.data.dev_name, self.opts, encoded=self.dev_encoded
+            )
         finally:
             self.model.train()
 

@@ -1,0 +1,79 @@
+"""Small model folders for tests, written without training (a second, not a minute).
+
+The weights are a fresh initialisation: what the reliability tests need is a real
+folder (config, vocabularies, safetensors weights) that ``rnnseq.load`` and
+``rnnseq evaluate`` accept, not a good model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from rnnseq.data import TagExample, demo_sentiment, demo_tagging
+from rnnseq.model_folder import (
+    FILES,
+    FolderMeta,
+    build_task_model,
+    create_folder,
+    write_weights,
+)
+from rnnseq.models import ModelConfig
+from rnnseq.preprocess import SchemeMap, build_vocabularies
+
+LM_TEXT = "to be or not to be, that is the question.\nwhether tis nobler in the mind\n" * 5
+NER = [
+    TagExample(["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
+    TagExample(["Peter", "Blackburn", "said"], ["B-PER", "I-PER", "O"]),
+]
+
+
+def training_data(task: str):
+    """The examples (or lm text) a factory folder's vocabularies come from."""
+    if task == "classify":
+        return demo_sentiment(60, seed=5)
+    if task == "tag":
+        return demo_tagging(60, seed=5)
+    if task == "ner":
+        return NER * 3
+    return list(LM_TEXT)
+
+
+def make_model_folder(
+    out: str | Path, task: str = "classify", *, seed: int = 0, data: list | None = None
+) -> Path:
+    """Write a loadable folder at ``out`` for "classify", "tag", "ner" (span tags) or "lm",
+    its vocabularies built from ``data`` (default: :func:`training_data`)."""
+    out = Path(out)
+    data = training_data(task) if data is None else data
+    kind = "tag" if task == "ner" else task
+    schemes = SchemeMap.choose(data, "iobes") if kind == "tag" else SchemeMap(None, None)
+    learned = schemes.to_learned(data) if kind == "tag" else data
+    vocabs = build_vocabularies(
+        learned, kind, min_freq=1, lowercase=False, char_features=kind == "tag"
+    )
+    config = ModelConfig(
+        task=kind,
+        vocab_size=len(vocabs.words),
+        num_labels=len(vocabs.labels),
+        char_vocab_size=0 if vocabs.chars is None else len(vocabs.chars),
+        embedding_dim=8,
+        hidden=8,
+        char_dim=4,
+        char_hidden=4,
+    )
+    meta = FolderMeta(kind, "ce", schemes, unit="char", bptt=16, training={})
+    create_folder(out, config, vocabs, meta, overwrite=False)
+    torch.manual_seed(seed)
+    write_weights(out / FILES["weights"], build_task_model(config, meta, vocabs))
+    return out
+
+
+def edit_config(folder: Path, change) -> None:
+    """Apply ``change(config_dict)`` to the folder's config.json (tampering, in tests)."""
+    path = Path(folder) / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
