@@ -347,34 +347,19 @@ def test_bad_classification_input_raises_the_contract_error_naming_the_argument(
     assert name in str(caught.value)
 
 
-_NO_CLASSES_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="losses.py: C = 0 with no counted step fails in gather (reported to the losses owner)",
-)
-
-
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(
-            lambda: sequence_labeling_loss(
-                torch.zeros(2, 3, 0), torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 0])
-            ),
-            marks=_NO_CLASSES_BUG,
+        lambda: sequence_labeling_loss(
+            torch.zeros(2, 3, 0), torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 0])
         ),
-        pytest.param(
-            lambda: sequence_labeling_loss(torch.zeros(1, 2, 0), torch.full((1, 2), IGNORE)),
-            marks=_NO_CLASSES_BUG,
-        ),
+        lambda: sequence_labeling_loss(torch.zeros(1, 2, 0), torch.full((1, 2), IGNORE)),
         lambda: sequence_classification_loss(torch.zeros(2, 0), torch.zeros(2, 0)),
     ],
     ids=["labeling, all padding", "labeling, all ignored", "classification, soft targets"],
 )
 def test_logits_without_classes_give_the_contract_error(call):
-    """C = 0 defines no distribution. Today's code fails deep inside (an IndexError-like
-    RuntimeError from gather) when no step is counted; the contract asks for a
-    ValueError naming logits (or a 0 loss, as for any batch with nothing counted)."""
+    """C = 0 defines no distribution: a ValueError naming logits."""
     try:
         out = call()
     except (ValueError, TypeError) as e:

@@ -22,6 +22,8 @@ def _check_logits(logits, ndim: int, shape_text: str, name: str = "logits") -> N
         raise TypeError(f"{name} must be floating point, got {logits.dtype}")
     if logits.dim() != ndim:
         raise ValueError(f"{name} must have shape {shape_text}, got {tuple(logits.shape)}")
+    if logits.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one class (C >= 1), got {tuple(logits.shape)}")
 
 
 def _check_targets(targets, logits: Tensor) -> bool:

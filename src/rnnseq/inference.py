@@ -208,12 +208,12 @@ class Predictor:
         data = read_dataset(path, self.task, **kw)
         return self.evaluate_data(data, str(path))
 
-    @torch.no_grad()
     def encode_labelled(self, examples, path: str):
         """Labelled examples as ids in the model's label scheme (for :meth:`evaluate_data`)."""
         learned = self.meta.schemes.to_learned(examples) if self.task == "tag" else examples
         return encode_examples(learned, self.vocabs, self.task, path=path)
 
+    @torch.no_grad()
     def evaluate_data(
         self, data, path: str, objective: LossOptions | None = None, encoded=None
     ) -> dict:

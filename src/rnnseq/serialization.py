@@ -28,6 +28,7 @@ from safetensors.torch import save as safetensors_save
 __all__ = [
     "ModelFolderError",
     "atomic_write_bytes",
+    "fsync_folder",
     "atomic_write_json",
     "save_tensors",
     "load_tensors",
@@ -44,7 +45,8 @@ class ModelFolderError(ValueError):
     """A model folder (or a file in it) is missing, damaged, tampered with or too new."""
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort: not every file system can)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # some file systems cannot open folders; the rename is still atomic
@@ -70,7 +72,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

@@ -106,3 +106,23 @@ def test_leftovers_of_dead_processes_are_removed_and_live_ones_kept(tmp_path):
     removed = remove_leftovers(out)
     assert sorted(removed) == sorted(stale)
     assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+
+
+def test_an_unwritable_out_is_refused_before_training(tmp_path):
+    import os
+
+    import pytest
+
+    from rnnseq.serialization import ModelFolderError
+    from rnnseq.training.folder import check_writable
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    check_writable(locked / "a" / "b")  # missing folders are fine while an ancestor is writable
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelFolderError, match="not a folder"):
+        check_writable(tmp_path / "file" / "model")
+    if os.geteuid() != 0:  # root may write anywhere
+        locked.chmod(0o500)
+        with pytest.raises(ModelFolderError, match="not writable"):
+            check_writable(locked / "model")

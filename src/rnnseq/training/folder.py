@@ -23,10 +23,23 @@ from pathlib import Path
 
 from rnnseq.model_folder import FILES, FolderMeta, create_folder, write_metrics, write_weights
 from rnnseq.preprocess import Vocabularies
-from rnnseq.serialization import ModelFolderError
+from rnnseq.serialization import ModelFolderError, fsync_folder
 from rnnseq.task_model import TaskModel
 
-__all__ = ["RunFolder", "remove_leftovers"]
+__all__ = ["RunFolder", "remove_leftovers", "check_writable"]
+
+
+def check_writable(out: Path) -> None:
+    """Fail now, not at the first checkpoint an epoch later, when ``out`` cannot be
+    created or written: the nearest existing folder on its path must be writable."""
+    target = Path(out)
+    probe = target if target.exists() else target.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ModelFolderError(f"{out}: cannot create the model folder ({probe} is not a folder)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ModelFolderError(f"{out}: cannot create the model folder ({probe} is not writable)")
 
 
 class RunFolder:
@@ -88,7 +101,7 @@ class RunFolder:
             if out.exists():  # --overwrite: move the old folder aside, then drop it
                 os.replace(out, old)
             os.replace(staging, out)
-            _fsync_dir(out.parent)
+            fsync_folder(out.parent)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(old, ignore_errors=True)
@@ -134,16 +147,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -46,7 +46,7 @@ from rnnseq.training.checkpoint import (
     set_rng_state,
 )
 from rnnseq.training.config import TrainConfig, resumed_config
-from rnnseq.training.folder import RunFolder, remove_leftovers
+from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
 from rnnseq.training.setup import model_config_for, read_run_data
 from rnnseq.training.sharding import epoch_batches, lm_batches
@@ -130,6 +130,8 @@ class _Run:
         self.optimizer = make_optimizer(self.model.parameters(), cfg, self.device)
         self.schedule = LearningRateSchedule(self.optimizer, cfg)
         self.opts = self._loss_options()
+        if ctx.is_main and not cfg.resume:
+            check_writable(self.out)
         self.folder = RunFolder(
             self.out, self.data.vocabs, self.meta, overwrite=cfg.overwrite, exists=cfg.resume
         )
