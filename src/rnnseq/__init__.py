@@ -18,6 +18,7 @@ _LAZY = {
     "Predictor": "rnnseq.inference",
     "sequence_classification_loss": "rnnseq.losses",
     "sequence_labeling_loss": "rnnseq.losses",
+    "linear_sequence_labeling_loss": "rnnseq.losses",
     "SequenceClassificationLoss": "rnnseq.losses",
     "SequenceLabelingLoss": "rnnseq.losses",
 }
