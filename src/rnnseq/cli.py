@@ -316,6 +316,16 @@ def _add_train(sub) -> None:
         default=None,
         help="progress bar (default: when stderr is a terminal)",
     )
+
+    g = p.add_argument_group("more model options")
+    g.add_argument(
+        "--word-dropout",
+        type=float,
+        default=d["word_dropout"],
+        metavar="P",
+        help="while training, replace each word by <unk> with probability P, so rare and "
+        "unseen words are read from characters and context (default 0)",
+    )
     p.set_defaults(run=_train)
 
 
