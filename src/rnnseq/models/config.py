@@ -91,6 +91,10 @@ class ModelConfig:
     # learned and the model leans on context and characters for rare words (Iyyer et
     # al. 2015; Lample et al. 2016 replace singletons). No effect in eval mode.
     word_dropout: float = 0.0
+    # Mixed precision while training: matrix products in bfloat16 under autocast,
+    # parameters, loss and gradients in float32 (see rnnseq.models.precision). Eval
+    # mode (evaluation, prediction) always computes in float32.
+    bf16: bool = False
 
     def __post_init__(self) -> None:
         if self.bidirectional is None and self.task in TASKS:
@@ -135,6 +139,7 @@ class ModelConfig:
         _bool("tie_embeddings", self.tie_embeddings)
         _choice("implementation", self.implementation, IMPLEMENTATIONS)
         _probability("word_dropout", self.word_dropout)
+        _bool("bf16", self.bf16)
         if self.task == "lm" and self.bidirectional:
             raise ValueError(
                 "ModelConfig.bidirectional must be False for task 'lm' "

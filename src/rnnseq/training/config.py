@@ -131,6 +131,9 @@ class TrainConfig:
     # ---- more model options ------------------------------------------------------
     # Word dropout: while training, replace each word by <unk> with this probability.
     word_dropout: float = 0.0
+    # Train with bfloat16 matrix products (autocast); parameters, loss and evaluation
+    # stay float32. Several times faster on CPUs with AMX / AVX-512-BF16.
+    bf16: bool = False
 
     def resolved(self) -> TrainConfig:
         """A copy with every task default filled in, validated."""

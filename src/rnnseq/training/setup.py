@@ -111,4 +111,5 @@ def model_config_for(cfg: TrainConfig, vocabs: Vocabularies) -> ModelConfig:
         char_features=cfg.char_features,
         tie_embeddings=cfg.tie_embeddings,
         word_dropout=cfg.word_dropout,
+        bf16=cfg.bf16,
     )
