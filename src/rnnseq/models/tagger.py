@@ -99,4 +99,3 @@ class SequenceTagger(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         hidden, _ = self.features(tokens, lengths, chars, return_state=False)  # (N, T, H_out)
         return self.output(hidden)  # (N, T, C)
-
