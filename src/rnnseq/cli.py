@@ -316,6 +316,22 @@ def _add_train(sub) -> None:
         default=None,
         help="progress bar (default: when stderr is a terminal)",
     )
+
+    g = p.add_argument_group("more model options")
+    g.add_argument(
+        "--word-dropout",
+        type=float,
+        default=d["word_dropout"],
+        metavar="P",
+        help="while training, replace each word by <unk> with probability P, so rare and "
+        "unseen words are read from characters and context (default 0)",
+    )
+    g.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train with bfloat16 matrix products (autocast), several times faster on CPUs "
+        "with AMX or AVX-512-BF16; weights, loss and evaluation stay float32",
+    )
     p.set_defaults(run=_train)
 
 

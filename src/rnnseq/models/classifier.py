@@ -17,6 +17,7 @@ from rnnseq.models.config import ModelConfig
 from rnnseq.models.embedding import TokenEmbedder
 from rnnseq.models.encoder import RecurrentEncoder
 from rnnseq.models.pooling import pool
+from rnnseq.models.precision import OutputLayer, full_precision, lower_precision
 
 
 class SequenceClassifier(nn.Module):
@@ -57,14 +58,17 @@ class SequenceClassifier(nn.Module):
             dropout=config.dropout,
             implementation=config.implementation,
         )
-        self.output = nn.Linear(self.encoder.output_size, config.num_labels)
+        self.output = OutputLayer(self.encoder.output_size, config.num_labels, config.bf16)
+        self.bf16 = config.bf16
 
     def encode(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         """The pooled sequence vector v, before the output dropout: (N, H_out)."""
         tokens, lengths, chars = self.embedder.check(tokens, lengths, chars)
-        x = self.dropout(self.embedder.embed(tokens, chars))  # (N, T, E + F)
-        y, _ = self.encoder(x, lengths)  # (N, T, H_out)
-        return pool(y, lengths, self.config.pooling, self.encoder.directions)  # (N, H_out)
+        with lower_precision(self, tokens.device):
+            x = self.dropout(self.embedder.embed(tokens, chars))  # (N, T, E + F)
+            y, _ = self.encoder(x, lengths)  # (N, T, H_out)
+            v = pool(y, lengths, self.config.pooling, self.encoder.directions)  # (N, H_out)
+        return full_precision(v)  # (N, H_out)
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         v = self.encode(tokens, lengths, chars)  # (N, H_out)

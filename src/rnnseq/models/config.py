@@ -86,6 +86,15 @@ class ModelConfig:
     # nothing), "padded" (one kernel call over the padded batch) or "auto" (the faster
     # one for the device). Both give the same numbers; weights do not depend on it.
     implementation: str = "auto"
+    # Word dropout: while training, each real word id becomes <unk> (id 1, the word
+    # vocabulary's second special) with this probability, so the <unk> embedding is
+    # learned and the model leans on context and characters for rare words (Iyyer et
+    # al. 2015; Lample et al. 2016 replace singletons). No effect in eval mode.
+    word_dropout: float = 0.0
+    # Mixed precision while training: matrix products in bfloat16 under autocast,
+    # parameters, loss and gradients in float32 (see rnnseq.models.precision). Eval
+    # mode (evaluation, prediction) always computes in float32.
+    bf16: bool = False
 
     def __post_init__(self) -> None:
         if self.bidirectional is None and self.task in TASKS:
@@ -121,10 +130,7 @@ class ModelConfig:
         _int("hidden", self.hidden, 1, _MAX_WIDTH)
         _int("layers", self.layers, 1, _MAX_LAYERS)
         _bool("bidirectional", self.bidirectional)
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
-            raise ValueError(f"ModelConfig.dropout must be a number, got {self.dropout!r}")
-        if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
-            raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        _probability("dropout", self.dropout)
         _choice("pooling", self.pooling, POOLINGS)
         _choice("char_features", self.char_features, CHAR_FEATURES)
         _int("char_dim", self.char_dim, 1, _MAX_WIDTH)
@@ -132,6 +138,8 @@ class ModelConfig:
         _int("char_kernel", self.char_kernel, 1, _MAX_KERNEL)
         _bool("tie_embeddings", self.tie_embeddings)
         _choice("implementation", self.implementation, IMPLEMENTATIONS)
+        _probability("word_dropout", self.word_dropout)
+        _bool("bf16", self.bf16)
         if self.task == "lm" and self.bidirectional:
             raise ValueError(
                 "ModelConfig.bidirectional must be False for task 'lm' "
@@ -195,6 +203,13 @@ def _int(name: str, value: Any, low: int, high: int) -> None:
         raise ValueError(f"ModelConfig.{name} must be an int, got {value!r}")
     if not low <= value <= high:
         raise ValueError(f"ModelConfig.{name} must be in [{low}, {high}], got {value}")
+
+
+def _probability(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"ModelConfig.{name} must be a number, got {value!r}")
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise ValueError(f"ModelConfig.{name} must be in [0, 1), got {value!r}")
 
 
 def _bool(name: str, value: Any) -> None:

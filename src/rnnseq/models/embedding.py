@@ -1,5 +1,9 @@
 """``TokenEmbedder``: the input of every model, x_t = [WordEmbedding(w_t); CharFeatures(w_t)].
 
+With word dropout p (training only), w_t is first replaced by ``<unk>`` with
+probability p, independently at each real step; the characters of w_t stay, so
+the model learns to read an unseen word from its spelling and its context.
+
 It is also the models' boundary: it checks tokens, lengths and chars, and clears the
 padded steps (token and character ids set to 0) so whatever a batcher leaves there,
 -1, garbage or real ids, never reaches the network.
@@ -12,6 +16,9 @@ from torch import Tensor, nn
 
 from rnnseq.models.char_features import build_char_features
 from rnnseq.models.config import ModelConfig
+
+# The word vocabulary's specials come first: <pad> = 0, <unk> = 1 (rnnseq.data.vocab).
+UNK_ID = 1
 
 
 class TokenEmbedder(nn.Module):
@@ -38,6 +45,7 @@ class TokenEmbedder(nn.Module):
             config.char_kernel,
         )
         self.output_size = config.embedding_dim + config.char_output_size
+        self.word_dropout = config.word_dropout
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         tokens, lengths, chars = self.check(tokens, lengths, chars)
@@ -45,6 +53,9 @@ class TokenEmbedder(nn.Module):
 
     def embed(self, tokens: Tensor, chars: Tensor | None) -> Tensor:
         """Embed a batch already returned by :meth:`check` (no validation here)."""
+        if self.training and self.word_dropout > 0:
+            drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout  # (N, T)
+            tokens = tokens.masked_fill(drop & (tokens != 0), UNK_ID)  # (N, T); padding stays 0
         x = self.word(tokens)  # (N, T, E)
         if self.chars is not None:
             x = torch.cat([x, self.chars(chars)], dim=2)  # (N, T, E + F)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from rnnseq.models.config import ModelConfig
 from rnnseq.models.embedding import TokenEmbedder
 from rnnseq.models.encoder import RecurrentEncoder, State
+from rnnseq.models.precision import OutputLayer, full_precision, lower_precision
 
 
 class SequenceTagger(nn.Module):
@@ -62,7 +63,8 @@ class SequenceTagger(nn.Module):
             dropout=config.dropout,
             implementation=config.implementation,
         )
-        self.output = nn.Linear(self.encoder.output_size, config.num_labels)
+        self.output = OutputLayer(self.encoder.output_size, config.num_labels, config.bf16)
+        self.bf16 = config.bf16
         if config.tie_embeddings:
             # One (V, E) matrix reads words in and scores them out; small init so the
             # first logits are not huge.
@@ -89,9 +91,10 @@ class SequenceTagger(nn.Module):
         Requesting the state with ragged lengths makes the encoder run packed.
         """
         tokens, lengths, chars = self.embedder.check(tokens, lengths, chars)
-        x = self.dropout(self.embedder.embed(tokens, chars))  # (N, T, E + F)
-        y, final = self.encoder(x, lengths, state, return_state=return_state)  # (N, T, H_out)
-        return self.dropout(y), final
+        with lower_precision(self, tokens.device):
+            x = self.dropout(self.embedder.embed(tokens, chars))  # (N, T, E + F)
+            y, final = self.encoder(x, lengths, state, return_state=return_state)  # (N, T, H_out)
+        return self.dropout(full_precision(y)), full_precision(final)
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         hidden, _ = self.features(tokens, lengths, chars, return_state=False)  # (N, T, H_out)

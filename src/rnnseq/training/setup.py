@@ -110,4 +110,6 @@ def model_config_for(cfg: TrainConfig, vocabs: Vocabularies) -> ModelConfig:
         pooling=cfg.pooling,
         char_features=cfg.char_features,
         tie_embeddings=cfg.tie_embeddings,
+        word_dropout=cfg.word_dropout,
+        bf16=cfg.bf16,
     )
