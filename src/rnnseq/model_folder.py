@@ -172,6 +172,7 @@ def _loss_curve_png(metrics: dict) -> bytes:
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = metrics.get("epochs", [])
     fig = Figure(figsize=(6, 4), dpi=100)
@@ -184,6 +185,7 @@ def _loss_curve_png(metrics: dict) -> bytes:
     if metrics.get("best_epoch"):
         ax.axvline(metrics["best_epoch"], color="grey", linestyle=":", label="best")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_ylabel(f"loss ({metrics.get('loss_label', 'training objective')})")
     ax.set_title(f"rnnseq {metrics.get('task', '')}: loss per epoch")
     ax.grid(alpha=0.3)
