@@ -15,6 +15,8 @@ from rnnseq.cli import main
 from rnnseq.model_folder import load_model_folder
 from rnnseq.task_model import TaskModel
 from rnnseq.training.checkpoint import load_resume
+from rnnseq.training.config import TrainConfig
+from rnnseq.training.loop import loss_label
 
 STEPS_PER_EPOCH = 15  # 120 tagged sentences in batches of 8
 
@@ -182,3 +184,20 @@ def test_a_dead_runs_staging_folder_is_cleaned_up(data, tmp_path, capsys):
     (stale / "config.json").write_text("{}")
     assert run(capsys, train_argv("tag", data, tmp_path / "m", "--max-steps", 1))[0] == 0
     assert [q.name for q in tmp_path.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize(
+    ("options", "label"),
+    [
+        ({"task": "tag"}, "ce, time sum, batch mean"),
+        (
+            {"task": "tag", "time_reduction": "mean", "reduction": "token_mean"},
+            "ce, time mean, batch token_mean",
+        ),
+        ({"task": "tag", "loss": "crf"}, "crf per sequence, batch mean"),
+        ({"task": "classify"}, "ce, batch mean"),
+    ],
+)
+def test_loss_label_names_only_the_reductions_that_apply(options, label):
+    cfg = TrainConfig(train="t.conllu", out="o", **options)
+    assert loss_label(cfg) == label

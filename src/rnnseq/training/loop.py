@@ -409,8 +409,7 @@ class _Run:
         best = next((h for h in p.history if h["epoch"] == p.best_epoch), None)
         return {
             "task": self.cfg.task,
-            "loss_label": f"{self.cfg.loss}, time {self.cfg.time_reduction}, "
-            f"batch {self.cfg.reduction}",
+            "loss_label": loss_label(self.cfg),
             "epochs": p.history,
             "best_epoch": p.best_epoch,
             "best": best,
@@ -447,3 +446,14 @@ def _to_device(state, device):
     if isinstance(state, tuple):
         return tuple(s.to(device) for s in state)
     return state.to(device)
+
+
+def loss_label(cfg: TrainConfig) -> str:
+    """How the training loss is reduced, for the loss curve: "ce, time sum, batch mean".
+    The time reduction is named only where it applies: a classifier has one step, and a
+    CRF's loss is one number per sequence."""
+    if cfg.task == "classify":
+        return f"{cfg.loss}, batch {cfg.reduction}"
+    if cfg.loss == "crf":
+        return f"crf per sequence, batch {cfg.reduction}"
+    return f"{cfg.loss}, time {cfg.time_reduction}, batch {cfg.reduction}"
