@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import rnnseq
+from real_data import require_shared_data
 from rnnseq.cli import main
 from rnnseq.data import read_dataset
 from rnnseq.data.demo import demo_sentiment, demo_tagging
@@ -26,13 +27,6 @@ from rnnseq.training.config import TrainConfig
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden": 16, "embedding_dim": 16, "batch_size": 16, "epochs": 2, "threads": 1}
 TINY["progress"] = False
-
-
-def _shared_data() -> Path | None:
-    """``<repo>/../shared/data``, or the first ``shared/data`` further up (worktrees nest)."""
-    return next(
-        (p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()), None
-    )
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -212,9 +206,7 @@ def test_the_readme_quick_start_runs_as_written(tagger, tmp_path):
 
 @pytest.mark.slow
 def test_a_tagger_trained_briefly_on_ud_ewt_beats_the_most_frequent_tag(tmp_path):
-    shared = _shared_data()
-    if shared is None:
-        pytest.skip("../shared/data not found: no UD English EWT to train on")
+    shared = require_shared_data("no UD English EWT to train on")
     ewt = shared / "ud_english_ewt"
     train_file, dev_file = ewt / "en_ewt-ud-train.conllu", ewt / "en_ewt-ud-dev.conllu"
     rnnseq.train(

@@ -19,21 +19,6 @@ from rnnseq.data.download import DATASETS
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _shared_data() -> Path | None:
-    """``<repo>/../shared/data``, or the first ``shared/data`` further up (worktrees nest)."""
-    return next(
-        (p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()), None
-    )
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    path = _shared_data()
-    if path is None:
-        pytest.skip("../shared/data not found: nothing to serve as a mirror")
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _no_proxy_for_loopback(monkeypatch):
     for var in ("no_proxy", "NO_PROXY"):  # urllib honours *_proxy; reach 127.0.0.1 directly

@@ -21,19 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from real_data import require_shared_data
+
 REPO = Path(__file__).resolve().parents[1]
 RUNNER = REPO / "benchmarks" / "quality" / "run.py"
 
 # Small and quick: one thread (CI has 2 cores and runs 2 workers), no bf16 (CI CPUs
 # may lack it; tests/models/test_precision.py covers that path).
 SMALL = ["threads=1", "bf16=false", "embedding-dim=64", "hidden=64", "layers=1"]
-
-
-def _data() -> Path:
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "shared" / "data").is_dir():
-            return folder / "shared" / "data"
-    pytest.skip("real datasets not found: no shared/data folder above the repository")
 
 
 def _blocks(path: Path) -> list[str]:
@@ -70,7 +65,7 @@ def _tags(block: str, column: int, skip_ids: bool) -> list[str]:
 
 @pytest.mark.slow
 def test_ewt_tagger_beats_the_most_frequent_tag(tmp_path):
-    source = _data() / "ud_english_ewt"
+    source = require_shared_data() / "ud_english_ewt"
     data = tmp_path / "data"
     names = {"train": 3000, "dev": 300, "test": 600}
     parts = {}
@@ -89,7 +84,7 @@ def test_ewt_tagger_beats_the_most_frequent_tag(tmp_path):
 
 @pytest.mark.slow
 def test_conll2003_crf_tagger_finds_entities_that_all_o_misses(tmp_path):
-    source = _data() / "conll2003"
+    source = require_shared_data() / "conll2003"
     data = tmp_path / "data"
     sizes = {"eng.train": 3000, "eng.testa": 300, "eng.testb": 600}
     parts = {}
@@ -108,7 +103,7 @@ def test_conll2003_crf_tagger_finds_entities_that_all_o_misses(tmp_path):
 
 @pytest.mark.slow
 def test_sst2_classifier_beats_the_majority_class(tmp_path):
-    source = _data() / "sst2"
+    source = require_shared_data() / "sst2"
     data = tmp_path / "data"
     rows = {
         "train": source.joinpath("sentiment-train").read_text(encoding="utf-8").splitlines()[::8],
@@ -138,7 +133,8 @@ def _unigram_loss(train: list[str], test: list[str], unk: str | None = None) -> 
 
 @pytest.mark.slow
 def test_tinyshakespeare_char_lm_beats_the_unigram_distribution(tmp_path):
-    text = (_data() / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:200_000]
+    source = require_shared_data() / "tinyshakespeare" / "input.txt"
+    text = source.read_text(encoding="utf-8")[:200_000]
     data = tmp_path / "data"
     _write(data / "tinyshakespeare" / "input.txt", text)
     settings = ["epochs=1", "max-steps=200", "hidden=128", "batch-size=32", "bptt=64"]
@@ -154,7 +150,7 @@ def test_tinyshakespeare_char_lm_beats_the_unigram_distribution(tmp_path):
 
 @pytest.mark.slow
 def test_ptb_word_lm_beats_unigram_perplexity(tmp_path):
-    source = _data() / "ptb_word"
+    source = require_shared_data() / "ptb_word"
     data = tmp_path / "data"
     lines = {
         "train": source.joinpath("ptb.train.txt").read_text(encoding="utf-8").splitlines()[:6000],

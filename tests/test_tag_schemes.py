@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from real_data import find_shared_data
 from rnnseq import tag_schemes
 from rnnseq.tag_schemes import allowed_transitions, detect_scheme, spans, to_iob2, to_iobes
 
@@ -243,15 +244,6 @@ def test_allowed_transitions_rejects_non_span_tags_naming_tags():
 
 
 # ---------------------------------------------------------------- real data: CoNLL-2003
-
-
-def find_shared_data() -> Path | None:
-    """<repo>/../shared/data, looking further up for worktrees nested one level deeper."""
-    repo = Path(__file__).resolve().parents[1]
-    for parent in repo.parents:
-        if (parent / "shared" / "data").is_dir():
-            return parent / "shared" / "data"
-    return None
 
 
 def read_conll_tags(path: Path) -> list[list[str]]:

@@ -15,20 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from real_data import find_shared_data
 from rnnseq.data import download as dl
 from rnnseq.data.download import DATASETS, DownloadError, default_cache_dir, download
 
-
-def _find_shared_data() -> Path | None:
-    """``<repo>/../shared/data``, or the first ``shared/data`` further up (worktrees nest)."""
-    for parent in Path(__file__).resolve().parents[2:]:
-        candidate = parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-SHARED_DATA = _find_shared_data()
+SHARED_DATA = find_shared_data()
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_folder_factory import make_model_folder
+from real_data import find_shared_data
 from rnnseq.cli import main
 from rnnseq.data import ClassifyExample, DataError, TagExample, read_dataset
-
-from .conftest import find_shared_data
 
 CASES = [  # (format, task, unit)
     ("conllu", "tag", "char"),
