@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
-from conftest import train_argv
 from procs import env, rank_env, run_ranks, start_ranks, wait_ranks
 from runs import assert_same_run
 
+from conftest import train_argv
 from rnnseq.cli import main
 
 RNNSEQ = [sys.executable, "-m", "rnnseq"]

@@ -8,9 +8,9 @@ import json
 
 import pytest
 import torch
-from conftest import train_argv
 from runs import assert_same_run
 
+from conftest import train_argv
 from rnnseq.cli import main
 from rnnseq.model_folder import load_model_folder
 from rnnseq.task_model import TaskModel

@@ -14,10 +14,10 @@ import sys
 import time
 
 import pytest
-from conftest import train_argv
 from procs import env
 from runs import assert_same_run
 
+from conftest import train_argv
 from rnnseq.cli import main
 from rnnseq.data.demo import demo_tagging
 from rnnseq.model_folder import load_model_folder
