@@ -11,16 +11,15 @@ The model holds no loss: the training loop applies
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
+from rnnseq.models.backbone import RecurrentBackbone
 from rnnseq.models.config import ModelConfig
-from rnnseq.models.embedding import TokenEmbedder
-from rnnseq.models.encoder import RecurrentEncoder
 from rnnseq.models.pooling import pool
-from rnnseq.models.precision import OutputLayer, full_precision, lower_precision
+from rnnseq.models.precision import full_precision, lower_precision
 
 
-class SequenceClassifier(nn.Module):
+class SequenceClassifier(RecurrentBackbone):
     """Embedding -> dropout -> RecurrentEncoder -> pooling -> dropout -> linear.
 
     Args:
@@ -42,24 +41,10 @@ class SequenceClassifier(nn.Module):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
         config.validate()
         if config.task != "classify":
             raise ValueError(f"config.task must be 'classify', got {config.task!r}")
-        self.config = config
-        self.embedder = TokenEmbedder(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.encoder = RecurrentEncoder(
-            self.embedder.output_size,
-            config.hidden,
-            cell=config.cell,
-            layers=config.layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout,
-            implementation=config.implementation,
-        )
-        self.output = OutputLayer(self.encoder.output_size, config.num_labels, config.bf16)
-        self.bf16 = config.bf16
+        super().__init__(config)
 
     def encode(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         """The pooled sequence vector v, before the output dropout: (N, H_out)."""

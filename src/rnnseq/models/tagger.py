@@ -14,15 +14,15 @@ for large vocabularies, a chunked linear + loss to ``features(...)`` with
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from rnnseq.models.backbone import RecurrentBackbone
 from rnnseq.models.config import ModelConfig
-from rnnseq.models.embedding import TokenEmbedder
-from rnnseq.models.encoder import RecurrentEncoder, State
-from rnnseq.models.precision import OutputLayer, full_precision, lower_precision
+from rnnseq.models.encoder import State
+from rnnseq.models.precision import full_precision, lower_precision
 
 
-class SequenceTagger(nn.Module):
+class SequenceTagger(RecurrentBackbone):
     """Embedding (+ char features) -> dropout -> RecurrentEncoder -> dropout -> linear per step.
 
     Args:
@@ -47,24 +47,10 @@ class SequenceTagger(nn.Module):
     """
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
         config.validate()
         if config.task not in ("tag", "lm"):
             raise ValueError(f"config.task must be 'tag' or 'lm', got {config.task!r}")
-        self.config = config
-        self.embedder = TokenEmbedder(config)
-        self.dropout = nn.Dropout(config.dropout)
-        self.encoder = RecurrentEncoder(
-            self.embedder.output_size,
-            config.hidden,
-            cell=config.cell,
-            layers=config.layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout,
-            implementation=config.implementation,
-        )
-        self.output = OutputLayer(self.encoder.output_size, config.num_labels, config.bf16)
-        self.bf16 = config.bf16
+        super().__init__(config)
         if config.tie_embeddings:
             # One (V, E) matrix reads words in and scores them out; small init so the
             # first logits are not huge.
