@@ -4,12 +4,14 @@ time_reduction/reduction pair, classify, tag (CE and CRF) and lm."""
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from ddp_cases import CASES, NAMES, batches, build, run_case
 from procs import run_ranks
 from safetensors import safe_open
@@ -98,3 +100,25 @@ def test_an_infinite_gradient_raises_and_leaves_the_weights():
         train_step(model, batches(case, 0, 1)[0], opts, optimizer, Context(), where="step 3")
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_steps_equal_the_loop_a_user_writes_by_hand():
+    """train_step with rnnseq's optimizer (fused Adam) moves the weights exactly as the
+    plain loop does: flattened F.cross_entropy(ignore_index=-100) and torch.optim.Adam."""
+    case = next(c for c in CASES if c[0] == "tag-sum-token_mean")
+    model, opts = build(case)
+    by_hand = copy.deepcopy(model.net)
+    ours = torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
+    theirs = torch.optim.Adam(by_hand.parameters(), lr=0.01)
+    batch = batches(case, 0, 1)[0]
+    for _ in range(5):
+        result = train_step(model, batch, opts, ours, Context())
+        logits = by_hand(batch.tokens, batch.lengths)  # (N, T, C)
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), ignore_index=-100)
+        theirs.zero_grad()
+        loss.backward()
+        theirs.step()
+        assert result.loss == pytest.approx(loss.item(), rel=1e-9)
+    pairs = zip(model.net.named_parameters(), by_hand.parameters(), strict=True)
+    for (name, ours_p), theirs_p in pairs:
+        torch.testing.assert_close(ours_p, theirs_p, rtol=1e-9, atol=1e-9, msg=name)
