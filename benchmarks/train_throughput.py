@@ -10,14 +10,22 @@ figure that is robust on a shared machine), tokens per wall-second, and dev
 accuracy after the last epoch; then each rnnseq figure as a ratio to the plain
 loop's measured in the same round.
 
-    .venv/bin/python benchmarks/train_throughput.py [--epochs 3] [--threads 1 2] [--rounds 1]
+    .venv/bin/python benchmarks/train_throughput.py [--epochs 3] [--threads 1 2] [--seeds 1 2 3]
+
+Variants: `plain` (the hand-written loop), `rnnseq` (`rnnseq train` as it is, with
+length-bucketed batches) and `random` (`rnnseq train --bucket-pool 1`: random batches,
+as the plain loop draws them). With several seeds a summary gives each variant's
+mean dev accuracy, its difference from the plain loop with the standard error of that
+difference, and the mean CPU ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +43,7 @@ def shared_data() -> Path:
     sys.exit("UD English EWT not found: ../shared/data/ud_english_ewt is absent")
 
 
-def run_plain(train: Path, dev: Path, epochs: int, threads: int) -> dict:
+def run_plain(train: Path, dev: Path, epochs: int, threads: int, seed: int = 1) -> dict:
     cmd = [
         sys.executable,
         str(HERE / "plain_tagger.py"),
@@ -45,6 +53,8 @@ def run_plain(train: Path, dev: Path, epochs: int, threads: int) -> dict:
         str(epochs),
         "--threads",
         str(threads),
+        "--seed",
+        str(seed),
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=_env(threads))
     r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -56,7 +66,9 @@ def run_plain(train: Path, dev: Path, epochs: int, threads: int) -> dict:
     }
 
 
-def run_rnnseq(train: Path, dev: Path, epochs: int, threads: int, out: Path) -> dict:
+def run_rnnseq(
+    train: Path, dev: Path, epochs: int, threads: int, out: Path, seed: int = 1, extra=()
+) -> dict:
     cmd = [
         sys.executable,
         "-m",
@@ -103,7 +115,8 @@ def run_rnnseq(train: Path, dev: Path, epochs: int, threads: int, out: Path) -> 
         "--tag-scheme",
         "keep",
         "--seed",
-        "1",
+        str(seed),
+        *extra,
     ]
     subprocess.run(cmd, check=True, capture_output=True, text=True, env=_env(threads))
     last = json.loads((out / "metrics.json").read_text())["epochs"][-1]
@@ -121,36 +134,72 @@ def _env(threads: int) -> dict:
     return env
 
 
+VARIANTS = {  # name -> extra `rnnseq train` options
+    "rnnseq": (),  # length-bucketed batches (the default)
+    "random": ("--bucket-pool", "1"),  # rnnseq with random batches, as the plain loop
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed")
     args = ap.parse_args()
     data = shared_data()
     train, dev = data / "en_ewt-ud-train.conllu", data / "en_ewt-ud-dev.conllu"
     print(f"load average before: {os.getloadavg()[0]:.2f} (cores: {os.cpu_count()})")
     print(
-        f"{'round':>5} {'threads':>7} {'variant':<8} {'tok/CPU-s':>10} {'tok/s':>8} "
-        f"{'dev acc':>8} {'CPU ratio':>9} {'wall ratio':>10}"
+        f"{'round':>5} {'threads':>7} {'seed':>4} {'variant':<8} {'tok/CPU-s':>10} "
+        f"{'tok/s':>8} {'dev acc':>8} {'CPU ratio':>9} {'wall ratio':>10}"
     )
+    accuracy: dict[tuple[int, str], list[float]] = {}
+    cpu_ratios: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for threads in args.threads:
-                plain = run_plain(train, dev, args.epochs, threads)
-                ours = run_rnnseq(train, dev, args.epochs, threads, Path(tmp) / "model")
-                for name, res in (("plain", plain), ("rnnseq", ours)):
-                    cpu_rate = res["tokens"] / res["cpu_s"]
-                    wall_rate = res["tokens"] / res["wall_s"]
-                    cpu_ratio = cpu_rate / (plain["tokens"] / plain["cpu_s"])
-                    wall_ratio = wall_rate / (plain["tokens"] / plain["wall_s"])
-                    print(
-                        f"{r + 1:>5} {threads:>7} {name:<8} {cpu_rate:>10,.0f} "
-                        f"{wall_rate:>8,.0f} {res['dev_accuracy']:>8.4f} "
-                        f"{cpu_ratio:>8.2f}x {wall_ratio:>9.2f}x",
-                        flush=True,
-                    )
+                for seed in args.seeds:
+                    runs = {"plain": run_plain(train, dev, args.epochs, threads, seed)}
+                    for name, extra in VARIANTS.items():
+                        out = Path(tmp) / name
+                        runs[name] = run_rnnseq(train, dev, args.epochs, threads, out, seed, extra)
+                    plain = runs["plain"]
+                    for name, res in runs.items():
+                        cpu_ratio = (res["tokens"] / res["cpu_s"]) / (
+                            plain["tokens"] / plain["cpu_s"]
+                        )
+                        wall_ratio = (res["tokens"] / res["wall_s"]) / (
+                            plain["tokens"] / plain["wall_s"]
+                        )
+                        accuracy.setdefault((threads, name), []).append(res["dev_accuracy"])
+                        cpu_ratios.setdefault((threads, name), []).append(cpu_ratio)
+                        print(
+                            f"{r + 1:>5} {threads:>7} {seed:>4} {name:<8} "
+                            f"{res['tokens'] / res['cpu_s']:>10,.0f} "
+                            f"{res['tokens'] / res['wall_s']:>8,.0f} "
+                            f"{res['dev_accuracy']:>8.4f} {cpu_ratio:>8.2f}x {wall_ratio:>9.2f}x",
+                            flush=True,
+                        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print("\nthreads variant  runs  dev acc mean (sd)  minus plain (SE)  CPU ratio mean")
+    for (threads, name), accs in accuracy.items():
+        base = accuracy[(threads, "plain")]
+        diff, se = _difference(accs, base) if name != "plain" else (0.0, float("nan"))
+        ratio = statistics.fmean(cpu_ratios[(threads, name)])
+        sd = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+        print(
+            f"{threads:>7} {name:<8} {len(accs):>4}  {100 * statistics.fmean(accs):6.2f} "
+            f"({100 * sd:.2f})   {100 * diff:+6.2f} ({100 * se:.2f})   {ratio:6.2f}x"
+        )
+
+
+def _difference(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean of a minus mean of b, and the standard error of that difference."""
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    if len(a) < 2 or len(b) < 2:
+        return diff, float("nan")
+    return diff, math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
 
 
 if __name__ == "__main__":

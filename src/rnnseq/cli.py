@@ -220,6 +220,15 @@ def _add_train(sub) -> None:
         help="sequences per batch; lm: parallel rows of the text (default 32)",
     )
     g.add_argument(
+        "--bucket-pool",
+        type=int,
+        default=d["bucket_pool"],
+        metavar="N",
+        help="classify/tag: sort pools of N batches by length and cut them into batches, "
+        "so each batch pads little; 1 = random batches, which pad more but mix lengths "
+        f"(default {d['bucket_pool']})",
+    )
+    g.add_argument(
         "--bptt",
         type=int,
         default=d["bptt"],

@@ -201,3 +201,12 @@ def test_a_dead_runs_staging_folder_is_cleaned_up(data, tmp_path, capsys):
 def test_loss_label_names_only_the_reductions_that_apply(options, label):
     cfg = TrainConfig(train="t.conllu", out="o", **options)
     assert loss_label(cfg) == label
+
+
+def test_bucket_pool_reaches_the_batches_and_the_saved_config(capsys, data, tmp_path):
+    code, _, err = run(capsys, train_argv("tag", data, tmp_path / "m", "--bucket-pool", "1"))
+    assert code == 0, err
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["training"]["bucket_pool"] == 1
+    code, _, err = run(capsys, train_argv("tag", data, tmp_path / "n", "--bucket-pool", "0"))
+    assert code == 2 and "--bucket-pool must be an integer >= 1" in err and "Traceback" not in err

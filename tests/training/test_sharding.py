@@ -65,3 +65,16 @@ def test_lm_processes_take_consecutive_row_blocks_of_the_same_windows():
         assert torch.equal(torch.cat([a.targets, b.targets]), w.targets)
         assert torch.equal(torch.cat([a.lengths, b.lengths]), w.lengths)
         assert a.indices == [0, 1, 2] and b.indices == [3, 4, 5]
+
+
+def test_a_pool_of_one_batch_gives_random_batches_of_mixed_lengths():
+    """--bucket-pool 1: each batch is a random draw (its rows merely sorted), so batches
+    mix lengths; the default pools of 100 batches give batches of one length here."""
+    pooled = epoch_batches(LENGTHS, 8, seed=1, epoch=1)
+    random_batches = epoch_batches(LENGTHS, 8, seed=1, epoch=1, pool_batches=1)
+    spread = [max(LENGTHS[i] for i in b) - min(LENGTHS[i] for i in b) for b in pooled]
+    assert max(spread) <= 1
+    spread = [max(LENGTHS[i] for i in b) - min(LENGTHS[i] for i in b) for b in random_batches]
+    assert sum(spread) / len(spread) > 5
+    assert sorted(i for b in random_batches for i in b) == list(range(len(LENGTHS)))
+    assert random_batches == epoch_batches(LENGTHS, 8, seed=1, epoch=1, pool_batches=1)

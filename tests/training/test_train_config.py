@@ -32,3 +32,11 @@ def test_a_resumed_run_refuses_every_changed_option_by_name():
 def test_resume_with_overwrite_is_a_value_error_naming_both():
     with pytest.raises(ValueError, match="--resume .* --overwrite"):
         TrainConfig(task="tag", train="a", out="m", resume=True, overwrite=True).resolved()
+
+
+def test_bucket_pool_must_be_a_positive_integer_and_is_kept_on_resume():
+    with pytest.raises(ValueError, match="--bucket-pool must be an integer >= 1"):
+        TrainConfig(task="tag", train="a", out="m", bucket_pool=0).resolved()
+    given = TrainConfig(task="tag", train="a.conllu", out="m", hidden=16, resume=True)
+    with pytest.raises(ValueError, match="--bucket-pool 100 \\(the run has 1\\)"):
+        resumed_config(given, _saved(bucket_pool=1))

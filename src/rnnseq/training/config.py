@@ -115,6 +115,10 @@ class TrainConfig:
     epochs: int = 10
     # Sequences per batch (lm: parallel rows of the text stream).
     batch_size: int = 32
+    # classify/tag: batches are cut from pools of this many batches sorted by length, so
+    # a batch holds sequences of similar length and pads little; 1 = random batches
+    # (more padding computed, batches of mixed lengths).
+    bucket_pool: int = 100
     # lm: steps per window of truncated backpropagation through time.
     bptt: int = 64
     # Clip the gradient norm at this value (0 = no clipping).
@@ -192,7 +196,15 @@ class TrainConfig:
         _number("lr_decay", self.lr_decay, 0.0, 1.0)
         if self.lr is not None:
             _number("lr", self.lr, 0.0, math.inf, low_open=True)
-        for name in ("epochs", "batch_size", "bptt", "embedding_dim", "hidden", "layers"):
+        for name in (
+            "epochs",
+            "batch_size",
+            "bucket_pool",
+            "bptt",
+            "embedding_dim",
+            "hidden",
+            "layers",
+        ):
             _integer(name, getattr(self, name), 1)
         for name in ("patience", "seed", "checkpoint_every", "decay_start"):
             _integer(name, getattr(self, name), 0)

@@ -123,7 +123,12 @@ class _Run:
         else:  # fail now, before any folder exists, if the processes cannot all be fed
             lengths = self.data.train.lengths
             epoch_batches(
-                lengths, cfg.batch_size, seed=cfg.seed, epoch=1, world_size=ctx.world_size
+                lengths,
+                cfg.batch_size,
+                seed=cfg.seed,
+                epoch=1,
+                world_size=ctx.world_size,
+                pool_batches=cfg.bucket_pool,
             )
         self.model: TaskModel = model.to(self.device).train()
         self.net = distributed.wrap(self.model, ctx)  # DDP, for several processes
@@ -233,6 +238,7 @@ class _Run:
             epoch=self.progress.epoch,
             rank=self.ctx.rank,
             world_size=self.ctx.world_size,
+            pool_batches=self.cfg.bucket_pool,
         )
 
     def _epoch(self) -> None:

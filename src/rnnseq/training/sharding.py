@@ -32,13 +32,17 @@ def epoch_batches(
     epoch: int,
     rank: int = 0,
     world_size: int = 1,
+    pool_batches: int = 100,
 ) -> list[list[int]]:
-    """This process's batches of one epoch, as lists of example indices, in order.
+    """This process's batches of one epoch, as lists of example indices, in order;
+    ``pool_batches`` as in :func:`rnnseq.data.bucket_batches` (1 = random batches).
 
     Raises:
         ValueError: fewer batches than processes (some would have nothing to do).
     """
-    order = bucket_batches(lengths, batch_size, shuffle=True, seed=seed, epoch=epoch)
+    order = bucket_batches(
+        lengths, batch_size, shuffle=True, seed=seed, epoch=epoch, pool_batches=pool_batches
+    )
     if len(order) < world_size:
         raise ValueError(
             f"--batch-size {batch_size} makes {len(order)} batch(es) of the training data, "
