@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from loopback_server import LoopbackServer
 from rnnseq.cli import main
 from rnnseq.data.download import DATASETS
 
@@ -25,38 +23,12 @@ def _no_proxy_for_loopback(monkeypatch):
         monkeypatch.setenv(var, "127.0.0.1,localhost")
 
 
-class _Server:
-    """A static, read-only file server on 127.0.0.1 that records the paths asked for."""
-
-    def __init__(self, root: Path) -> None:
-        self.requests: list[str] = []
-        requests = self.requests
-
-        class Handler(SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, format, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture
 def serve():
-    servers: list[_Server] = []
+    servers: list[LoopbackServer] = []
 
-    def start(root: Path) -> _Server:
-        servers.append(_Server(root))
+    def start(root: Path) -> LoopbackServer:
+        servers.append(LoopbackServer(root))
         return servers[-1]
 
     yield start

@@ -7,14 +7,12 @@ import hashlib
 import io
 import re
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from loopback_server import LoopbackServer
 from real_data import find_shared_data
 from rnnseq.data import download as dl
 from rnnseq.data.download import DATASETS, DownloadError, default_cache_dir, download
@@ -38,32 +36,6 @@ def _files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-class _Server:
-    """A read-only static file server on 127.0.0.1 that records the paths it was asked for."""
-
-    def __init__(self, root: Path) -> None:
-        requests: list[str] = []
-
-        class Handler(SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.requests = requests
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
 @pytest.fixture(autouse=True)
 def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     # urllib honours *_proxy variables; the loopback servers must be reached directly.
@@ -72,11 +44,11 @@ def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Path], _Server]]:
-    servers: list[_Server] = []
+def serve() -> Iterator[Callable[[Path], LoopbackServer]]:
+    servers: list[LoopbackServer] = []
 
-    def start(root: Path) -> _Server:
-        servers.append(_Server(root))
+    def start(root: Path) -> LoopbackServer:
+        servers.append(LoopbackServer(root))
         return servers[-1]
 
     yield start
