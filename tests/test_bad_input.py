@@ -11,7 +11,6 @@ import os
 import sys
 
 import pytest
-import torch
 
 from model_folder_factory import make_model_folder
 from rnnseq.cli import main
@@ -23,15 +22,6 @@ MEGABYTE = 1 << 20
 
 GOOD_TSV = b"a fine film\tpos\nnot good\tneg\nvery good indeed\tpos\nbad\tneg\n"
 GOOD_CONLL = b"EU B-ORG\nrejects O\n\nPeter B-PER\nBlackburn I-PER\n"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared machine: one thread is much faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(capsys, *argv):

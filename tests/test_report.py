@@ -34,7 +34,8 @@ def test_table_names_the_label_column_by_where_the_labels_came_from():
     rows = [("a", "X", 0.5)]
     assert "true label" in explanation_table(_expl(rows, True)).splitlines()[0]
     assert "predicted label" in explanation_table(_expl(rows, False)).splitlines()[0]
-    assert "next unit" in explanation_table(_expl(rows, True), task="lm").splitlines()[0]
+    lm = Explanation(_expl(rows, True).steps, True, label_head="next unit")
+    assert "next unit" in explanation_table(lm).splitlines()[0]
 
 
 def test_table_escapes_whitespace_and_clips_long_inputs():
@@ -112,6 +113,6 @@ def test_evaluation_report_lists_the_scores_and_aligns_the_per_class_table():
     assert table[0].split() == ["class", "precision", "recall", "F1", "support"]
     assert table[1].split() == ["B-LOC", "1.0000", "0.5000", "0.6667", "2"]
     assert len({len(line) for line in table}) == 1  # every column right-aligned
-    assert "nats per example" in evaluation_report(result, "x.tsv", task="classify")
+    assert "nats per example" in evaluation_report(result, "x.tsv", "example")
     lm = {"loss": 1.0, "accuracy": 0.5, "perplexity": math.e, "n_examples": 1, "n_tokens": 9}
-    assert "perplexity  2.72" in evaluation_report(lm, "t.txt", task="lm")
+    assert "perplexity  2.72" in evaluation_report(lm, "t.txt")

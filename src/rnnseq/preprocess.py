@@ -1,12 +1,10 @@
-"""From read examples to model inputs: vocabularies, tag schemes, lengths, ids.
+"""From read examples to model inputs: the vocabularies, tag schemes, lengths and
+class weights that every task uses.
 
-The step between the readers (:mod:`rnnseq.data`) and the batches:
-
-    examples --(build_vocabularies)--> Vocabularies
-    examples + Vocabularies --(encode_examples)--> EncodedDataset --> batches
-
-Training and prediction share these functions, so a saved model reads new input
-exactly as it read its training data.
+The step between the readers (:mod:`rnnseq.data`) and the batches; each task object
+(:mod:`rnnseq.tasks`) builds its vocabularies and encodes its examples with these, and
+training and prediction share them, so a saved model reads new input exactly as it
+read its training data.
 """
 
 from __future__ import annotations
@@ -18,21 +16,14 @@ from dataclasses import dataclass, replace
 
 from rnnseq.data import (
     IGNORE_INDEX,
-    MAX_WORD_LEN,
-    ClassifyExample,
     DataError,
-    EncodedDataset,
     TagExample,
     Vocab,
 )
-from rnnseq.data.vocab import PAD, UNK
 from rnnseq.tag_schemes import convert, detect_scheme
 
 __all__ = [
     "Vocabularies",
-    "build_vocabularies",
-    "encode_examples",
-    "encode_texts",
     "limit_lengths",
     "class_weight_values",
     "SchemeMap",
@@ -68,29 +59,6 @@ class Vocabularies:
         return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["labels"]), chars)
 
 
-def build_vocabularies(
-    train: Sequence[ClassifyExample] | Sequence[TagExample] | Sequence[str],
-    task: str,
-    *,
-    min_freq: int,
-    lowercase: bool,
-    char_features: bool,
-) -> Vocabularies:
-    """Vocabularies from the training data alone (labels of dev are never added)."""
-    if task == "lm":
-        units = Vocab.build([train], min_freq=min_freq, specials=(PAD, UNK))
-        return Vocabularies(words=units, labels=units)
-    words = Vocab.build((e.tokens for e in train), min_freq=min_freq, lowercase=lowercase)
-    if task == "classify":
-        labels = Vocab.build([[e.label for e in train]], specials=())
-    else:
-        labels = Vocab.build((e.tags for e in train), specials=())
-    chars = None
-    if char_features:
-        chars = Vocab.build(w for e in train for w in e.tokens)
-    return Vocabularies(words=words, labels=labels, chars=chars)
-
-
 def limit_lengths(examples: list, max_length: int | None, on_long: str, path: str) -> list:
     """Truncate (warning once) or reject (DataError) examples longer than ``max_length``."""
     if max_length is None:
@@ -117,66 +85,6 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
             stacklevel=2,
         )
     return out
-
-
-def encode_texts(
-    sentences: Sequence[Sequence[str]], vocabs: Vocabularies, task: str
-) -> EncodedDataset:
-    """Unlabelled token lists -> ids (``targets`` is None)."""
-    return EncodedDataset.from_tokens(
-        sentences, vocabs.words, task=task, char_vocab=vocabs.chars, max_word_len=MAX_WORD_LEN
-    )
-
-
-def encode_examples(
-    examples: Sequence[ClassifyExample] | Sequence[TagExample],
-    vocabs: Vocabularies,
-    task: str,
-    *,
-    path: str,
-) -> EncodedDataset:
-    """Labelled examples -> ids with targets.
-
-    A class never seen in training is a DataError naming the file and line
-    (classification cannot score it). A tag never seen in training is counted
-    as a step the model gets wrong: its target is ignored by the loss, the
-    accuracy still counts it, and one warning says so.
-    """
-    encoded = encode_texts([e.tokens for e in examples], vocabs, task)
-    known = vocabs.labels
-    if task == "classify":
-        targets = []
-        for e in examples:
-            if e.label not in known:
-                raise DataError(
-                    path,
-                    e.line,
-                    f"label {e.label!r} never occurs in the training data "
-                    f"(known: {', '.join(known.tokens[:20])})",
-                )
-            targets.append(known.encode([e.label])[0])
-        encoded.targets = targets
-        return encoded
-    unseen: Counter[str] = Counter()
-    tag_targets = []
-    for e in examples:
-        ids = []
-        for tag in e.tags:
-            if tag in known:
-                ids.append(known.encode([tag])[0])
-            else:
-                unseen[tag] += 1
-                ids.append(IGNORE_INDEX)
-        tag_targets.append(ids)
-    if unseen:
-        names = ", ".join(f"{t} ({n})" for t, n in unseen.most_common(5))
-        warnings.warn(
-            f"{path}: {sum(unseen.values())} token(s) carry tags never seen in training "
-            f"({names}); they are counted as errors",
-            stacklevel=2,
-        )
-    encoded.targets = tag_targets
-    return encoded
 
 
 @dataclass(frozen=True)

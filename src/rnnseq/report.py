@@ -6,7 +6,7 @@ import math
 import os
 import sys
 
-from rnnseq.inference import Explanation
+from rnnseq.explanation import Explanation
 
 __all__ = ["explanation_table", "evaluation_report", "use_colour"]
 
@@ -28,7 +28,7 @@ def _paint(text: str, p: float, colour: bool) -> str:
     return f"\033[{code}m{text}\033[0m"
 
 
-def explanation_table(expl: Explanation, *, colour: bool = False, task: str = "tag") -> str:
+def explanation_table(expl: Explanation, *, colour: bool = False) -> str:
     """The ``rnnseq explain`` table.
 
     One row per step j: its number, its input (a token, a character or, for classify,
@@ -38,10 +38,7 @@ def explanation_table(expl: Explanation, *, colour: bool = False, task: str = "t
     whitespace and control characters are shown escaped. With ``colour``, rows are
     green (p_j >= 0.8), yellow (>= 0.4) or red.
     """
-    if task == "lm":
-        label_head = "next unit"
-    else:
-        label_head = "true label" if expl.labels_given else "predicted label"
+    label_head = expl.label_head or ("true label" if expl.labels_given else "predicted label")
     heads = ("step", "input", label_head, "p_j", "L_j = -ln p_j")
     rows = [
         (
@@ -91,11 +88,11 @@ def _loss_text(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.4f}"
 
 
-def evaluation_report(result: dict, path: str, task: str = "tag") -> str:
-    """A readable summary of ``rnnseq evaluate`` (the --json output holds the same)."""
+def evaluation_report(result: dict, path: str, loss_unit: str = "step") -> str:
+    """A readable summary of ``rnnseq evaluate`` (the --json output holds the same);
+    ``loss_unit`` says what the loss is counted per ("step", or "example" for classify)."""
     lines = [f"{path}: {result['n_examples']} examples, {result['n_tokens']} counted steps"]
-    per = "example" if task == "classify" else "step"
-    lines.append(f"  loss        {result['loss']:.4f} nats per {per}")
+    lines.append(f"  loss        {result['loss']:.4f} nats per {loss_unit}")
     if "perplexity" in result:
         lines.append(f"  perplexity  {result['perplexity']:.2f}")
     lines.append(f"  accuracy    {result['accuracy']:.4f}")

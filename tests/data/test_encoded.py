@@ -12,7 +12,7 @@ def test_tag_examples_become_token_tag_and_char_ids():
     tags = Vocab.build((e.tags for e in TAGGED), specials=())
     chars = Vocab.build(w for e in TAGGED for w in e.tokens)
     data = EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars)
-    assert data.task == "tag" and len(data) == 2 and data.lengths == [2, 1]
+    assert data.per_step and len(data) == 2 and data.lengths == [2, 1]
     assert data.tokens == [words.encode(["The", "cat"]), words.encode(["Hi"])]
     assert data.targets == [[0, 1], [2]]
     assert data.chars[0][1] == chars.encode("cat")
@@ -22,14 +22,14 @@ def test_classify_examples_get_one_target_each():
     examples = [ClassifyExample(["good"], "pos"), ClassifyExample(["bad", "!"], "neg")]
     labels = Vocab.build([[e.label for e in examples]], specials=())
     data = EncodedDataset.from_examples(examples, Vocab.build([["good"]]), labels)
-    assert data.task == "classify" and data.targets == [0, 1] and data.chars is None
+    assert not data.per_step and data.targets == [0, 1] and data.chars is None
     assert data.tokens == [[2], [1, 1]]
 
 
 def test_long_words_keep_their_first_max_word_len_characters():
     chars = Vocab.build(["abcdef"])
     data = EncodedDataset.from_tokens(
-        [["abcdef"]], Vocab([]), task="tag", char_vocab=chars, max_word_len=3
+        [["abcdef"]], Vocab([]), per_step=True, char_vocab=chars, max_word_len=3
     )
     assert data.chars == [[chars.encode("abc")]] and data.targets is None
 
@@ -45,9 +45,7 @@ def test_bad_arguments_are_value_errors_naming_them():
         EncodedDataset.from_examples([TAGGED[0], ClassifyExample(["a"], "x")], Vocab([]), Vocab([]))
     with pytest.raises(ValueError, match="char_vocab"):
         EncodedDataset.from_tokens(
-            [["a"]], Vocab([]), task="tag", char_vocab=Vocab(["a"], specials=())
+            [["a"]], Vocab([]), per_step=True, char_vocab=Vocab(["a"], specials=())
         )
-    with pytest.raises(ValueError, match="task"):
-        EncodedDataset.from_tokens([["a"]], Vocab([]), task="lm")
     with pytest.raises(ValueError, match="max_word_len"):
-        EncodedDataset.from_tokens([["a"]], Vocab([]), task="tag", max_word_len=0)
+        EncodedDataset.from_tokens([["a"]], Vocab([]), per_step=True, max_word_len=0)

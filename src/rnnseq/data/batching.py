@@ -90,7 +90,7 @@ def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
 
     targets = None
     if dataset.targets is not None:
-        if dataset.task == "classify":
+        if not dataset.per_step:
             targets = torch.tensor([dataset.targets[i] for i in indices], dtype=torch.long)  # (N,)
         else:
             targets = _tensor(

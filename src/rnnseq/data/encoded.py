@@ -21,7 +21,8 @@ MAX_WORD_LEN = 20  # characters kept per word for character features (the first 
 class EncodedDataset:
     """A dataset as id lists.
 
-    task: "classify" (one target per example) or "tag" (one per token).
+    per_step: True when there is one target per token (tagging), False for one per
+        example (classification).
     tokens: word ids of each example, ``tokens[i][j]``.
     targets: classify: ``targets[i]`` a label id; tag: ``targets[i][j]`` a tag
         id; None for unlabelled input (prediction).
@@ -29,7 +30,7 @@ class EncodedDataset:
         ``max_word_len`` per word), or None without character features.
     """
 
-    task: str
+    per_step: bool
     tokens: list[list[int]]
     targets: list[int] | list[list[int]] | None = None
     chars: list[list[list[int]]] | None = None
@@ -63,17 +64,17 @@ class EncodedDataset:
             max_word_len: characters kept per word.
         """
         if all(isinstance(e, ClassifyExample) for e in examples):
-            task = "classify"
+            per_step = False
             targets: list = labels.encode([e.label for e in examples])
         elif all(isinstance(e, TagExample) for e in examples):
-            task = "tag"
+            per_step = True
             targets = [labels.encode(e.tags) for e in examples]
         else:
             raise ValueError("examples must be all ClassifyExample or all TagExample")
         encoded = cls.from_tokens(
             [e.tokens for e in examples],
             vocab,
-            task=task,
+            per_step=per_step,
             char_vocab=char_vocab,
             max_word_len=max_word_len,
         )
@@ -86,13 +87,12 @@ class EncodedDataset:
         sentences: Sequence[Sequence[str]],
         vocab: Vocab,
         *,
-        task: str,
+        per_step: bool,
         char_vocab: Vocab | None = None,
         max_word_len: int = MAX_WORD_LEN,
     ) -> EncodedDataset:
-        """Encode unlabelled token lists (``targets`` is None), e.g. for prediction."""
-        if task not in ("classify", "tag"):
-            raise ValueError(f"task must be 'classify' or 'tag', got {task!r}")
+        """Encode unlabelled token lists (``targets`` is None), e.g. for prediction;
+        ``per_step`` as the field of that name."""
         if max_word_len < 1:
             raise ValueError(f"max_word_len must be >= 1, got {max_word_len}")
         if char_vocab is not None and char_vocab.pad_id != 0:
@@ -101,4 +101,4 @@ class EncodedDataset:
         chars = None
         if char_vocab is not None:
             chars = [[char_vocab.encode(w[:max_word_len]) for w in s] for s in sentences]
-        return cls(task=task, tokens=tokens, targets=None, chars=chars)
+        return cls(per_step=per_step, tokens=tokens, targets=None, chars=chars)
