@@ -25,6 +25,7 @@ What each default was chosen from (the measurements) is in docs/PERFORMANCE.md.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -125,23 +126,29 @@ _CUDA_MAX_CHUNKS = 8
 
 def default_plan(device: torch.device | str = "cpu", threads: int | None = None) -> KernelPlan:
     """The plan for ``device`` with ``threads`` CPU threads (default: torch's setting now)."""
-    device = torch.device(device)
-    if device.type == "cuda":
+    device_type = device.type if isinstance(device, torch.device) else torch.device(device).type
+    threads = max(1, torch.get_num_threads() if threads is None else threads)
+    return _default_plan(device_type, threads)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_plan(device_type: str, threads: int) -> KernelPlan:
+    """:func:`default_plan`, made once per device type and thread count (losses ask per call)."""
+    if device_type == "cuda":
         return KernelPlan(
             chunk_elements=_CUDA_CHUNK_ELEMENTS,
             max_chunks=_CUDA_MAX_CHUNKS,
             read_runs_in_place=False,
             cached_gradient_bytes=None,
         )
-    threads = max(1, torch.get_num_threads() if threads is None else threads)
     one_thread = KernelPlan()
     grown = one_thread.chunk_elements * threads * threads
     return dataclasses.replace(
         one_thread,
         chunk_elements=min(grown, max(_CPU_CHUNK_MAX, one_thread.chunk_elements)),
         dense_chunks=threads > 1,
-        read_runs_in_place=device.type == "cpu",
-        cached_gradient_bytes=one_thread.cached_gradient_bytes if device.type == "cpu" else None,
+        read_runs_in_place=device_type == "cpu",
+        cached_gradient_bytes=one_thread.cached_gradient_bytes if device_type == "cpu" else None,
     )
 
 
