@@ -4,11 +4,22 @@ import doctest
 
 import pytest
 
+import rnnseq.kernels.plan
+import rnnseq.linear_losses
 import rnnseq.losses
+import rnnseq.reductions
 import rnnseq.reference
 
+MODULES = [
+    rnnseq.reference,
+    rnnseq.losses,
+    rnnseq.linear_losses,
+    rnnseq.reductions,
+    rnnseq.kernels.plan,
+]
 
-@pytest.mark.parametrize("module", [rnnseq.reference, rnnseq.losses])
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda module: module.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
