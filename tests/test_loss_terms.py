@@ -1,15 +1,15 @@
-"""The *_terms functions give the (total, count) pairs the trainer divides: the same numbers as
-TaskModel.objective (classify, tag, tag + CRF) and TaskModel.loss_terms (a large LM's chunked
-head) for every reduction, time reduction, class weighting and label smoothing; and the scalar
-losses are exactly their terms' value()."""
+"""The *_terms functions give the (total, count) pairs the trainer divides once: checked
+against the denominators written out here from F.cross_entropy and the CRF's per-sequence
+NLL, for every reduction, time reduction, class weighting and label smoothing the trainer
+accepts; and the scalar losses are exactly their terms' value()."""
 
 import itertools
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from rnnseq.crf import crf_loss, crf_loss_terms
-from rnnseq.data import Batch
+from rnnseq.crf import LinearChainCRF, crf_loss, crf_loss_terms
 from rnnseq.losses import (
     LossTerms,
     linear_sequence_labeling_loss,
@@ -19,8 +19,6 @@ from rnnseq.losses import (
     sequence_labeling_loss,
     sequence_labeling_loss_terms,
 )
-from rnnseq.models import ModelConfig
-from rnnseq.task_model import CHUNKED_HEAD_MIN_VOCAB, LossOptions, TaskModel
 
 SEEDS = [0, 1]
 SMOOTHING = [0.0, 0.1]
@@ -35,15 +33,9 @@ LABELING = [
 ]
 
 
-def options(c, weighted, eps, time_reduction="sum", reduction="mean", seed=0):
+def class_weights(c, weighted, seed):
     g = torch.Generator().manual_seed(seed + 100)
-    weights = torch.rand(c, generator=g, dtype=torch.float64) + 0.2 if weighted else None
-    return LossOptions(
-        time_reduction=time_reduction,
-        reduction=reduction,
-        label_smoothing=eps,
-        class_weights=weights,
-    )
+    return torch.rand(c, generator=g, dtype=torch.float64) + 0.2 if weighted else None
 
 
 def sequence_batch(n, t, c, seed):
@@ -54,8 +46,27 @@ def sequence_batch(n, t, c, seed):
     real = torch.arange(t)[None, :] < lengths[:, None]  # (N, T)
     targets = torch.randint(0, c, (n, t), generator=g)
     targets = targets.masked_fill(~real | (torch.rand(n, t, generator=g) < 0.2), -100)
-    tokens = torch.randint(1, c, (n, t), generator=g) * real
-    return Batch(tokens, lengths, targets, chars=None, indices=list(range(n)))
+    return targets, lengths
+
+
+def expected_labeling(scores, targets, weight, eps, time_reduction, reduction):
+    """(total, count) written out: per-step F.cross_entropy, then the reductions."""
+    n, t, c = scores.shape
+    per_step = F.cross_entropy(
+        scores.reshape(n * t, c), targets.reshape(-1), weight=weight, ignore_index=-100,
+        label_smoothing=eps, reduction="none",
+    ).view(n, t)  # fmt: skip
+    counted = targets != -100
+    n_ij = counted.double() if weight is None else weight[targets.clamp(min=0)] * counted
+    rows = per_step.sum(1)
+    if time_reduction == "mean":
+        rows = torch.where(n_ij.sum(1) > 0, rows / n_ij.sum(1).clamp(min=1e-300), 0.0)
+    total = rows.sum()
+    if reduction == "sum":
+        return total, None
+    if reduction == "token_mean":
+        return total, n_ij.sum()
+    return total, counted.any(1).sum().double()
 
 
 def assert_same_terms(ours: LossTerms, total, count):
@@ -67,76 +78,77 @@ def assert_same_terms(ours: LossTerms, total, count):
         torch.testing.assert_close(ours.count, count.to(ours.count.dtype), rtol=1e-12, atol=1e-12)
 
 
-def test_classification_terms_equal_the_trainers_objective():
+def test_classification_terms_divide_by_examples_or_their_weights():
     c = 5
-    model = TaskModel(ModelConfig(task="classify", vocab_size=9, num_labels=c, hidden=4))
     for seed, weighted, eps, reduction in itertools.product(
         SEEDS, WEIGHTED, SMOOTHING, ["mean", "sum"]
     ):
         g = torch.Generator().manual_seed(seed)
         scores = torch.randn(6, c, generator=g, dtype=torch.float64, requires_grad=True)
         targets = torch.randint(0, c, (6,), generator=g)
-        batch = Batch(torch.ones(6, 2, dtype=torch.long), torch.full((6,), 2), targets, None, [])
-        opts = options(c, weighted, eps, reduction=reduction, seed=seed)
-        total, count = model.objective(scores, batch, opts)
+        w = class_weights(c, weighted, seed)
+        total = F.cross_entropy(scores, targets, weight=w, label_smoothing=eps, reduction="sum")
+        count = torch.tensor(6.0) if w is None else w[targets].sum()
+        count = None if reduction == "sum" else count
         ours = sequence_classification_loss_terms(
-            scores, targets, weight=opts.class_weights, label_smoothing=eps, reduction=reduction
+            scores, targets, weight=w, label_smoothing=eps, reduction=reduction
         )
         assert_same_terms(ours, total, count)
 
 
 @pytest.mark.parametrize(("time_reduction", "reduction"), LABELING)
-def test_labeling_terms_equal_the_trainers_objective(time_reduction, reduction):
+def test_labeling_terms_sum_the_reduced_rows_and_count_what_the_reduction_divides_by(
+    time_reduction, reduction
+):
     c = 7
-    model = TaskModel(ModelConfig(task="tag", vocab_size=9, num_labels=c, hidden=4))
     for seed, weighted, eps in itertools.product(SEEDS, WEIGHTED, SMOOTHING):
-        batch = sequence_batch(4, 6, c, seed)
+        targets, lengths = sequence_batch(4, 6, c, seed)
         g = torch.Generator().manual_seed(seed)
         scores = torch.randn(4, 6, c, generator=g, dtype=torch.float64, requires_grad=True)
-        opts = options(c, weighted, eps, time_reduction, reduction, seed)
-        total, count = model.objective(scores, batch, opts)
+        w = class_weights(c, weighted, seed)
         ours = sequence_labeling_loss_terms(
-            scores, batch.targets, batch.lengths, time_reduction=time_reduction,
-            reduction=reduction, weight=opts.class_weights, label_smoothing=eps,
+            scores, targets, lengths, time_reduction=time_reduction, reduction=reduction,
+            weight=w, label_smoothing=eps,
         )  # fmt: skip
-        assert_same_terms(ours, total, count)
+        assert_same_terms(ours, *expected_labeling(scores, targets, w, eps, time_reduction,
+                                                   reduction))  # fmt: skip
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "token_mean"])
-def test_crf_terms_equal_the_trainers_objective(reduction):
+def test_crf_terms_sum_the_sequence_nll_and_count_rows_or_steps(reduction):
     c = 4
-    model = TaskModel(ModelConfig(task="tag", vocab_size=9, num_labels=c, hidden=4), use_crf=True)
-    model = model.double()
+    crf = LinearChainCRF(c).double()
     with torch.no_grad():
-        for p in model.crf.parameters():
+        for p in crf.parameters():
             p.copy_(torch.randn_like(p))
     for seed in SEEDS:
-        batch = sequence_batch(4, 6, c, seed)
+        targets, lengths = sequence_batch(4, 6, c, seed)
         scores = torch.randn(4, 6, c, dtype=torch.float64, requires_grad=True)
-        total, count = model.objective(scores, batch, LossOptions(kind="crf", reduction=reduction))
-        tags = batch.targets.clamp(min=0)  # the trainer's: ignored steps still count, as tag 0
-        assert_same_terms(model.crf.loss_terms(scores, tags, batch.lengths, reduction=reduction),
-                          total, count)  # fmt: skip
+        tags = targets.clamp(min=0)  # the trainer's: ignored steps still count, as tag 0
+        total = crf(scores, tags, lengths, reduction="none").sum()
+        count = {"sum": None, "mean": (lengths > 0).sum(), "token_mean": lengths.sum()}[reduction]
+        ours = crf.loss_terms(scores, tags, lengths, reduction=reduction)
+        assert_same_terms(ours, total, None if count is None else count.double())
 
 
 @pytest.mark.parametrize(("time_reduction", "reduction"), LABELING)
-def test_chunked_head_terms_equal_the_trainers_loss_terms(time_reduction, reduction):
-    vocab = CHUNKED_HEAD_MIN_VOCAB + 3
-    cfg = ModelConfig(
-        task="lm", vocab_size=vocab, num_labels=vocab, hidden=6, embedding_dim=6, dropout=0.0
-    )
-    model = TaskModel(cfg).double()
-    assert model.uses_chunked_head
+def test_chunked_head_terms_equal_the_terms_of_the_logits_it_never_forms(
+    time_reduction, reduction
+):
+    vocab, size = 2051, 6
+    g = torch.Generator().manual_seed(5)
+    weight = torch.randn(vocab, size, generator=g, dtype=torch.float64)
+    bias = torch.randn(vocab, generator=g, dtype=torch.float64)
     for seed, weighted, eps in itertools.product(SEEDS, WEIGHTED, SMOOTHING):
-        batch = sequence_batch(3, 5, vocab, seed)
-        opts = options(vocab, weighted, eps, time_reduction, reduction, seed)
-        theirs = model.loss_terms(batch, opts)
-        hidden, _ = model.net.features(batch.tokens, batch.lengths)
+        targets, lengths = sequence_batch(3, 5, vocab, seed)
+        hidden = torch.randn(3, 5, size, dtype=torch.float64)
+        w = class_weights(vocab, weighted, seed)
+        kw = dict(time_reduction=time_reduction, reduction=reduction, label_smoothing=eps)
         ours = linear_sequence_labeling_loss_terms(
-            hidden, model.net.output.weight, model.net.output.bias, batch.targets,
-            batch.lengths, time_reduction=time_reduction, reduction=reduction,
-            class_weight=opts.class_weights, label_smoothing=eps,
-        )  # fmt: skip
+            hidden, weight, bias, targets, lengths, class_weight=w, **kw
+        )
+        logits = F.linear(hidden, weight, bias)
+        theirs = sequence_labeling_loss_terms(logits, targets, lengths, weight=w, **kw)
         assert_same_terms(ours, theirs.total, theirs.count)
 
 

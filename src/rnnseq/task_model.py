@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
 
 from rnnseq.crf import LinearChainCRF
 from rnnseq.data import Batch
+from rnnseq.losses import LossTerms
 from rnnseq.models import ModelConfig
 from rnnseq.objective import LossOptions
 from rnnseq.tasks.base import Task
 
-__all__ = ["Objective", "LossTerms", "TaskModel"]
+__all__ = ["Objective", "TaskModel"]
 
 
 @dataclass
@@ -33,20 +33,6 @@ class Objective:
 
     options: LossOptions = field(default_factory=LossOptions)
     class_weights: Tensor | None = None  # (C,)
-
-
-@dataclass
-class LossTerms:
-    """A batch's loss as numerator and denominator: loss = total / count."""
-
-    total: Tensor  # scalar, differentiable
-    count: Tensor | None  # scalar; None = no division (reduction "sum")
-    state: object = None  # lm: the encoder state after this window (detached)
-
-    def value(self) -> Tensor:
-        if self.count is None:
-            return self.total
-        return self.total / self.count.clamp(min=torch.finfo(self.total.dtype).tiny)
 
 
 class TaskModel(nn.Module):
@@ -83,17 +69,19 @@ class TaskModel(nn.Module):
 
     def forward(self, batch: Batch, objective: Objective, state=None):
         """(total, count, state) of :meth:`loss_terms` — a forward that DDP can wrap."""
-        terms = self.loss_terms(batch, objective, state)
-        return terms.total, terms.count, terms.state
+        terms, state = self.loss_terms(batch, objective, state)
+        return terms.total, terms.count, state
 
-    def loss_terms(self, batch: Batch, objective: Objective, state=None) -> LossTerms:
+    def loss_terms(
+        self, batch: Batch, objective: Objective, state=None
+    ) -> tuple[LossTerms, object]:
         """The training loss of a batch as (total, count), and the state after it."""
         return self.task.loss_terms(self, batch, objective, state)
 
-    def objective(self, scores: Tensor, batch: Batch, objective: Objective):
+    def objective(self, scores: Tensor, batch: Batch, objective: Objective) -> LossTerms:
         """The training objective of ``scores`` as (total, count); count None = no division."""
         return self.task.objective_terms(self, scores, batch, objective)
 
-    def eval_terms(self, batch: Batch, scores: Tensor) -> tuple[Tensor, Tensor]:
+    def eval_terms(self, batch: Batch, scores: Tensor) -> LossTerms:
         """The evaluation loss of ``scores`` as (sum, count)."""
         return self.task.eval_terms(self, batch, scores)

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
     from rnnseq.data import Batch
     from rnnseq.explanation import Explanation
     from rnnseq.inference import Predictor
+    from rnnseq.losses import LossTerms
     from rnnseq.models import ModelConfig
     from rnnseq.preprocess import SchemeMap, Vocabularies
-    from rnnseq.task_model import LossTerms, Objective, TaskModel
+    from rnnseq.task_model import Objective, TaskModel
     from rnnseq.training.config import TrainConfig
 
 __all__ = ["Task", "RunData"]
@@ -110,21 +111,19 @@ class Task:
 
     def loss_terms(
         self, model: TaskModel, batch: Batch, objective: Objective, state: Any = None
-    ) -> LossTerms:
+    ) -> tuple[LossTerms, Any]:
         """The training loss of a batch as (total, count), and the state after it."""
-        from rnnseq.task_model import LossTerms
-
         scores, _ = self.scores(model, batch, state)
-        total, count = self.objective_terms(model, scores, batch, objective)
-        return LossTerms(total, count, None)
+        return self.objective_terms(model, scores, batch, objective), None
 
     def objective_terms(
         self, model: TaskModel, scores: Tensor, batch: Batch, objective: Objective
-    ) -> tuple[Tensor, Tensor | None]:
-        """The training objective of ``scores`` as (total, count); count None = no division."""
+    ) -> LossTerms:
+        """The training objective of ``scores`` as (total, count) — the loss library's
+        terms for the objective's reductions; count None = no division."""
         raise NotImplementedError
 
-    def eval_terms(self, model: TaskModel, batch: Batch, scores: Tensor) -> tuple[Tensor, Tensor]:
+    def eval_terms(self, model: TaskModel, batch: Batch, scores: Tensor) -> LossTerms:
         """The contract's evaluation loss as (sum, count): cross-entropy in nats per
         counted step (per example for classify)."""
         raise NotImplementedError

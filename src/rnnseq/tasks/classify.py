@@ -13,7 +13,7 @@ import torch
 
 from rnnseq.evaluation import classification_scores
 from rnnseq.explanation import Explanation, explained_step
-from rnnseq.losses import sequence_classification_loss
+from rnnseq.losses import sequence_classification_loss_terms
 from rnnseq.models.classifier import SequenceClassifier
 from rnnseq.tasks.examples import ExamplesTask, check_known, unknown_label
 
@@ -50,20 +50,17 @@ class ClassifyTask(ExamplesTask):
     # ------------------------------------------------------------- objective
 
     def objective_terms(self, model, scores, batch, objective):
-        opts, weights = objective.options, objective.class_weights
-        targets = batch.targets
-        total = sequence_classification_loss(
-            scores, targets, weight=weights, label_smoothing=opts.label_smoothing, reduction="sum"
+        opts = objective.options
+        return sequence_classification_loss_terms(
+            scores,
+            batch.targets,
+            weight=objective.class_weights,
+            label_smoothing=opts.label_smoothing,
+            reduction=opts.reduction,
         )
-        if opts.reduction == "sum":
-            return total, None
-        if weights is not None:
-            return total, weights[targets].sum()
-        return total, _count(targets.shape[0], total)
 
     def eval_terms(self, model, batch, scores):
-        total = sequence_classification_loss(scores, batch.targets, reduction="sum")
-        return total, _count(batch.targets.shape[0], total)
+        return sequence_classification_loss_terms(scores, batch.targets)  # per example
 
     # ------------------------------------------------------------ prediction
 
@@ -115,7 +112,3 @@ class ClassifyTask(ExamplesTask):
             raise unknown_label(label, vocab.tokens)
         p = float(probs[vocab.encode([label])[0]])
         return Explanation([explained_step(" ".join(tokens), label, p)], labels is not None)
-
-
-def _count(n: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(float(n), dtype=like.dtype, device=like.device)

@@ -21,18 +21,14 @@ from rnnseq.data.lm_stream import lm_stream_batches
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.evaluation import perplexity
 from rnnseq.explanation import Explanation, explained_step
-from rnnseq.losses import linear_sequence_labeling_loss, sequence_labeling_loss
+from rnnseq.kernels import use_linear_head
+from rnnseq.losses import linear_sequence_labeling_loss_terms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
 from rnnseq.preprocess import Vocabularies
 from rnnseq.tasks.base import RunData, Task
-from rnnseq.tasks.steps import counted_steps, step_count
 from rnnseq.training.sharding import lm_batches
 
-__all__ = ["LanguageModelTask", "CHUNKED_HEAD_MIN_VOCAB"]
-
-# Language models with at least this many output units train through the chunked
-# linear + loss head instead of materialising their logits.
-CHUNKED_HEAD_MIN_VOCAB = 2048
+__all__ = ["LanguageModelTask"]
 
 
 class LanguageModelTask(Task):
@@ -71,54 +67,47 @@ class LanguageModelTask(Task):
     @staticmethod
     def uses_chunked_head(model) -> bool:
         """True for a vocabulary large enough that the fused linear + loss beats forming
-        the logits (docs/PERFORMANCE.md), unless the model trains in bfloat16."""
-        return model.config.num_labels >= CHUNKED_HEAD_MIN_VOCAB and not model.bf16
+        the logits (the kernel plan's threshold), unless the model trains in bfloat16."""
+        device = model.net.output.weight.device
+        return use_linear_head(model.config.num_labels, device) and not model.bf16
 
     # ------------------------------------------------------------- objective
 
     def loss_terms(self, model, batch, objective, state=None):
         """The training loss of a window, and the encoder state after it (detached)."""
-        from rnnseq.task_model import LossTerms
-
         opts = objective.options
-        if self.uses_chunked_head(model):
-            hidden, final = model.net.features(batch.tokens, batch.lengths, state=state)
-            lengths = batch.lengths.to(hidden.device)
-            total = linear_sequence_labeling_loss(
-                hidden,
-                model.net.output.weight,
-                model.net.output.bias,
-                batch.targets,
-                lengths,
-                time_reduction=opts.time_reduction,
-                reduction="sum",
-                class_weight=objective.class_weights,
-                label_smoothing=opts.label_smoothing,
-            )
-            count = step_count(batch.targets, lengths, objective, total)
-            return LossTerms(total, count, _detach(final))
-        scores, final = self.scores(model, batch, state)
-        total, count = self.objective_terms(model, scores, batch, objective)
-        return LossTerms(total, count, _detach(final))
+        if not self.uses_chunked_head(model):
+            scores, final = self.scores(model, batch, state)
+            return self.objective_terms(model, scores, batch, objective), _detach(final)
+        hidden, final = model.net.features(batch.tokens, batch.lengths, state=state)
+        terms = linear_sequence_labeling_loss_terms(
+            hidden,
+            model.net.output.weight,
+            model.net.output.bias,
+            batch.targets,
+            batch.lengths.to(hidden.device),
+            time_reduction=opts.time_reduction,
+            reduction=opts.reduction,
+            class_weight=objective.class_weights,
+            label_smoothing=opts.label_smoothing,
+        )
+        return terms, _detach(final)
 
     def objective_terms(self, model, scores, batch, objective):
         opts = objective.options
-        lengths = batch.lengths.to(scores.device)
-        total = sequence_labeling_loss(
+        return sequence_labeling_loss_terms(
             scores,
             batch.targets,
-            lengths,
+            batch.lengths.to(scores.device),
             time_reduction=opts.time_reduction,
-            reduction="sum",
+            reduction=opts.reduction,
             weight=objective.class_weights,
             label_smoothing=opts.label_smoothing,
         )
-        return total, step_count(batch.targets, lengths, objective, total)
 
     def eval_terms(self, model, batch, scores):
         lengths = batch.lengths.to(scores.device)
-        total = sequence_labeling_loss(scores, batch.targets, lengths, reduction="sum")
-        return total, counted_steps(batch.targets, lengths).sum().to(total.dtype)
+        return sequence_labeling_loss_terms(scores, batch.targets, lengths, reduction="token_mean")
 
     def class_weight_targets(self, data: RunData):
         return []

@@ -18,12 +18,11 @@ import torch
 from rnnseq.data import IGNORE_INDEX
 from rnnseq.evaluation import tagging_scores
 from rnnseq.explanation import Explanation, explained_step
-from rnnseq.losses import sequence_labeling_loss
+from rnnseq.losses import LossTerms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
 from rnnseq.preprocess import SchemeMap
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
 from rnnseq.tasks.examples import ExamplesTask, unknown_label
-from rnnseq.tasks.steps import counted_steps, step_count
 
 __all__ = ["TagTask"]
 
@@ -86,33 +85,27 @@ class TagTask(ExamplesTask):
         lengths = batch.lengths.to(scores.device)
         if model.crf is not None:
             tags = torch.where(targets == IGNORE_INDEX, 0, targets)  # unseen dev tags
-            total = model.crf(scores, tags, lengths, reduction="sum")
-            if opts.reduction == "sum":
-                return total, None
-            if opts.reduction == "token_mean":
-                return total, _count(int(batch.lengths.sum()), total)
-            return total, _count(int((batch.lengths > 0).sum()), total)
-        total = sequence_labeling_loss(
+            return model.crf.loss_terms(scores, tags, lengths, reduction=opts.reduction)
+        return sequence_labeling_loss_terms(
             scores,
             targets,
             lengths,
             time_reduction=opts.time_reduction,
-            reduction="sum",
+            reduction=opts.reduction,
             weight=objective.class_weights,
             label_smoothing=opts.label_smoothing,
         )
-        return total, step_count(targets, lengths, objective, total)
 
     def eval_terms(self, model, batch, scores):
+        """Cross-entropy (a CRF: its sequence NLL) summed, per counted step."""
         targets = batch.targets
         lengths = batch.lengths.to(scores.device)
-        counted = counted_steps(targets, lengths)
-        if model.crf is not None:
-            tags = torch.where(targets == IGNORE_INDEX, 0, targets)
-            total = model.crf(scores, tags, lengths, reduction="sum")
-        else:
-            total = sequence_labeling_loss(scores, targets, lengths, reduction="sum")
-        return total, counted.sum().to(total.dtype)
+        terms = sequence_labeling_loss_terms(scores, targets, lengths, reduction="token_mean")
+        if model.crf is None:
+            return terms
+        tags = torch.where(targets == IGNORE_INDEX, 0, targets)
+        total = model.crf.loss_terms(scores, tags, lengths, reduction="sum").total
+        return LossTerms(total, terms.count)
 
     # ------------------------------------------------------------ prediction
 
@@ -219,7 +212,3 @@ def _to_learned(tags: list[str], schemes: SchemeMap) -> list[str]:
     if schemes.learned is None or given is None or given == schemes.learned:
         return tags
     return convert(tags, given, schemes.learned)
-
-
-def _count(n: int, like: torch.Tensor) -> torch.Tensor:
-    return torch.tensor(float(n), dtype=like.dtype, device=like.device)
