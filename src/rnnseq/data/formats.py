@@ -31,6 +31,7 @@ from rnnseq.data.examples import ClassifyExample, TagExample
 from rnnseq.data.jsonl_reader import read_jsonl
 from rnnseq.data.table_reader import read_csv, read_tsv
 from rnnseq.data.text_reader import UNITS, read_units
+from rnnseq.data.textfile import check_head
 
 __all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset"]
 
@@ -62,9 +63,12 @@ def _check_task(task: str) -> None:
 
 
 def _first_lines(path: str | os.PathLike[str]) -> list[str]:
-    """Up to 20 non-empty lines from the start of the file (decoding errors replaced)."""
+    """Up to 20 non-empty lines from the start of the file (decoding errors replaced;
+    UTF-16/32 text and NUL bytes are the readers' DataError already here)."""
     with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        data = f.read(_SNIFF_BYTES)
+    check_head(data, path)
+    head = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     lines = [line.rstrip("\r") for line in head.split("\n") if line.strip()]
     return lines[:_SNIFF_LINES]
 
