@@ -233,3 +233,59 @@ def test_nul_byte_is_a_data_error_with_line_for_every_format(tmp_path, fmt):
     with pytest.raises(DataError, match="NUL byte at byte 2 of the line") as info:
         read_dataset(path, task, format=fmt)
     assert info.value.line == content.count("\n") + 1
+
+
+# A format that cannot feed the task: say what to pass instead.
+@pytest.mark.parametrize(
+    "name, content, task, fmt, says",
+    [
+        (  # the case: token<TAB>tag columns saved as .tsv
+            "ner.tsv",
+            "EU\tB-ORG\nrejects\tO\n\nPeter\tB-PER\n",
+            "tag",
+            None,
+            "format 'tsv' (from the extension .tsv) cannot feed task 'tag' (it feeds classify);"
+            " the file looks like CoNLL token/tag columns: use format 'conll' (--format conll)",
+        ),
+        (
+            "ner.txt",
+            "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n",
+            "tag",
+            "csv",
+            "format 'csv' cannot feed task 'tag' (it feeds classify); the file looks like CoNLL "
+            "token/tag columns: use format 'conll' (--format conll)",
+        ),
+        ("ud.tsv", CONLLU_LINE, "tag", None, "looks like CoNLL-U: use format 'conllu'"),
+        (
+            "sst.conll",
+            "text\tlabel\nhide new secretions \t0\ngood fun\t1\n",
+            "classify",
+            None,
+            "format 'conll' (from the extension .conll) cannot feed task 'classify' (it feeds "
+            "tag); the file looks like text and label rows: use format 'tsv' (--format tsv)",
+        ),
+        ("sst.txt", "a fine film,1\nbad one,0\n", "classify", "conll", "use format 'csv'"),
+        ("ud.conllu", CONLLU_LINE, "lm", "conllu", "lm reads any file as plain text"),
+        (
+            "sst.tsv",
+            "hide new secretions \t0\n",
+            "tag",
+            None,
+            "cannot feed task 'tag' (it feeds classify); for task 'tag' give one of the formats "
+            "conllu, conll, jsonl",
+        ),
+    ],
+)
+def test_format_that_cannot_feed_the_task_says_what_to_use(
+    tmp_path, name, content, task, fmt, says
+):
+    path = write(tmp_path, name, content)
+    with pytest.raises(ValueError) as info:
+        read_dataset(path, task, format=fmt)
+    assert not isinstance(info.value, DataError)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_format_hint_for_a_missing_file_is_the_general_one(tmp_path):
+    with pytest.raises(ValueError, match="give one of the formats conllu, conll, jsonl$"):
+        read_dataset(tmp_path / "absent.tsv", "tag")
