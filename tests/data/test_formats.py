@@ -289,3 +289,9 @@ def test_format_that_cannot_feed_the_task_says_what_to_use(
 def test_format_hint_for_a_missing_file_is_the_general_one(tmp_path):
     with pytest.raises(ValueError, match="give one of the formats conllu, conll, jsonl$"):
         read_dataset(tmp_path / "absent.tsv", "tag")
+
+
+def test_read_dataset_passes_column_to_conll_files(tmp_path):
+    path = write(tmp_path, "eng.testa", "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n")
+    assert read_dataset(path, "tag", column="pos") == [TagExample(["EU"], ["NNP"])]
+    assert read_dataset(path, "tag", format="conll", column="3") == [TagExample(["EU"], ["I-NP"])]

@@ -173,8 +173,11 @@ def read_dataset(
         task: "classify" -> list[ClassifyExample]; "tag" -> list[TagExample];
             "lm" -> list[str], the stream of units.
         format: one of ``FORMATS``; None detects it (:func:`detect_format`).
-        column: conllu: the tag field (default UPOS); tsv/csv: the header name
-            of the label column. Other formats take no column.
+        column: conllu: the tag field (default UPOS); conll: the tag column, a
+            number from 1 (the token) or a name of the file's layout such as
+            "pos", "chunk", "ner" (default: the last column; see
+            :func:`rnnseq.data.read_conll`); tsv/csv: the header name of the
+            label column. Other formats take no column.
         unit: lm only: "char" (default) or "word" (each line's words + "<eos>").
 
     Raises:
@@ -198,13 +201,13 @@ def read_dataset(
             f"format {format!r}{source} cannot feed task {task!r} (it feeds "
             f"{', '.join(FORMATS[format])}); {_format_hint(path, task)}"
         )
-    if column is not None and format not in ("conllu", "tsv", "csv"):
-        raise ValueError(f"column applies to conllu, tsv and csv files, not {format!r}")
+    if column is not None and format not in ("conllu", "conll", "tsv", "csv"):
+        raise ValueError(f"column applies to conllu, conll, tsv and csv files, not {format!r}")
 
     if format == "conllu":
         return read_conllu(path, column=column or "upos")
     if format == "conll":
-        return read_conll(path)
+        return read_conll(path, column=column)
     if format == "tsv":
         return read_tsv(path, column=column)
     if format == "csv":
