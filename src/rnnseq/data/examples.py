@@ -29,8 +29,12 @@ class TagExample:
     tokens: the words; never empty.
     tags: one tag per token, ``len(tags) == len(tokens)``.
     line: the source line of the sentence's first token (None when generated).
+    source_tags: the tags as the file wrote them, when ``tags`` were rewritten into
+        another span scheme (IOB2 -> IOBES for a model, say), so that messages can
+        name tags in the user's scheme; None when ``tags`` are the file's own.
     """
 
     tokens: list[str]
     tags: list[str]
     line: int | None = field(default=None, compare=False)
+    source_tags: list[str] | None = field(default=None, compare=False, repr=False)
