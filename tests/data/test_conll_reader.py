@@ -160,3 +160,20 @@ def test_conll2003_columns_by_name(shared_data):
     assert flat["pos"].count("NNP") == 8558
     assert flat["chunk"].count("I-NP") == 30027
     assert flat["ner"].count("I-PER") == 3149
+
+
+def test_separator_is_the_first_token_lines_for_the_whole_file(write):
+    # A tab in a space-separated file is one more column, not a switch to tabs.
+    path = write("EU I-ORG\nre\tjects O\n")
+    with pytest.raises(DataError, match=r":2: expected 2 columns as on line 1, got 3"):
+        read_conll(path)
+    # A tab-separated file keeps spaces inside tokens.
+    assert read_conll(write("New York\tI-LOC\nis\tO\n"))[0].tokens == ["New York", "is"]
+
+
+def test_tag_column_with_a_space_in_a_tab_separated_file_is_an_error(write):
+    path = write("EU\tB-ORG\nre\tjects O\n")
+    with pytest.raises(DataError, match=r":2: expected tag columns without spaces, got 'jects O'"):
+        read_conll(path)
+    with pytest.raises(DataError, match=r":1: expected tag columns without spaces"):
+        read_conll(write("re\tjects O\n"))

@@ -2,7 +2,8 @@
 
 One token per line: the token in the first column, its tag by default in the LAST
 column, any columns between (part of speech, chunk) ignored. Columns are separated
-by tabs when the line has a tab, else by runs of spaces. Blank lines separate
+by tabs when the first token line has a tab (a token may then hold spaces, a tag
+column may not), else by runs of whitespace, in the whole file. Blank lines separate
 sentences. ``-DOCSTART-`` lines (document boundaries) are skipped and end the
 current sentence, so the blank line after them makes no empty sentence. Every
 token line must have as many columns as the first one.
@@ -35,18 +36,12 @@ from __future__ import annotations
 import os
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import TagExample
+from rnnseq.data.examples import TagExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_conll", "column_index"]
 
 DOCSTART = "-DOCSTART-"
-
-
-def _split(line: str) -> list[str]:
-    if "\t" in line:
-        return [part.strip() for part in line.split("\t")]
-    return line.split()
 
 
 _LAYOUTS = {  # number of columns -> {name: 1-based column}
@@ -92,6 +87,11 @@ def column_index(column: str | int | None, n_columns: int, where: str) -> int:
     )
 
 
+def _is_docstart(line: str) -> bool:
+    return line.startswith(DOCSTART) and line.split(None, 1)[0] == DOCSTART
+
+
+@builds_examples
 def read_conll(
     path: str | os.PathLike[str], *, column: str | int | None = None
 ) -> list[TagExample]:
@@ -107,21 +107,25 @@ def read_conll(
         ValueError: ``column`` names no tag column of the file (names ``column``,
             the file and its layout).
         DataError: a token line with fewer than 2 columns, with another column
-            count than the first token line, or with an empty column.
+            count than the first token line, or with an empty column; a tag column
+            holding a space in a tab-separated file.
     """
     name = os.fspath(path)
     sentences: list[TagExample] = []
     tokens: list[str] = []
     tags: list[str] = []
     n_columns: int | None = None
+    tabs = False  # the separator, decided by the first token line
     first_line = start = tag_at = 0
     for number, line in numbered_lines(read_text(path)):
-        parts = _split(line) if line.strip() else []
-        if not parts or parts[0] == DOCSTART:  # sentence (or document) boundary
+        if not line.strip() or _is_docstart(line):  # sentence (or document) boundary
             if tokens:
                 sentences.append(TagExample(tokens, tags, start))
                 tokens, tags = [], []
             continue
+        if n_columns is None:
+            tabs = "\t" in line
+        parts = [part.strip() for part in line.split("\t")] if tabs else line.split()
         if n_columns is None:
             if len(parts) < 2:
                 raise DataError(
@@ -137,6 +141,9 @@ def read_conll(
             )
         if not all(parts):
             raise DataError(name, number, "expected a value in every column, got an empty one")
+        if tabs and any(len(part.split()) != 1 for part in parts[1:]):
+            bad = next(part for part in parts[1:] if len(part.split()) != 1)
+            raise DataError(name, number, f"expected tag columns without spaces, got {bad!r}")
         if not tokens:
             start = number
         tokens.append(parts[0])

@@ -34,7 +34,7 @@ from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELDS, parse_id_value
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import TagExample
+from rnnseq.data.examples import TagExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_conllu"]
@@ -55,6 +55,7 @@ def _field_names(first_line: str, path: str) -> list[str]:
     return names
 
 
+@builds_examples
 def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[TagExample]:
     """Read a CoNLL-U file; the tags come from ``column`` (case-insensitive).
 
@@ -70,8 +71,9 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
             field that is ``_`` on every word.
     """
     name = os.fspath(path)
-    lines = list(numbered_lines(read_text(path)))
-    fields = _field_names(lines[0][1] if lines else "", name)
+    text = read_text(path)
+    end = text.find("\n")
+    fields = _field_names((text if end < 0 else text[:end]).removesuffix("\r"), name)
     key = _ALIASES.get(column.lower(), column.lower())
     if key not in fields or key in ("id", "form"):
         allowed = ", ".join(f for f in fields if f not in ("id", "form"))
@@ -83,7 +85,7 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
     tags: list[str] = []
     expected_id = start = 1
     any_value = False
-    for number, line in lines:
+    for number, line in numbered_lines(text):
         if not line.strip():  # end of a sentence
             if tokens:
                 sentences.append(TagExample(tokens, tags, start))
