@@ -40,7 +40,7 @@ def test_pos_model_on_a_ner_file_is_an_error_naming_both_tag_sets():
     message = str(info.value)
     assert info.value.path == "ner.conll" and info.value.line is None
     assert "the model knows none of the file's tags, so nothing can be scored" in message
-    assert "it knows the tags DET, NOUN, VERB" in message
+    assert "it knows the tags 'DET', 'NOUN', 'VERB'" in message
     assert "the file has the span types MISC, ORG, PER" in message
 
 
@@ -51,8 +51,9 @@ def test_ner_model_on_a_pos_file_is_the_same_error_not_a_scheme_error():
     with pytest.raises(DataError) as info:
         encode_examples(learned, vocabs, "tag", path="pos.conllu")
     assert str(info.value).startswith("pos.conllu: the model knows none of the file's tags")
-    assert "it knows the span types MISC, ORG, PER; the file has the tags DET, NOUN, VERB" in str(
-        info.value
+    assert (
+        "it knows the span types MISC, ORG, PER; the file has the tags 'DET', 'NOUN', 'VERB'"
+        in str(info.value)
     )
 
 
@@ -127,7 +128,7 @@ def folders(tmp_path_factory):
     "model, tokens, tags, says",
     [
         ("pos", ["EU", "rejects", "it"], ["B-ORG", "O", "O"], "the file has the span types ORG"),
-        ("ner", ["the", "cat"], ["DET", "NOUN"], "the file has the tags DET, NOUN"),
+        ("ner", ["the", "cat"], ["DET", "NOUN"], "the file has the tags 'DET', 'NOUN'"),
     ],
 )
 def test_evaluate_on_the_wrong_kind_of_data_exits_2_with_one_line(

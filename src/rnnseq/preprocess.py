@@ -208,11 +208,12 @@ def _label_ids(labels: set[str], known: Vocab) -> dict[str, int]:
 
 def _describe(tags: Sequence[str]) -> str:
     """Tags for a message, in the order given: span tags by their types ("the span
-    types LOC, PER"), others by name ("the tags ADJ, ADP, ... (17 in all)")."""
+    types LOC, PER"), others quoted, as a tag may be a comma ("the tags 'ADJ', ',', ...
+    (17 in all)")."""
     types = span_types(tags)
     if types and all(is_span_tag(t) for t in tags):
         return f"the span types {_listed(types)}"
-    return f"the tags {_listed(tags)}"
+    return f"the tags {_listed([repr(t) for t in tags])}"
 
 
 def _listed(items: Sequence[str], limit: int = 12) -> str:
