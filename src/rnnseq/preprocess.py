@@ -16,14 +16,17 @@ from dataclasses import dataclass, replace
 
 from rnnseq.data import (
     IGNORE_INDEX,
+    ClassifyExample,
     DataError,
     TagExample,
     Vocab,
 )
-from rnnseq.tag_schemes import convert, detect_scheme
+from rnnseq.tag_schemes import convert, detect_scheme, is_span_tag, span_types
 
 __all__ = [
     "Vocabularies",
+    "encode_classes",
+    "encode_tags",
     "limit_lengths",
     "class_weight_values",
     "SchemeMap",
@@ -87,6 +90,87 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
     return out
 
 
+def encode_tags(examples: Sequence[TagExample], known: Vocab, path: str) -> list[list[int]]:
+    """Tag ids of labelled examples, one list per example.
+
+    A tag never seen in training is counted as a step the model gets wrong: its
+    target is ignored by the loss (IGNORE_INDEX), the accuracy still counts it, and
+    one warning names such tags as the file wrote them (``source_tags``, when
+    :meth:`SchemeMap.to_learned` rewrote them). A file none of whose tags the model
+    knows leaves nothing to score: a DataError naming the file, the model's tags and
+    the file's (a wrong file or column).
+    """
+    ids = _label_ids({t for e in examples for t in e.tags}, known)
+    unseen: Counter[str] = Counter()
+    tag_targets = []
+    for e in examples:
+        row = [ids.get(tag, IGNORE_INDEX) for tag in e.tags]
+        if IGNORE_INDEX in row:
+            shown = e.tags if e.source_tags is None else e.source_tags
+            unseen.update(t for t, i in zip(shown, row, strict=True) if i == IGNORE_INDEX)
+        tag_targets.append(row)
+    n_tags = sum(len(row) for row in tag_targets)
+    if n_tags and sum(unseen.values()) == n_tags:
+        theirs = [t for t, _ in unseen.most_common()]
+        raise DataError(
+            path,
+            None,
+            f"the model knows none of the file's tags, so nothing can be scored: it knows "
+            f"{_describe(known.tokens)}; the file has {_describe(theirs)}; is it the right "
+            "file, and the right column?",
+        )
+    if unseen:
+        names = ", ".join(f"{t} ({n})" for t, n in unseen.most_common(5))
+        warnings.warn(
+            f"{path}: {sum(unseen.values())} token(s) carry tags never seen in training "
+            f"({names}); they are counted as errors",
+            stacklevel=2,
+        )
+    return tag_targets
+
+
+def encode_classes(examples: Sequence[ClassifyExample], known: Vocab, path: str) -> list[int]:
+    """Class ids of labelled examples; the first class never seen in training is a
+    DataError at its line (classification cannot score it)."""
+    ids = _label_ids({e.label for e in examples}, known)
+    targets = [ids.get(e.label, IGNORE_INDEX) for e in examples]
+    if IGNORE_INDEX not in targets:
+        return targets
+    first = examples[targets.index(IGNORE_INDEX)]
+    reason = (
+        f"label {first.label!r} never occurs in the training data "
+        f"(known: {', '.join(known.tokens[:20])})"
+    )
+    if all(t == IGNORE_INDEX for t in targets):
+        theirs = [label for label, _ in Counter(e.label for e in examples).most_common()]
+        reason += (
+            f"; the model knows none of the file's labels ({_listed(theirs)}): is it the "
+            "right file, and the right column?"
+        )
+    raise DataError(path, first.line, reason)
+
+
+def _label_ids(labels: set[str], known: Vocab) -> dict[str, int]:
+    """{label: id} for the labels ``known`` has (looked up once per distinct label)."""
+    found = sorted(t for t in labels if t in known)
+    return dict(zip(found, known.encode(found), strict=True))
+
+
+def _describe(tags: Sequence[str]) -> str:
+    """Tags for a message, in the order given: span tags by their types ("the span
+    types LOC, PER"), others quoted, as a tag may be a comma ("the tags 'ADJ', ',', ...
+    (17 in all)")."""
+    types = span_types(tags)
+    if types and all(is_span_tag(t) for t in tags):
+        return f"the span types {_listed(types)}"
+    return f"the tags {_listed([repr(t) for t in tags])}"
+
+
+def _listed(items: Sequence[str], limit: int = 12) -> str:
+    more = f", ... ({len(items)} in all)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 @dataclass(frozen=True)
 class SchemeMap:
     """How span tags are rewritten for learning and back for output.
@@ -106,12 +190,50 @@ class SchemeMap:
             return cls(source, source)
         return cls(source, tag_scheme.upper())
 
-    def to_learned(self, examples: Sequence[TagExample]) -> list[TagExample]:
-        """Examples with their tags rewritten into the learned scheme."""
-        if self.source is None or self.source == self.learned:
+    def to_learned(
+        self, examples: Sequence[TagExample], *, path: str | None = None
+    ) -> list[TagExample]:
+        """Examples with their tags rewritten from the file's span scheme (detected
+        over all of ``examples``) into the learned one; a rewritten example keeps the
+        file's tags in ``source_tags``, so messages can name them as the user wrote
+        them.
+
+        A file without span tags (say part-of-speech tags, for a model of named
+        entities) is returned as it is: :func:`encode_tags` then finds that the
+        model knows none of its tags and says so. A file mixing span tags with other
+        tags is a DataError naming ``path`` and the line of the first sentence with a
+        tag that is not a span tag (a ValueError naming the example when ``path`` is
+        None).
+        """
+        if self.learned is None:
             return list(examples)
-        scheme = detect_scheme(e.tags for e in examples) or self.source
-        return [replace(e, tags=convert(e.tags, scheme, self.learned)) for e in examples]
+        scheme = detect_scheme(e.tags for e in examples)
+        if scheme is None:
+            self._check_span_tags(examples, path)
+            return list(examples)  # all O, or no span tags at all
+        if scheme == self.learned:
+            return list(examples)
+        return [
+            replace(e, tags=convert(e.tags, scheme, self.learned), source_tags=e.tags)
+            for e in examples
+        ]
+
+    def _check_span_tags(self, examples: Sequence[TagExample], path: str | None) -> None:
+        """A DataError at the first sentence with a non-span tag, if some other tag of
+        ``examples`` is a span tag other than O."""
+        if not any(t != "O" and is_span_tag(t) for e in examples for t in e.tags):
+            return
+        for n, e in enumerate(examples):
+            bad = next((t for t in e.tags if not is_span_tag(t)), None)
+            if bad is None:
+                continue
+            reason = (
+                f"expected span tags (O, B-X, I-X, ...) as in the rest of the file and in "
+                f"the model's {self.source} training data, got {bad!r}"
+            )
+            if path is None:
+                raise ValueError(f"examples[{n}].tags: {reason}")
+            raise DataError(path, e.line, reason)
 
     def predicted_to(self, tags: list[str], scheme: str | None) -> list[str]:
         """Predicted tags (learned scheme) rewritten into ``scheme`` (None = source)."""

@@ -24,13 +24,14 @@ import os
 import re
 from pathlib import Path
 
-from rnnseq.data.conll_reader import read_conll
+from rnnseq.data.conll_reader import DOCSTART, read_conll
 from rnnseq.data.conllu_reader import read_conllu
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, TagExample
 from rnnseq.data.jsonl_reader import read_jsonl
 from rnnseq.data.table_reader import read_csv, read_tsv
 from rnnseq.data.text_reader import UNITS, read_units
+from rnnseq.data.textfile import check_head
 
 __all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset"]
 
@@ -62,9 +63,12 @@ def _check_task(task: str) -> None:
 
 
 def _first_lines(path: str | os.PathLike[str]) -> list[str]:
-    """Up to 20 non-empty lines from the start of the file (decoding errors replaced)."""
+    """Up to 20 non-empty lines from the start of the file (decoding errors replaced;
+    UTF-16/32 text and NUL bytes are the readers' DataError already here)."""
     with open(path, "rb") as f:
-        head = f.read(_SNIFF_BYTES).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        data = f.read(_SNIFF_BYTES)
+    check_head(data, path)
+    head = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
     lines = [line.rstrip("\r") for line in head.split("\n") if line.strip()]
     return lines[:_SNIFF_LINES]
 
@@ -74,6 +78,51 @@ def _looks_like_conllu(lines: list[str]) -> bool:
     if any(line.startswith(("# sent_id", "# global.columns")) for line in lines):
         return True
     return bool(tokens) and all(len(t) == 10 and _CONLLU_ID.fullmatch(t[0]) for t in tokens)
+
+
+def _looks_like_token_columns(lines: list[str]) -> bool:
+    """One token per line with its tag columns (CoNLL/BIO): every line splits into the
+    same 2 to 12 columns, the first of them one word."""
+    rows = [line for line in lines if not line.startswith((DOCSTART, "#"))]
+    widths = set()
+    for line in rows:
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts[0].split()) != 1:
+            return False
+        widths.add(len(parts))
+    return len(widths) == 1 and 2 <= widths.pop() <= 12
+
+
+def _looks_like_text_and_label(lines: list[str]) -> str | None:
+    """The table format ("tsv" or "csv") when the lines (after a possible header row)
+    are a text of several words, one separator and a label; else None."""
+    body = lines[1:] if len(lines) > 1 else lines
+    for sep, name in (("\t", "tsv"), (",", "csv")):
+        rows = [line.split(sep) for line in body]
+        if all(len(r) == 2 and len(r[0].split()) > 1 and r[1].strip() for r in rows):
+            return name
+    return None
+
+
+def _format_hint(path: str | os.PathLike[str], task: str) -> str:
+    """What to pass instead, from the file's first lines where they tell."""
+    try:
+        lines = _first_lines(path)
+    except (OSError, DataError):  # the reader, once the format is right, names these
+        lines = []
+    if task == "lm":
+        return "lm reads any file as plain text: use format 'text' (--format text)"
+    if task == "tag" and lines:
+        if _looks_like_conllu(lines):
+            return "the file looks like CoNLL-U: use format 'conllu' (--format conllu)"
+        if _looks_like_token_columns(lines):
+            return (
+                "the file looks like CoNLL token/tag columns: use format 'conll' (--format conll)"
+            )
+    if task == "classify" and lines and (table := _looks_like_text_and_label(lines)):
+        return f"the file looks like text and label rows: use format {table!r} (--format {table})"
+    feeds = [f for f, tasks in FORMATS.items() if task in tasks]
+    return f"for task {task!r} give one of the formats {', '.join(feeds)}"
 
 
 def detect_format(path: str | os.PathLike[str], task: str) -> str:
@@ -124,8 +173,11 @@ def read_dataset(
         task: "classify" -> list[ClassifyExample]; "tag" -> list[TagExample];
             "lm" -> list[str], the stream of units.
         format: one of ``FORMATS``; None detects it (:func:`detect_format`).
-        column: conllu: the tag field (default UPOS); tsv/csv: the header name
-            of the label column. Other formats take no column.
+        column: conllu: the tag field (default UPOS); conll: the tag column, a
+            number from 1 (the token) or a name of the file's layout such as
+            "pos", "chunk", "ner" (default: the last column; see
+            :func:`rnnseq.data.read_conll`); tsv/csv: the header name of the
+            label column. Other formats take no column.
         unit: lm only: "char" (default) or "word" (each line's words + "<eos>").
 
     Raises:
@@ -138,21 +190,24 @@ def read_dataset(
     _check_task(task)
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    given = format is not None
     if format is None:
         format = detect_format(path, task)
     elif format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     if task not in FORMATS[format]:
+        source = "" if given else f" (from the extension {Path(path).suffix})"
         raise ValueError(
-            f"format {format!r} cannot feed task {task!r}; it feeds {', '.join(FORMATS[format])}"
+            f"format {format!r}{source} cannot feed task {task!r} (it feeds "
+            f"{', '.join(FORMATS[format])}); {_format_hint(path, task)}"
         )
-    if column is not None and format not in ("conllu", "tsv", "csv"):
-        raise ValueError(f"column applies to conllu, tsv and csv files, not {format!r}")
+    if column is not None and format not in ("conllu", "conll", "tsv", "csv"):
+        raise ValueError(f"column applies to conllu, conll, tsv and csv files, not {format!r}")
 
     if format == "conllu":
         return read_conllu(path, column=column or "upos")
     if format == "conll":
-        return read_conll(path)
+        return read_conll(path, column=column)
     if format == "tsv":
         return read_tsv(path, column=column)
     if format == "csv":

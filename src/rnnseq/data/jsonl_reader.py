@@ -15,7 +15,7 @@ import json
 import os
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import ClassifyExample, TagExample
+from rnnseq.data.examples import ClassifyExample, TagExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_jsonl"]
@@ -66,6 +66,7 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {str(value)[:30]!r}"
 
 
+@builds_examples
 def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample] | list[TagExample]:
     """Read a JSON Lines file for ``task`` ("classify" or "tag").
 

@@ -15,7 +15,8 @@ from rnnseq.evaluation import classification_scores
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.losses import sequence_classification_loss_terms
 from rnnseq.models.classifier import SequenceClassifier
-from rnnseq.tasks.examples import ExamplesTask, check_known, unknown_label
+from rnnseq.preprocess import encode_classes
+from rnnseq.tasks.examples import ExamplesTask, unknown_label
 
 __all__ = ["ClassifyTask"]
 
@@ -32,15 +33,7 @@ class ClassifyTask(ExamplesTask):
         return [example.label]
 
     def encode_targets(self, examples, labels, path: str) -> list[int]:
-        for e in examples:
-            check_known(path, e.line, e.label, labels)
-        return labels.encode([e.label for e in examples])
-
-    def prepare(self, train, dev, dev_name, cfg, vocabs, schemes):
-        data = super().prepare(train, dev, dev_name, cfg, vocabs, schemes)
-        if dev is not None:  # a dev label never seen in training: fail now, before training
-            self.encode(dev, data.vocabs, path=dev_name)
-        return data
+        return encode_classes(examples, labels, path)
 
     # --------------------------------------------------------------- network
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from rnnseq.data import DataError, Vocab, bucket_batches, collate, read_dataset
+from rnnseq.data import Vocab, bucket_batches, collate, read_dataset
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.preprocess import Vocabularies, limit_lengths
 from rnnseq.tasks.base import RunData, Task
@@ -48,10 +48,14 @@ class ExamplesTask(Task):
     # ------------------------------------------------------------ vocabulary
 
     def prepare(self, train, dev, dev_name, cfg, vocabs, schemes) -> RunData:
-        learned = schemes.to_learned(train)
+        """Vocabularies and the encoded training examples; the dev examples are encoded
+        once too, so a dev file the model could not score fails now, not after an epoch."""
+        learned = schemes.to_learned(train, path=cfg.train)
         if vocabs is None:
             vocabs = self.build_vocabularies(learned, cfg)
         encoded = self.encode(learned, vocabs, path=cfg.train)
+        if dev is not None:
+            self.encode(schemes.to_learned(dev, path=dev_name), vocabs, path=dev_name)
         return RunData(vocabs, schemes, encoded, dev, dev_name, len(train), encoded.targets)
 
     def build_vocabularies(self, train: Sequence, cfg) -> Vocabularies:
@@ -84,7 +88,8 @@ class ExamplesTask(Task):
         return encoded
 
     def encode_labelled(self, predictor, examples, path: str) -> EncodedDataset:
-        return self.encode(predictor.meta.schemes.to_learned(examples), predictor.vocabs, path=path)
+        learned = predictor.meta.schemes.to_learned(examples, path=path)
+        return self.encode(learned, predictor.vocabs, path=path)
 
     # -------------------------------------------------------------- training
 
@@ -208,14 +213,3 @@ class ExamplesTask(Task):
 def unknown_label(label: str, known: Sequence[str]) -> ValueError:
     """The error for a label the model does not know (naming some it does)."""
     return ValueError(f"label {label!r} is not one this model knows ({', '.join(known[:30])})")
-
-
-def check_known(path: str, line: int | None, label: str, labels: Vocab) -> None:
-    """A class never seen in training: a DataError naming the file and line."""
-    if label not in labels:
-        raise DataError(
-            path,
-            line,
-            f"label {label!r} never occurs in the training data "
-            f"(known: {', '.join(labels.tokens[:20])})",
-        )

@@ -9,8 +9,6 @@ asks for and written back in the file's own scheme; spans are scored as conlleva
 
 from __future__ import annotations
 
-import warnings
-from collections import Counter
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +18,7 @@ from rnnseq.evaluation import tagging_scores
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.losses import LossTerms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
-from rnnseq.preprocess import SchemeMap
+from rnnseq.preprocess import SchemeMap, encode_tags
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
 from rnnseq.tasks.examples import ExamplesTask, unknown_label
 
@@ -43,28 +41,7 @@ class TagTask(ExamplesTask):
             raise ValueError("tag_scheme.learned is missing for a CRF over span tags")
 
     def encode_targets(self, examples, labels, path: str) -> list[list[int]]:
-        """Tag ids; a tag never seen in training is a step the model gets wrong: its
-        target is ignored by the loss, the accuracy still counts it, and one warning
-        says so."""
-        unseen: Counter[str] = Counter()
-        targets = []
-        for e in examples:
-            ids = []
-            for tag in e.tags:
-                if tag in labels:
-                    ids.append(labels.encode([tag])[0])
-                else:
-                    unseen[tag] += 1
-                    ids.append(IGNORE_INDEX)
-            targets.append(ids)
-        if unseen:
-            names = ", ".join(f"{t} ({n})" for t, n in unseen.most_common(5))
-            warnings.warn(
-                f"{path}: {sum(unseen.values())} token(s) carry tags never seen in training "
-                f"({names}); they are counted as errors",
-                stacklevel=2,
-            )
-        return targets
+        return encode_tags(examples, labels, path)
 
     # --------------------------------------------------------------- network
 
