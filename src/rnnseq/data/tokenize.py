@@ -10,7 +10,7 @@ space-separated (``do n't``, ``( 3 )``) keeps its tokens.
 
 The work is done by spaCy's rule-based English tokenizer (``spacy.blank("en")``: no
 model, no download), chosen for agreeing best with EWT's gold tokens
-(docs/TOKENIZATION.md has the measurement and its command), with four rules of ours:
+(docs/TOKENIZATION.md has the measurement and its command), with five rules of ours:
 
 1. a clitic written alone (``'m``, ``'ve``, ``'re``, ``'ll``, ``'d``, ``'s``,
    ``n't`` in any case, with ``'`` or ``’``) is one token, so that pre-tokenized
@@ -23,7 +23,9 @@ model, no download), chosen for agreeing best with EWT's gold tokens
    left at the end of a sentence moved to the start of the next one;
 4. a token that spaCy would split further when it stands alone (``0T:A`` gives
    ``0T``, but ``0T`` alone gives ``0 T``) is split so, which makes
-   ``tokenize(" ".join(tokens))`` give ``tokens`` back for any text.
+   ``tokenize(" ".join(tokens))`` give ``tokens`` back for any text;
+5. a hyphen between two digits does not split (``713-853-3989``, ``2004-05``,
+   ``1996-12-06``), as in EWT (341 of 423 such hyphens) and CoNLL-2003.
 
 Offsets are Python string indices: for every token ``text[token.start:token.end] ==
 token.text``. Whitespace (``str.isspace``) never belongs to a token, and every other
@@ -59,6 +61,7 @@ _NON_SPACE = re.compile(r"\S+")  # str patterns: \s is exactly str.isspace()
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CLITICS = ("'s", "'m", "'d", "'ll", "'re", "'ve", "n't")
 _STOPS = frozenset(".!?")
+_DIGITS = frozenset("0123456789")
 _OPENING = frozenset("([{«‘“")
 _QUOTES = frozenset("\"'`")
 
@@ -145,13 +148,20 @@ def _spacy_tokens(tokens, text: str) -> list[Token]:
 
 def _merge_runs(text: str, tokens: list[Token]) -> list[Token]:
     """Rule 2: adjacent punctuation tokens of one repeated character, or of . ! ? only,
-    become one token."""
+    become one token. Rule 5: a hyphen between two digits joins its neighbours."""
     out: list[Token] = []
     for tok in tokens:
         if out and out[-1].end == tok.start and _run_of(out[-1].text + tok.text):
-            last = out.pop()
-            tok = Token(text[last.start : tok.end], last.start, tok.end)
-        out.append(tok)
+            first = out.pop()
+        elif (len(out) >= 2 and out[-1].text == "-" and out[-2].end == out[-1].start
+              and out[-1].end == tok.start and out[-2].text[-1] in _DIGITS
+              and tok.text[0] in _DIGITS):
+            out.pop()
+            first = out.pop()
+        else:
+            out.append(tok)
+            continue
+        out.append(Token(text[first.start : tok.end], first.start, tok.end))
     return out
 
 
