@@ -44,7 +44,8 @@ def _perturb(gold: list[list[str]], seed: int, rate: float = 0.1) -> list[list[s
     return pred
 
 
-def _assert_same_as_conlleval(tokens, gold, pred, scheme: str) -> None:
+def _assert_same_as_conlleval(tokens, gold, pred, scheme: str):
+    """Compare overall and per-type scores; returns conlleval's result."""
     script = require_conlleval()
     ref = run_conlleval(script, tokens, gold, pred)
     overall = span_scores(gold, pred, scheme)
@@ -69,6 +70,7 @@ def _assert_same_as_conlleval(tokens, gold, pred, scheme: str) -> None:
         assert mine["f1"] == pytest.approx(_f1(p, r), abs=1e-12), kind
         printed = tuple(f"{100 * mine[k]:.2f}" for k in ("precision", "recall", "f1"))
         assert printed == ref.printed[kind], (kind, ref.text)
+    return ref
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +87,10 @@ def test_conll2003_test_scores_equal_conlleval_overall_and_per_type(conll_test, 
     tokens, gold = conll_test
     pred = _perturb(gold, seed)
     assert sum(len(s) for s in gold) == 46435  # eng.testb without -DOCSTART- lines
-    _assert_same_as_conlleval(tokens, gold, pred, "IOB1")
+    ref = _assert_same_as_conlleval(tokens, gold, pred, "IOB1")
     scores = tagging_scores(gold, pred)  # what `rnnseq evaluate` reports
     assert scores["tag_scheme"] == "IOB1" and set(scores["per_type"]) == {
         "LOC", "MISC", "ORG", "PER"}
-    ref = run_conlleval(require_conlleval(), tokens, gold, pred)
     assert f"{100 * scores['accuracy']:.2f}" == ref.accuracy
     assert 0.5 < scores["span_f1"] < 0.75  # the perturbation did damage, not ruin
 
