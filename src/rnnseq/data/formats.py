@@ -32,10 +32,11 @@ from rnnseq.data.jsonl_reader import read_jsonl
 from rnnseq.data.table_reader import read_csv, read_tsv
 from rnnseq.data.text_reader import UNITS, read_units
 from rnnseq.data.textfile import check_head
+from rnnseq.tasks import TASK_NAMES
 
 __all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset"]
 
-TASKS = ("classify", "tag", "lm")
+TASKS = TASK_NAMES
 FORMATS = {  # format -> the tasks it can feed
     "conllu": ("tag",),
     "conll": ("tag",),
@@ -110,23 +111,38 @@ def _format_hint(path: str | os.PathLike[str], task: str) -> str:
         lines = _first_lines(path)
     except (OSError, DataError):  # the reader, once the format is right, names these
         lines = []
-    if task == "lm":
-        return "lm reads any file as plain text: use format 'text' (--format text)"
-    if task == "tag" and lines:
-        if _looks_like_conllu(lines):
-            return "the file looks like CoNLL-U: use format 'conllu' (--format conllu)"
-        if _looks_like_token_columns(lines):
-            return (
-                "the file looks like CoNLL token/tag columns: use format 'conll' (--format conll)"
-            )
-    if task == "classify" and lines and (table := _looks_like_text_and_label(lines)):
-        return f"the file looks like text and label rows: use format {table!r} (--format {table})"
+    hint = _HINTS[task](lines)
+    if hint is not None:
+        return hint
     feeds = [f for f, tasks in FORMATS.items() if task in tasks]
     return f"for task {task!r} give one of the formats {', '.join(feeds)}"
 
 
+def _hint_tag(lines: list[str]) -> str | None:
+    if not lines:
+        return None
+    if _looks_like_conllu(lines):
+        return "the file looks like CoNLL-U: use format 'conllu' (--format conllu)"
+    if _looks_like_token_columns(lines):
+        return "the file looks like CoNLL token/tag columns: use format 'conll' (--format conll)"
+    return None
+
+
+def _hint_classify(lines: list[str]) -> str | None:
+    if lines and (table := _looks_like_text_and_label(lines)):
+        return f"the file looks like text and label rows: use format {table!r} (--format {table})"
+    return None
+
+
+def _hint_lm(lines: list[str]) -> str:
+    return "lm reads any file as plain text: use format 'text' (--format text)"
+
+
 def detect_format(path: str | os.PathLike[str], task: str) -> str:
     """The format of ``path`` for ``task``, from its extension or else its first lines.
+
+    ``.txt`` means CoNLL/BIO columns for "tag" and plain text for "lm"; a language
+    model reads every file as plain text.
 
     Raises:
         ValueError: unknown ``task``.
@@ -134,18 +150,32 @@ def detect_format(path: str | os.PathLike[str], task: str) -> str:
             tab- nor comma-separated.
     """
     _check_task(task)
-    if task == "lm":
-        return "text"
+    return _DETECTORS[task](path)
+
+
+def _detect_lm(path) -> str:
+    return "text"
+
+
+def _detect_tag(path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
-    if suffix == ".txt" and task == "tag":
+    if suffix == ".txt":
         return "conll"
     lines = _first_lines(path)
     if lines and lines[0].lstrip().startswith("{"):
         return "jsonl"
-    if task == "tag":
-        return "conllu" if _looks_like_conllu(lines) else "conll"
+    return "conllu" if _looks_like_conllu(lines) else "conll"
+
+
+def _detect_classify(path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    lines = _first_lines(path)
+    if lines and lines[0].lstrip().startswith("{"):
+        return "jsonl"
     if not lines or "\t" in lines[0]:
         return "tsv"  # an empty file gets the reader's own "no rows" error
     if "," in lines[0]:
@@ -156,6 +186,11 @@ def detect_format(path: str | os.PathLike[str], task: str) -> str:
         "cannot tell the format: expected tab- or comma-separated text and label, "
         "or JSON Lines (pass the format explicitly)",
     )
+
+
+# What each task does with a file whose format is not given: guess it, or hint at it.
+_DETECTORS = {"classify": _detect_classify, "tag": _detect_tag, "lm": _detect_lm}
+_HINTS = {"classify": _hint_classify, "tag": _hint_tag, "lm": _hint_lm}
 
 
 def read_dataset(

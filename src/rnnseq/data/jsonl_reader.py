@@ -75,9 +75,9 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
         DataError: a line that is not a JSON object, misses a key, has values of
             the wrong type, or (tag) not one tag per token.
     """
-    if task not in ("classify", "tag"):
+    make = _MAKERS.get(task)
+    if make is None:
         raise ValueError(f"task must be 'classify' or 'tag' for JSON Lines, got {task!r}")
-    make = _classify if task == "classify" else _tag
     name = os.fspath(path)
     examples = []
     for number, line in numbered_lines(read_text(path)):
@@ -96,3 +96,7 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
     if not examples:
         raise DataError(name, None, "no JSON objects found; expected one per line")
     return examples
+
+
+# The example each task reads from one JSON object.
+_MAKERS = {"classify": _classify, "tag": _tag}
