@@ -83,6 +83,8 @@ def test_the_command_line_takes_only_what_was_typed():
     assert helps["size"] == "units (default 8)"
     assert helps["rate"] == "a rate (default 1 for kind fast; 0.1 otherwise)"
     assert helps["flagged"] == "a switch"
+    assert helps["mode"] == "a mode (default a) [tag]"
+    assert helps["either"] == "tri-state [tag, lm]"
     with pytest.raises(SystemExit):
         parser.parse_args(["--mode", "c"])
 

@@ -324,7 +324,7 @@ def add_arguments(group: argparse._ActionsContainer, section_type: type) -> None
             continue
         kind = _base_type(f.type)
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "dest": f.name}
-        help_text = spec.help + _default_text(spec, f.default, kind)
+        help_text = spec.help + _default_text(spec, f.default, kind) + _tasks_text(spec)
         if kind is bool:
             if f.default is None:  # tri-state: --x / --no-x / the task's default
                 kw["action"] = argparse.BooleanOptionalAction
@@ -339,6 +339,11 @@ def add_arguments(group: argparse._ActionsContainer, section_type: type) -> None
         if spec.required:
             kw["required"] = True
         group.add_argument(flag(f.name), help=help_text, **kw)
+
+
+def _tasks_text(spec: Spec) -> str:
+    """" [tag, lm]": the tasks an option applies to, when not all."""
+    return "" if spec.tasks is None else f" [{', '.join(spec.tasks)}]"
 
 
 def _metavar(kind: type) -> str:
