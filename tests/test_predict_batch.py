@@ -1,0 +1,65 @@
+"""rnnseq.predict_batch: the fast prediction batch equals collate's, and computing each
+distinct word's character features once changes no feature."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnseq.data import Vocab, collate
+from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
+from rnnseq.models.char_features import CharBiLSTM, CharCNN
+from rnnseq.predict_batch import distinct_words, rows_batch
+from rnnseq.preprocess import Vocabularies
+
+WORDS = ["the", "The", "dog", "runs", ".", "unseen", "x" * (MAX_WORD_LEN + 5), "é", "a-b"]
+
+
+def _vocabs(lowercase: bool, chars: bool) -> Vocabularies:
+    words = Vocab(["the", "dog", "runs", "."], lowercase=lowercase)
+    labels = Vocab(["A"], specials=())
+    char_vocab = Vocab.build(["the dog runs.x-é"]) if chars else None
+    return Vocabularies(words=words, labels=labels, chars=char_vocab)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), min_size=1,
+                  max_size=5),  # fmt: skip
+    lowercase=st.booleans(),
+    chars=st.booleans(),
+)
+def test_rows_batch_equals_collate_of_the_encoded_rows(rows, lowercase, chars):
+    vocabs = _vocabs(lowercase, chars)
+    batch, distinct = rows_batch(rows, vocabs, {})
+    encoded = EncodedDataset.from_tokens(rows, vocabs.words, per_step=True,
+                                         char_vocab=vocabs.chars)  # fmt: skip
+    expected = collate(encoded, range(len(rows)))
+    assert torch.equal(batch.tokens, expected.tokens)
+    assert torch.equal(batch.lengths, expected.lengths)
+    assert batch.indices == expected.indices and batch.targets is None
+    if chars:
+        assert torch.equal(batch.chars, expected.chars)
+        assert torch.equal(distinct.chars[distinct.where], batch.chars)
+        assert distinct.chars.shape[0] == len({w for r in rows for w in r}) + 1
+    else:
+        assert batch.chars is None and distinct is None
+
+
+def test_distinct_words_gives_the_same_features_and_leaves_the_module_as_it_was():
+    torch.manual_seed(0)
+    vocabs = _vocabs(False, True)
+    rows = [["the", "dog", "the"], ["runs", ".", "dog", "the", "x"], ["é"]]
+    batch, distinct = rows_batch(rows, vocabs)
+    for module in (CharCNN(len(vocabs.chars), 6, 8).eval(), CharBiLSTM(len(vocabs.chars), 6, 8)):
+        plain = module(batch.chars)
+        seen = []
+        hook = module.embedding.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
+        with distinct_words(module, distinct):
+            fast = module(batch.chars)
+        hook.remove()
+        assert torch.allclose(fast, plain, atol=1e-6)
+        assert seen[0][0] == distinct.chars.shape[0] - 1  # the distinct non-empty words only
+        assert not module._forward_hooks and not module._forward_pre_hooks
+        assert torch.allclose(module(batch.chars), plain)
