@@ -54,8 +54,10 @@ def test_distinct_words_gives_the_same_features_and_leaves_the_module_as_it_was(
     batch, distinct = rows_batch(rows, vocabs)
     for module in (CharCNN(len(vocabs.chars), 6, 8).eval(), CharBiLSTM(len(vocabs.chars), 6, 8)):
         plain = module(batch.chars)
-        seen = []
-        hook = module.embedding.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape))
+        seen: list = []
+        hook = module.embedding.register_forward_pre_hook(
+            lambda m, a, seen=seen: seen.append(a[0].shape)
+        )
         with distinct_words(module, distinct):
             fast = module(batch.chars)
         hook.remove()
