@@ -363,7 +363,7 @@ def stdin(monkeypatch):
 
 
 def test_predict_names_the_line_and_byte_of_invalid_utf8_in_a_file(models, write, capsys):
-    from rnnseq.cli import CHUNK
+    from rnnseq.text_input import CHUNK
 
     lines = b"good\n" * (CHUNK + 44) + b"fine \xff\xfe film\n"  # past the first chunk
     path = write("in.txt", lines)

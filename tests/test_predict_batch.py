@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rnnseq.data import Vocab, collate
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.models.char_features import CharBiLSTM, CharCNN
-from rnnseq.predict_batch import distinct_words, rows_batch
+from rnnseq.predict_batch import WordFeatures, rows_batch
 from rnnseq.preprocess import Vocabularies
 
 WORDS = ["the", "The", "dog", "runs", ".", "unseen", "x" * (MAX_WORD_LEN + 5), "é", "a-b"]
@@ -47,21 +47,49 @@ def test_rows_batch_equals_collate_of_the_encoded_rows(rows, lowercase, chars):
         assert batch.chars is None and distinct is None
 
 
-def test_distinct_words_gives_the_same_features_and_leaves_the_module_as_it_was():
+def _seen_rows(module) -> tuple[list, object]:
+    """Record how many words each call of ``module`` computes (rows reaching its
+    embedding after the empty ones are dropped)."""
+    seen: list = []
+    hook = module.embedding.register_forward_pre_hook(
+        lambda m, a, seen=seen: seen.append(a[0].shape[0])
+    )
+    return seen, hook
+
+
+def test_word_features_give_the_same_features_computing_each_word_once():
     torch.manual_seed(0)
     vocabs = _vocabs(False, True)
-    rows = [["the", "dog", "the"], ["runs", ".", "dog", "the", "x"], ["é"]]
-    batch, distinct = rows_batch(rows, vocabs)
+    first = [["the", "dog", "the"], ["runs", ".", "dog", "the", "x"], ["é"]]
+    second = [["the", "dog"], ["a-b", "the"]]
     for module in (CharCNN(len(vocabs.chars), 6, 8).eval(), CharBiLSTM(len(vocabs.chars), 6, 8)):
-        plain = module(batch.chars)
-        seen: list = []
-        hook = module.embedding.register_forward_pre_hook(
-            lambda m, a, seen=seen: seen.append(a[0].shape)
-        )
-        with distinct_words(module, distinct):
-            fast = module(batch.chars)
+        cache = WordFeatures()
+        seen, hook = _seen_rows(module)
+        for rows, new in ((first, 6), (second, 1)):  # "a-b" is the only new word
+            batch, distinct = rows_batch(rows, vocabs)
+            plain = module(batch.chars)
+            with cache.used_by(module, distinct, key="fp32"):
+                fast = module(batch.chars)
+            assert torch.allclose(fast, plain, atol=1e-6)
+            assert seen[-1] == new
         hook.remove()
-        assert torch.allclose(fast, plain, atol=1e-6)
-        assert seen[0][0] == distinct.chars.shape[0] - 1  # the distinct non-empty words only
         assert not module._forward_hooks and not module._forward_pre_hooks
-        assert torch.allclose(module(batch.chars), plain)
+
+
+def test_word_features_start_over_for_another_key_or_when_full():
+    torch.manual_seed(0)
+    vocabs = _vocabs(False, True)
+    module = CharCNN(len(vocabs.chars), 6, 8).eval()
+    batch, distinct = rows_batch([["the", "dog", "runs"]], vocabs)
+    cache = WordFeatures(capacity=4)
+    seen, hook = _seen_rows(module)
+    for key, computed in (("a", [3]), ("a", []), ("b", [3])):  # words computed per call
+        before = len(seen)
+        with cache.used_by(module, distinct, key=key):
+            module(batch.chars)
+        assert seen[before:] == computed
+    other, distinct2 = rows_batch([["x", "é"]], vocabs)
+    with cache.used_by(module, distinct2, key="b"):  # 3 kept + 2 new > 4: start over
+        assert torch.allclose(module(other.chars), module.__class__.forward(module, other.chars))
+    assert set(cache.index) == {"x", "é"}
+    hook.remove()

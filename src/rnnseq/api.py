@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from rnnseq.inference import Predictor
+from rnnseq.predict_options import BATCH_SIZE
 from rnnseq.training.config import TrainConfig
 from rnnseq.training.loop import TrainResult
 from rnnseq.training.loop import train as _train
@@ -44,7 +45,7 @@ def train(config: TrainConfig | dict | None = None, **options) -> TrainResult:
     return _train(TrainConfig.from_dict(fields))
 
 
-def load(folder: str | os.PathLike, device: str = "auto", batch_size: int = 64,
+def load(folder: str | os.PathLike, device: str = "auto", batch_size: int = BATCH_SIZE,
          bf16: bool | None = None) -> Predictor:  # fmt: skip
     """Load a model folder written by :func:`train` (or ``rnnseq train``).
 
@@ -58,7 +59,7 @@ def load(folder: str | os.PathLike, device: str = "auto", batch_size: int = 64,
     Args:
         device: "auto" (the default, as for ``rnnseq train`` and the command line: a
             CUDA GPU when torch sees one, else the CPU), "cpu", "cuda" or "cuda:N".
-        batch_size: inputs per batch.
+        batch_size: inputs per batch (the command line's default).
         bf16: predict with bfloat16 matrix products; None: where the device has native
             bfloat16. Evaluation and explain always compute in float32.
     """

@@ -230,10 +230,9 @@ def _predict_raw(predictor, path: str, options: dict):
     """Output blocks for raw input lines from ``path`` or, for ``-``, standard input.
 
     At a terminal each line is answered as soon as it is typed; otherwise lines go
-    through the model 2048 at a time (fewer when they hold many tokens), sorted by
-    length into batches.
+    through the model ``CHUNK`` at a time (see :mod:`rnnseq.text_input`).
     """
-    from rnnseq.text_input import input_lines
+    from rnnseq.text_input import CHUNK, input_lines
 
     if path == "-":
         name, source = "<stdin>", getattr(sys.stdin, "buffer", sys.stdin)
@@ -249,9 +248,6 @@ def _predict_raw(predictor, path: str, options: dict):
     finally:
         if path != "-":
             source.close()
-
-
-CHUNK = 2048  # input lines read ahead of the answers (length-sorted together)
 
 
 def _bound_kernel_cache() -> None:
@@ -399,9 +395,37 @@ def main(argv: list[str] | None = None) -> int:
     usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback.
 
     Only the command being run has its options built and its modules imported, so a
-    one-line ``rnnseq predict`` does not pay for training's imports."""
+    one-line ``rnnseq predict`` does not pay for training's imports. Run from the command
+    line (``argv`` None), evaluate, predict and explain end the process as soon as their
+    output is flushed (:func:`_fast_exit`)."""
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_command_of(argv)).parse_args(argv)
+    status = _run(args)
+    if from_command_line and args.command in _COMMANDS:
+        _fast_exit(status)
+    return status
+
+
+def _fast_exit(status: int) -> None:
+    """Flush the output and leave without the interpreter's teardown.
+
+    Why: tearing down a process that imported torch costs about 0.3-0.5 CPU s (freeing
+    torch's modules and objects one by one), a fifth of a one-line ``rnnseq predict``
+    (docs/PERFORMANCE.md). These commands hold no state that needs a clean shutdown:
+    their files are closed when written, and stdout and stderr are flushed here.
+    """
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # a closed pipe (`| head`) or stream
+            pass
+    os._exit(status)
+
+
+def _run(args) -> int:
     from rnnseq.options import OptionError
 
     shown = warnings.showwarning

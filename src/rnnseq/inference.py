@@ -23,7 +23,9 @@ import torch
 from rnnseq.explanation import ExplainedStep, Explanation
 from rnnseq.model_folder import FolderMeta, load_model_folder
 from rnnseq.options import OptionError
+from rnnseq.predict_batch import WordFeatures
 from rnnseq.predict_options import (
+    BATCH_SIZE,
     Evaluation,
     PredictSettings,
     check_device,
@@ -32,6 +34,7 @@ from rnnseq.predict_options import (
 )
 from rnnseq.preprocess import Vocabularies
 from rnnseq.task_model import Objective, TaskModel
+from rnnseq.text_input import CHUNK
 
 __all__ = [
     "Predictor",
@@ -95,9 +98,10 @@ class Predictor:
         self.batch_size = batch_size
         self.bf16 = native_bf16(self.device) if bf16 is None else bool(bf16)
         self.spellings: dict = {}  # word -> character ids, kept between batches
+        self.word_features = WordFeatures()  # word -> character features, likewise
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto", batch_size: int = 64,
+    def load(cls, folder: str | Path, device: str = "auto", batch_size: int = BATCH_SIZE,
              bf16: bool | None = None) -> Predictor:  # fmt: skip
         """Load a model folder (see :mod:`rnnseq.model_folder`); ``device`` "auto" (the
         default, as for ``rnnseq train``), "cpu", "cuda" or "cuda:N"."""
@@ -126,12 +130,10 @@ class Predictor:
     def model_call(self, distinct=None):
         """Around one call of the model on a prediction batch: bfloat16 products when
         ``bf16`` is set, and with ``distinct`` (:func:`rnnseq.predict_batch.rows_batch`)
-        each distinct word's character features computed once."""
-        from rnnseq.predict_batch import distinct_words
-
+        the character features of words met before taken from :attr:`word_features`."""
         chars = getattr(getattr(self.model.net, "embedder", None), "chars", None)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        with autocast, distinct_words(chars, distinct):
+        with autocast, self.word_features.used_by(chars, distinct, (self.bf16, self.device)):
             yield
 
     # ---------------------------------------------------------------- predict
@@ -178,7 +180,7 @@ class Predictor:
         settings = self.settings(pretokenized=pretokenized)
         return self.meta.task.predict_spans(self, list(texts), settings)
 
-    def predict_lines(self, lines: Iterable[str], *, chunk: int = 256, **options
+    def predict_lines(self, lines: Iterable[str], *, chunk: int = CHUNK, **options
                       ) -> Iterator[str]:  # fmt: skip
         """What ``rnnseq predict`` writes: the output of each input line, streamed.
 
@@ -190,12 +192,12 @@ class Predictor:
         settings = self.settings(lines=True, **options)
         return self.meta.task.predict_lines(self, lines, settings, chunk=chunk)
 
-    def predict_labelled(self, data, *, chunk: int = 256, **options) -> Iterator[str]:
+    def predict_labelled(self, data, *, chunk: int = CHUNK, **options) -> Iterator[str]:
         """The output of each example of a labelled file (its tokens as read)."""
         settings = self.settings(lines=True, **options)
         return self.meta.task.predict_labelled(self, data, settings, chunk=chunk)
 
-    def predict_conllu(self, path: str | Path, *, column: str | None = None, chunk: int = 256
+    def predict_conllu(self, path: str | Path, *, column: str | None = None, chunk: int = CHUNK
                        ) -> Iterator[bytes]:  # fmt: skip
         """The CoNLL-U file at ``path`` with the predicted tags in ``column`` (default: the
         model's training column, else UPOS); every other byte as it was."""

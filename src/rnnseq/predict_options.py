@@ -41,6 +41,7 @@ from rnnseq.options import (
 
 __all__ = [
     "DEVICES",
+    "BATCH_SIZE",
     "ModelUse",
     "Reading",
     "Tokens",
@@ -91,7 +92,7 @@ class ModelUse:
         check=check_device,
         metavar="DEVICE",
     )
-    batch_size: int = option(64, "inputs (or windows of a long input) per batch",
+    batch_size: int = option(128, "inputs (or windows of a long input) per batch",
                              check=integer(1))  # fmt: skip
     threads: int | None = option(
         None, "CPU threads for torch (default: torch's choice, one per core)", check=integer(1)
@@ -291,6 +292,10 @@ def unescape(text: str) -> str:
 
 
 _UNESCAPE = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+# The declared defaults the Python API's signatures repeat.
+BATCH_SIZE: int = ModelUse.__dataclass_fields__["batch_size"].default
 
 
 # command -> its sections, in --help order

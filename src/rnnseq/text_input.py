@@ -19,9 +19,12 @@ from collections.abc import Iterable, Iterator
 
 from rnnseq.data.tokenize import Token
 
-__all__ = ["Token", "input_lines", "line_tokens", "is_blank", "strip_line_end"]
+__all__ = ["CHUNK", "Token", "input_lines", "line_tokens", "is_blank", "strip_line_end"]
 
 PIECE = 1 << 16  # characters tokenized at once
+# Input lines read ahead of their answers: they go through the model together, sorted
+# by length into batches (fewer when they hold many tokens).
+CHUNK = 2048
 
 
 def is_blank(line: str) -> bool:
@@ -38,15 +41,18 @@ def strip_line_end(line: str) -> str:
     return line
 
 
-def line_tokens(line: str, *, pretokenized: bool, piece: int = PIECE) -> Iterator[Token]:
-    """The tokens of ``line`` in order, with offsets into it.
+def line_tokens(line: str, *, pretokenized: bool, piece: int = PIECE
+                ) -> Iterator[tuple[str, int, int]]:  # fmt: skip
+    """The tokens of ``line`` in order, as ``(text, start, end)`` with ``line[start:end]
+    == text`` (a :class:`~rnnseq.data.tokenize.Token`, or a plain tuple: read them by
+    index, the hot path of ``rnnseq predict`` makes one per token).
 
     ``pretokenized``: split on whitespace only; else the built-in UD/PTB tokenizer
     (:func:`rnnseq.data.tokenize.tokenize`). At most about ``piece`` characters are
     tokenized at once (a stretch without whitespace longer than that is taken whole).
     """
     if pretokenized:
-        from rnnseq.data.tokenize import pretokenized as split
+        split = _whitespace
     else:
         from rnnseq.data.tokenize import tokenize as split
     n, start = len(line), 0
@@ -56,8 +62,20 @@ def line_tokens(line: str, *, pretokenized: bool, piece: int = PIECE) -> Iterato
     while start < n:
         end = _cut(line, start + piece)
         for t in split(line[start:end]):
-            yield Token(t.text, start + t.start, start + t.end)
+            yield (t[0], start + t[1], start + t[2])
         start = end
+
+
+def _whitespace(text: str) -> list[tuple[str, int, int]]:
+    """:func:`rnnseq.data.tokenize.pretokenized` as plain tuples, made faster:
+    ``str.split`` (which splits at ``str.isspace``, as that one's pattern does) and each
+    token found after the previous one."""
+    out, at = [], 0
+    for word in text.split():
+        start = text.find(word, at)
+        at = start + len(word)
+        out.append((word, start, at))
+    return out
 
 
 def _cut(line: str, at: int) -> int:

@@ -23,10 +23,10 @@ from rnnseq.options import OptionError
 from rnnseq.preprocess import encode_classes
 from rnnseq.tasks.examples import ExamplesTask, chunks, unknown_label
 from rnnseq.tasks.tag_output import rounded
+from rnnseq.text_input import CHUNK
 
 __all__ = ["ClassifyTask"]
 
-CHUNK = 256  # inputs of the Python API through the model at a time
 TOKEN_BUDGET = 1 << 15  # tokens held at a time
 
 
@@ -101,7 +101,7 @@ class ClassifyTask(ExamplesTask):
 
         names = predictor.vocabs.labels.tokens
         for batch in chunks(capped(items), chunk, TOKEN_BUDGET):
-            rows = [[t.text for t in tokens] for _, tokens in batch if tokens]
+            rows = [[t[0] for t in tokens] for _, tokens in batch if tokens]
             found = iter(self.run_rows(predictor, rows, probs=True, top_k=settings.top_k))
             for text, tokens in batch:
                 if not tokens:

@@ -230,7 +230,7 @@ class ExamplesTask(Task):
         """The tokens of an explained text, as :meth:`items` reads a raw input."""
         from rnnseq.text_input import line_tokens
 
-        tokens = [t.text for t in line_tokens(text, pretokenized=pretokenized)]
+        tokens = [t[0] for t in line_tokens(text, pretokenized=pretokenized)]
         if not tokens:
             raise ValueError("--text is empty")
         return tokens

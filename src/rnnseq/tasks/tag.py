@@ -25,11 +25,11 @@ from rnnseq.preprocess import SchemeMap, encode_tags
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
 from rnnseq.tasks.examples import ExamplesTask, joined, unknown_label
 from rnnseq.tasks.tag_output import JsonWriter, TagOutput, format_tsv
+from rnnseq.text_input import CHUNK
 from rnnseq.windows import CONTEXT, SIZE, windows
 
 __all__ = ["TagTask"]
 
-CHUNK = 256  # inputs of the Python API through the model at a time
 TOKEN_BUDGET = 1 << 15  # tokens of short inputs held at a time
 
 
@@ -170,8 +170,9 @@ class TagTask(ExamplesTask):
 
         Inputs of up to one window's length go through the model ``chunk`` at a time
         (fewer when they hold many tokens); a longer one is read in overlapping windows
-        (:mod:`rnnseq.windows`), ``batch_size`` windows at a time, so memory stays
-        bounded whatever its length.
+        (:mod:`rnnseq.windows`), ``batch_size`` windows at a time (fewer when they would
+        hold more than ``TOKEN_BUDGET`` tokens), so memory stays bounded whatever its
+        length.
         """
         limit = SIZE + 2 * CONTEXT
         short: list = []
@@ -211,7 +212,7 @@ class TagTask(ExamplesTask):
     def _short_events(self, predictor, inputs, probs, top_k) -> Iterator[tuple]:
         if not inputs:
             return
-        rows = [[t.text for t in tokens] for _, tokens in inputs if tokens]
+        rows = [[t[0] for t in tokens] for _, tokens in inputs if tokens]
         answers = iter(self.run_rows(predictor, rows, probs=probs, top_k=top_k))
         names = predictor.vocabs.labels.tokens
         for text, tokens in inputs:
@@ -227,8 +228,9 @@ class TagTask(ExamplesTask):
         names = predictor.vocabs.labels.tokens
         yield "begin", text
         cut = windows(tokens, SIZE, CONTEXT)
-        while group := list(itertools.islice(cut, predictor.batch_size)):
-            rows = [[t.text for t in items] for items, _, _ in group]
+        per_call = max(1, min(predictor.batch_size, TOKEN_BUDGET // (SIZE + 2 * CONTEXT)))
+        while group := list(itertools.islice(cut, per_call)):
+            rows = [[t[0] for t in items] for items, _, _ in group]
             answers = self.run_rows(predictor, rows, probs=probs, top_k=top_k)
             for (items, a, b), (ids, p, top) in zip(group, answers, strict=True):
                 kept = (ids[a:b], None if p is None else p[a:b], None if top is None else top[a:b])
