@@ -85,8 +85,9 @@ def test_settings_resolve_for_a_task_and_refuse_what_it_cannot_use():
     settings = PredictSettings.resolve(tag)
     assert settings.output == "tsv" and settings.pretokenized is False and settings.top_k is None
     with pytest.raises(OptionError, match="top_k lists the K most probable tags"):
-        PredictSettings.resolve(tag, top_k=3)  # top_k needs output jsonl for a tagger
-    assert PredictSettings.resolve(tag, top_k=3, output="jsonl").top_k == 3
+        PredictSettings.resolve(tag, top_k=3, lines=True)  # written lines: jsonl only
+    assert PredictSettings.resolve(tag, top_k=3, output="jsonl", lines=True).top_k == 3
+    assert PredictSettings.resolve(tag, top_k=3).top_k == 3  # Python answers: any output
     assert PredictSettings.resolve(lm, top_k=3).top_k == 3  # lm: sampling from the top 3
     with pytest.raises(OptionError, match="nope is not an option of predict"):
         PredictSettings.resolve(lm, nope=1)
