@@ -228,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=int, nargs="*", default=[], metavar="N",
                         help="also predict one line of N tokens (e.g. 1000000 2000000)")
     parser.add_argument("--baseline", default="ec3c3b6", help="earlier commit (default ec3c3b6)")
-    parser.add_argument("--batch-size", type=int, default=64, help="predict --batch-size")
+    parser.add_argument("--batch-size", type=int,
+                        help="predict --batch-size of this code (default: its own; the earlier "
+                        "path always runs with its own default)")  # fmt: skip
     parser.add_argument("--train-size", type=int, default=2000, help="training sentences")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs")
     parser.add_argument("--work", type=Path, help="folder for models and inputs")
@@ -274,11 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in itertools.islice(itertools.cycle(sentences), args.lines):
             f.write(line + "\n")
             tokens += len(line.split())
-    batch = ["--batch-size", str(args.batch_size)]
+    batch = [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
     variants = []
     if earlier is not None:
         variants.append((f"earlier ({args.baseline}): whitespace, float32", earlier,
-                         ["--model", str(model), "-", "--device", "cpu", *batch]))  # fmt: skip
+                         ["--model", str(model), "-", "--device", "cpu"]))  # fmt: skip
     variants += [
         ("now: --pretokenized, bfloat16 where native", src, [*base, *batch, "--pretokenized"]),
         ("now: --pretokenized --no-bf16", src, [*base, *batch, "--pretokenized", "--no-bf16"]),
@@ -327,8 +329,9 @@ def _print(figures: dict, args, interpreter: float) -> None:
         print(f"| {name} | {cpu:.2f} | {wall:.2f} |")
     print(f"(a bare `python -c pass`: {interpreter:.2f} CPU s)")
     rows = figures["throughput"]
-    print(f"\nThroughput: {args.lines:,} lines, {rows[0]['tokens']:,} tokens, batch "
-          f"{args.batch_size}")  # fmt: skip
+    batch = "each path's default" if args.batch_size is None else args.batch_size
+    print(f"\nThroughput: {args.lines:,} lines, {rows[0]['tokens']:,} tokens, batch size "
+          f"{batch}")  # fmt: skip
     print("| path | wall s | CPU s | tokens / CPU s | × earlier | peak RSS MiB | complete |")
     print("|---|---:|---:|---:|---:|---:|---|")
     first = rows[0]["tokens"] / rows[0]["cpu"]

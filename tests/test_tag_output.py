@@ -11,25 +11,26 @@ from hypothesis import strategies as st
 
 from rnnseq.data.tokenize import pretokenized
 from rnnseq.tag_schemes import convert, spans
-from rnnseq.tasks.tag_output import JsonWriter, TagOutput, format_tsv
+from rnnseq.tasks.tag_output import JsonWriter, TagBlock, TagOutput, format_tsv
 
 IOBES = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "E-LOC", "S-LOC", "I-LOC"]
 
 
-def _pendings(text: str, tags: list[str], probs: list[float]) -> list:
-    tokens = pretokenized(text)
-    return [((t.text, t.start, t.end), tag, p, None) for t, tag, p in zip(tokens, tags, probs,
-                                                                         strict=True)]
+def _block(text: str, tags: list[str], probs: list[float]) -> TagBlock:
+    tokens = [(t.text, t.start, t.end) for t in pretokenized(text)]
+    return TagBlock(tokens, list(tags), list(probs), None)
 
 
-def _run(pendings, cuts, source, learned, text):
+def _run(block, cuts, source, learned, text):
+    """Feed ``block`` cut at ``cuts``; the tokens given back (one block) and the entities."""
     out = TagOutput(source, learned)
-    records, start = [], 0
-    for end in [*cuts, len(pendings)]:
-        records += out.add(pendings[start:end], text)
+    given = TagBlock([], [], [], None)
+    start = 0
+    for end in [*cuts, len(block)]:
+        given = given.then(out.add(block.cut(start, end), text))
         start = end
-    records += out.finish(text)
-    return records, out.entities
+    given = given.then(out.finish(text))
+    return given, out.entities
 
 
 @given(
@@ -39,12 +40,13 @@ def _run(pendings, cuts, source, learned, text):
 )
 def test_blocks_give_the_tags_and_entities_of_the_whole_input(tags, cuts, source):
     text = " ".join(f"w{k}" for k in range(len(tags)))
-    pendings = _pendings(text, tags, [0.5] * len(tags))
+    block = _block(text, tags, [0.5] * len(tags))
     cuts = sorted(c for c in cuts if c <= len(tags))
-    whole, whole_entities = _run(pendings, [], source, "IOBES", text)
-    streamed, entities = _run(pendings, cuts, source, "IOBES", text)
+    whole, whole_entities = _run(block, [], source, "IOBES", text)
+    streamed, entities = _run(block, cuts, source, "IOBES", text)
     assert streamed == whole and entities == whole_entities
-    assert [r.tag for r in whole] == convert(tags, "IOBES", source)
+    assert whole.tokens == block.tokens and whole.probabilities == block.probabilities
+    assert whole.tags == convert(tags, "IOBES", source)
     found = {(e.label, e.start, e.end) for e in entities}
     tokens = pretokenized(text)
     expected = {(k, tokens[a].start, tokens[b - 1].end) for k, a, b in spans(tags, "IOBES")}
@@ -54,31 +56,31 @@ def test_blocks_give_the_tags_and_entities_of_the_whole_input(tags, cuts, source
 
 def test_an_entity_scores_the_product_of_its_tokens_probabilities():
     text = "Angela Merkel visited Paris"
-    pendings = _pendings(text, ["B-PER", "E-PER", "O", "S-LOC"], [0.9, 0.8, 0.99, 0.7])
-    _, entities = _run(pendings, [1], "IOB2", "IOBES", text)
+    block = _block(text, ["B-PER", "E-PER", "O", "S-LOC"], [0.9, 0.8, 0.99, 0.7])
+    _, entities = _run(block, [1], "IOB2", "IOBES", text)
     (per, loc) = entities
     assert (per.text, per.label, per.start, per.end) == ("Angela Merkel", "PER", 0, 13)
     assert math.isclose(per.score, 0.9 * 0.8) and math.isclose(loc.score, 0.7)
-    records, _ = _run(pendings, [], "IOB2", "IOBES", text)
-    assert [r.tag for r in records] == ["B-PER", "I-PER", "O", "B-LOC"]
-    assert [r.probability for r in records] == [0.9, 0.8, 0.99, 0.7]
+    given, _ = _run(block, [], "IOB2", "IOBES", text)
+    assert given.tags == ["B-PER", "I-PER", "O", "B-LOC"]
+    assert given.probabilities == [0.9, 0.8, 0.99, 0.7]
 
 
 def test_tags_without_a_span_scheme_pass_through_with_no_entities():
     text = "the dog runs"
-    records, entities = _run(_pendings(text, ["DET", "NOUN", "VERB"], [1, 1, 1]), [1], None,
-                             None, text)  # fmt: skip
-    assert [r.tag for r in records] == ["DET", "NOUN", "VERB"] and entities == []
-    assert format_tsv(records) == "the\tDET\ndog\tNOUN\nruns\tVERB\n"
+    given, entities = _run(_block(text, ["DET", "NOUN", "VERB"], [1, 1, 1]), [1], None, None,
+                           text)  # fmt: skip
+    assert given.tags == ["DET", "NOUN", "VERB"] and entities == []
+    assert format_tsv(given) == "the\tDET\ndog\tNOUN\nruns\tVERB\n"
 
 
 def test_the_json_writer_writes_one_object_from_its_pieces():
     text = "Angela Merkel visited Paris"
-    pendings = _pendings(text, ["B-PER", "E-PER", "O", "S-LOC"], [0.9, 0.8, 0.99, 0.7])
+    block = _block(text, ["B-PER", "E-PER", "O", "S-LOC"], [0.9, 0.8, 0.99, 0.7])
     out = TagOutput("IOB2", "IOBES")
     writer = JsonWriter(spans=True)
-    parts = [writer.begin(text), writer.tokens(out.add(pendings[:2], text))]
-    parts += [writer.tokens(out.add(pendings[2:], text)), writer.tokens(out.finish(text))]
+    parts = [writer.begin(text), writer.tokens(out.add(block.cut(0, 2), text))]
+    parts += [writer.tokens(out.add(block.cut(2), text)), writer.tokens(out.finish(text))]
     parts.append(writer.end(out.entities))
     line = "".join(parts)
     assert line.endswith("}\n") and line.count("\n") == 1

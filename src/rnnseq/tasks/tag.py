@@ -24,7 +24,7 @@ from rnnseq.options import OptionError
 from rnnseq.preprocess import SchemeMap, encode_tags
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
 from rnnseq.tasks.examples import ExamplesTask, joined, unknown_label
-from rnnseq.tasks.tag_output import JsonWriter, TagOutput, format_tsv
+from rnnseq.tasks.tag_output import JsonWriter, TagBlock, TagOutput, format_tsv
 from rnnseq.text_input import CHUNK
 from rnnseq.windows import CONTEXT, SIZE, windows
 
@@ -197,17 +197,13 @@ class TagTask(ExamplesTask):
         schemes = predictor.meta.schemes
         return TagOutput(schemes.source, schemes.learned)
 
-    def _pendings(self, predictor, tokens, answer, names) -> list:
-        """The tokens' predictions as :class:`~rnnseq.tasks.tag_output.TagOutput` takes
-        them: (token, learned tag, probability, top)."""
+    def _block(self, tokens, answer, names) -> TagBlock:
+        """A row's predictions as a :class:`~rnnseq.tasks.tag_output.TagBlock` of learned
+        tags."""
         ids, p, top = answer
-        if p is None and top is None:
-            return [(tok, names[i], None, None) for tok, i in zip(tokens, ids, strict=True)]
-        return [
-            (tok, names[i], None if p is None else p[k],
-             None if top is None else [(names[j], q) for j, q in top[k]])
-            for k, (tok, i) in enumerate(zip(tokens, ids, strict=True))
-        ]  # fmt: skip
+        if top is not None:
+            top = [[(names[j], q) for j, q in row] for row in top]
+        return TagBlock(tokens, [names[i] for i in ids], p, top)
 
     def _short_events(self, predictor, inputs, probs, top_k) -> Iterator[tuple]:
         if not inputs:
@@ -219,8 +215,9 @@ class TagTask(ExamplesTask):
             out = self._output(predictor)
             yield "begin", text
             if tokens:
-                block = self._pendings(predictor, tokens, next(answers), names)
-                yield "tokens", out.add(block, text) + out.finish(text)
+                block = out.add(self._block(tokens, next(answers), names), text)
+                rest = out.finish(text)
+                yield "tokens", block.then(rest) if len(rest) else block
             yield "end", out.entities
 
     def _long_events(self, predictor, text, tokens, probs, top_k) -> Iterator[tuple]:
@@ -232,9 +229,9 @@ class TagTask(ExamplesTask):
         while group := list(itertools.islice(cut, per_call)):
             rows = [[t[0] for t in items] for items, _, _ in group]
             answers = self.run_rows(predictor, rows, probs=probs, top_k=top_k)
-            for (items, a, b), (ids, p, top) in zip(group, answers, strict=True):
-                kept = (ids[a:b], None if p is None else p[a:b], None if top is None else top[a:b])
-                yield "tokens", out.add(self._pendings(predictor, items[a:b], kept, names), text)
+            for (items, a, b), answer in zip(group, answers, strict=True):
+                kept = self._block(items, answer, names).cut(a, b)
+                yield "tokens", out.add(kept, text)
         yield "tokens", out.finish(text)
         yield "end", out.entities
 
@@ -271,9 +268,9 @@ class TagTask(ExamplesTask):
         for kind, value in self.events(predictor, items, probs=probs, top_k=settings.top_k,
                                        chunk=CHUNK):  # fmt: skip
             if kind == "tokens":
-                current.extend(value)
+                current += value.answers(settings.probs, settings.top_k is not None)
             elif kind == "end":
-                answers.append([_answer(r, settings) for r in current])
+                answers.append(current)
                 current = []
         return answers
 
@@ -304,7 +301,7 @@ class TagTask(ExamplesTask):
             for kind, value in self.events(predictor, items, probs=False, top_k=None,
                                            chunk=len(sentences)):  # fmt: skip
                 if kind == "tokens":
-                    current.extend(r.tag for r in value)
+                    current += value.tags
                 elif kind == "end":
                     tags.append(current)
                     current = []
@@ -383,14 +380,6 @@ class TagTask(ExamplesTask):
             for j, (w, s, t) in enumerate(zip(tokens, shown, learned, strict=True))
         ]
         return Explanation(steps, labels is not None)
-
-
-def _answer(record, settings):
-    if settings.top_k is not None:
-        return record.top
-    if settings.probs:
-        return (record.tag, record.probability)
-    return record.tag
 
 
 def _to_learned(tags: list[str], schemes: SchemeMap) -> list[str]:

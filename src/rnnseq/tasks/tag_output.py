@@ -3,8 +3,10 @@ character offsets and scores, written as TSV or JSON Lines.
 
 The tagger hands over each input's predictions in blocks (a long input comes in
 many, one per window; see :mod:`rnnseq.windows`), in the scheme the model learned.
-:class:`TagOutput` turns them into :class:`TaggedToken` records whose tag is in the
-training file's scheme and, for span tags, into :class:`Entity` records:
+A :class:`TagBlock` holds a block column by column (tokens, tags, probabilities,
+top-k), so a block of part-of-speech tags passes through without a Python object
+per token. :class:`TagOutput` rewrites the tags into the training file's scheme and
+finds the entities (:class:`Entity`):
 
 - a token's ``probability`` is the model's probability of the tag it predicted, in
   the scheme it learned (a CRF's: the marginal p(y_t | x)); the tag shown may be
@@ -24,21 +26,46 @@ the first of the next one after (the last token of a block waits for the next).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from rnnseq.tag_schemes import convert
 
-__all__ = ["TaggedToken", "Entity", "TagOutput", "format_tsv", "JsonWriter", "rounded"]
+__all__ = ["TagBlock", "Entity", "TagOutput", "format_tsv", "JsonWriter", "rounded"]
 
 
-class TaggedToken(NamedTuple):
-    text: str
-    start: int  # character offsets into the input text
-    end: int
-    tag: str  # in the training file's scheme
-    probability: float | None  # of the tag the model learned (None: not computed)
-    top: list[tuple[str, float]] | None  # the K most probable learned tags
+@dataclass(frozen=True, slots=True)
+class TagBlock:
+    """Consecutive tokens of one input and their predictions, column by column."""
+
+    tokens: list  # (text, start, end) per token, offsets into the input text
+    tags: list[str]  # one per token
+    probabilities: list[float] | None  # of each learned tag (None: not computed)
+    top: list[list[tuple[str, float]]] | None  # the K most probable learned tags
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def cut(self, start: int, end: int | None = None) -> TagBlock:
+        """The tokens [start:end] of the block."""
+        part = slice(start, end)
+        p, top = self.probabilities, self.top
+        return TagBlock(self.tokens[part], self.tags[part], None if p is None else p[part],
+                        None if top is None else top[part])  # fmt: skip
+
+    def then(self, other: TagBlock) -> TagBlock:
+        """This block followed by ``other``."""
+        p = None if self.probabilities is None else self.probabilities + other.probabilities
+        top = None if self.top is None else self.top + other.top
+        return TagBlock(self.tokens + other.tokens, self.tags + other.tags, p, top)
+
+    def answers(self, probs: bool, top_k: bool) -> list:
+        """The Python API's answer per token: the tag; (tag, p); or the top (tag, p)."""
+        if top_k:
+            return list(self.top)
+        if probs:
+            return list(zip(self.tags, self.probabilities, strict=True))
+        return list(self.tags)
 
 
 class Entity(NamedTuple):
@@ -53,8 +80,8 @@ class Entity(NamedTuple):
 
 
 class TagOutput:
-    """One input's predictions, block by block, as :class:`TaggedToken` records and
-    entities.
+    """One input's predictions, block by block, with tags in the file's scheme, and
+    its entities.
 
     Args:
         source: the training file's span scheme (None: tags are not span tags).
@@ -65,46 +92,45 @@ class TagOutput:
         self.source, self.learned = source, learned
         self.spans = source is not None and learned is not None
         self._prev: str | None = None  # learned tag of the last token given out
-        self._pending: list[Pending] = []
+        self._pending: TagBlock | None = None  # the token waiting for its next one
         self.entities: list[Entity] = []
         self._open: list | None = None  # [label, start, end, score] of the open entity
 
-    def add(self, block: Sequence[Pending], text: str) -> list[TaggedToken]:
-        """The records of ``block`` (one record may wait for the next block)."""
+    def add(self, block: TagBlock, text: str) -> TagBlock:
+        """``block`` with its tags in the file's scheme (the last token of what has come
+        may wait for the next block)."""
         if not self.spans:
-            return [_record(p, p[LEARNED]) for p in block]
-        items = self._pending + list(block)
-        if not items:
-            return []
-        self._pending = items[-1:]
-        return self._rewrite(items[:-1], items, text)
+            return block
+        items = block if self._pending is None else self._pending.then(block)
+        if not len(items):
+            return items
+        self._pending = items.cut(len(items) - 1)
+        return self._rewrite(items, len(items) - 1, text)
 
-    def finish(self, text: str) -> list[TaggedToken]:
-        """The records still waiting; closes the last entity."""
-        out = self._rewrite(self._pending, self._pending, text) if self.spans else []
-        self._pending = []
+    def finish(self, text: str) -> TagBlock:
+        """The tokens still waiting; closes the last entity."""
+        out = TagBlock([], [], [], [])
+        if self._pending is not None:
+            out = self._rewrite(self._pending, len(self._pending), text)
+            self._pending = None
         self._close(text)
         return out
 
-    def _rewrite(self, emit: list[Pending], items: list[Pending], text: str
-                 ) -> list[TaggedToken]:  # fmt: skip
-        """Records for ``emit`` (a prefix of ``items``), rewritten with their neighbours
-        in ``items`` and the previous token's tag as context."""
+    def _rewrite(self, items: TagBlock, emit: int, text: str) -> TagBlock:
+        """The first ``emit`` tokens of ``items``, their tags rewritten with their
+        neighbours in ``items`` and the previous token's tag as context."""
         if not emit:
-            return []
-        tags = [p[LEARNED] for p in items]
+            return items.cut(0, 0)
         before = [self._prev] if self._prev is not None else []
-        shown = convert(before + tags, self.learned, self.source)[len(before):]
-        iob2 = convert(before + tags, self.learned, "IOB2")[len(before):]
-        out = []
-        for k, p in enumerate(emit):
-            out.append(_record(p, shown[k]))
-            self._entity(p, iob2[k], text)
-        self._prev = emit[-1][LEARNED]
-        return out
+        shown = convert(before + items.tags, self.learned, self.source)[len(before):]
+        iob2 = convert(before + items.tags, self.learned, "IOB2")[len(before):]
+        p = items.probabilities
+        for k in range(emit):
+            self._entity(items.tokens[k], iob2[k], None if p is None else p[k], text)
+        self._prev = items.tags[emit - 1]
+        return replace(items.cut(0, emit), tags=shown[:emit])
 
-    def _entity(self, p: Pending, iob2: str, text: str) -> None:
-        token, probability = p[TOKEN], p[PROBABILITY]
+    def _entity(self, token: tuple, iob2: str, probability: float | None, text: str) -> None:
         if iob2.startswith("I-") and self._open is not None:
             self._open[2] = token[2]
             if self._open[3] is not None and probability is not None:
@@ -121,24 +147,12 @@ class TagOutput:
             self._open = None
 
 
-# A token's prediction in the learned scheme, as TagOutput.add takes it: a plain tuple
-# (token (text, start, end), learned tag, probability or None, top or None), made
-# once per token, so kept cheaper than a NamedTuple.
-Pending = tuple
-TOKEN, LEARNED, PROBABILITY, TOP = range(4)
-
-
-def _record(p: Pending, tag: str) -> TaggedToken:
-    text, start, end = p[TOKEN]
-    return TaggedToken._make((text, start, end, tag, p[PROBABILITY], p[TOP]))
-
-
 # ---------------------------------------------------------------------------- writers
 
 
-def format_tsv(records: Sequence[TaggedToken]) -> str:
+def format_tsv(block: TagBlock) -> str:
     """``token<TAB>tag`` lines (the input's closing blank line is the caller's)."""
-    return "".join(f"{r.text}\t{r.tag}\n" for r in records)
+    return "".join(f"{t[0]}\t{tag}\n" for t, tag in zip(block.tokens, block.tags, strict=True))
 
 
 class JsonWriter:
@@ -149,7 +163,7 @@ class JsonWriter:
          "entities": [{"text": "Obama", "label": "PER", "start": 0, "end": 5,
          "score": 0.97}, ...]}
 
-    ``entities`` only for span tags; a token's ``top`` only with ``--top-k``.
+    ``entities`` only for span tags; a token's ``top_k`` only with ``--top-k``.
     """
 
     def __init__(self, spans: bool):
@@ -160,31 +174,32 @@ class JsonWriter:
         self._first = True
         return '{"text": ' + json.dumps(text, ensure_ascii=False) + ', "tokens": ['
 
-    def tokens(self, records: Sequence[TaggedToken]) -> str:
-        if not records:
+    def tokens(self, block: TagBlock) -> str:
+        if not len(block):
             return ""
-        parts = [json.dumps(_token_dict(r), ensure_ascii=False) for r in records]
+        parts = [json.dumps(_token_dict(block, k), ensure_ascii=False)
+                 for k in range(len(block))]  # fmt: skip
         lead = "" if self._first else ", "
         self._first = False
         return lead + ", ".join(parts)
 
-    def end(self, entities: Sequence[Entity]) -> str:
+    def end(self, entities: list[Entity]) -> str:
         if not self.spans:
             return "]}\n"
         found = ", ".join(json.dumps(e.to_dict(), ensure_ascii=False) for e in entities)
         return '], "entities": [' + found + "]}\n"
 
 
-def _token_dict(r: TaggedToken) -> dict:
-    d = {"text": r.text, "start": r.start, "end": r.end, "tag": r.tag}
-    if r.probability is not None:
-        d["probability"] = rounded(r.probability)
-    if r.top is not None:
-        d["top_k"] = [{"tag": t, "probability": rounded(p)} for t, p in r.top]
+def _token_dict(block: TagBlock, k: int) -> dict:
+    text, start, end = block.tokens[k]
+    d = {"text": text, "start": start, "end": end, "tag": block.tags[k]}
+    if block.probabilities is not None:
+        d["probability"] = rounded(block.probabilities[k])
+    if block.top is not None:
+        d["top_k"] = [{"tag": t, "probability": rounded(p)} for t, p in block.top[k]]
     return d
 
 
 def rounded(p: float | None) -> float | None:
     """A probability to 6 significant digits, as written in JSON Lines output."""
     return None if p is None else float(f"{p:.6g}")
-
