@@ -41,8 +41,11 @@ def test_rows_batch_equals_collate_of_the_encoded_rows(rows, lowercase, chars):
     assert batch.indices == expected.indices and batch.targets is None
     if chars:
         assert torch.equal(batch.chars, expected.chars)
-        assert torch.equal(distinct.chars[distinct.where], batch.chars)
-        assert distinct.chars.shape[0] == len({w for r in rows for w in r}) + 1
+        assert torch.equal(distinct.chars(), batch.chars)
+        assert len(distinct.words) == len({w for r in rows for w in r})
+        placeholder, _ = rows_batch(rows, vocabs, {}, spelled=False)
+        assert placeholder.chars.shape == (*batch.chars.shape[:2], 1)
+        assert not placeholder.chars.any()
     else:
         assert batch.chars is None and distinct is None
 
@@ -93,3 +96,18 @@ def test_word_features_start_over_for_another_key_or_when_full():
         assert torch.allclose(module(other.chars), module.__class__.forward(module, other.chars))
     assert set(cache.index) == {"x", "é"}
     hook.remove()
+
+
+def test_a_placeholder_batch_gets_the_features_of_its_words_kept_or_not():
+    torch.manual_seed(0)
+    vocabs = _vocabs(False, True)
+    rows = [["the", "dog", "the"], ["runs", ".", "x"]]
+    module = CharCNN(len(vocabs.chars), 6, 8).eval()
+    full, _ = rows_batch(rows, vocabs)
+    plain = module(full.chars)
+    for capacity in (1 << 10, 2):  # kept; too many words to keep: spelled whole
+        placeholder, distinct = rows_batch(rows, vocabs, {}, spelled=False)
+        with WordFeatures(capacity).used_by(module, distinct, key="fp32"):
+            got = module(placeholder.chars)
+        assert torch.allclose(got, plain, atol=1e-6), capacity
+        assert not module._forward_hooks and not module._forward_pre_hooks

@@ -131,10 +131,15 @@ class Predictor:
         """Around one call of the model on a prediction batch: bfloat16 products when
         ``bf16`` is set, and with ``distinct`` (:func:`rnnseq.predict_batch.rows_batch`)
         the character features of words met before taken from :attr:`word_features`."""
-        chars = getattr(getattr(self.model.net, "embedder", None), "chars", None)
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        with autocast, self.word_features.used_by(chars, distinct, (self.bf16, self.device)):
+        key = (self.bf16, self.device)
+        with autocast, self.word_features.used_by(self.char_features, distinct, key):
             yield
+
+    @property
+    def char_features(self) -> torch.nn.Module | None:
+        """The network's character-feature module (``net.embedder.chars``), or None."""
+        return getattr(getattr(self.model.net, "embedder", None), "chars", None)
 
     # ---------------------------------------------------------------- predict
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch
 
@@ -33,20 +33,51 @@ __all__ = ["Distinct", "rows_batch", "WordFeatures"]
 SPELLINGS = 1 << 17  # words whose character ids a cache keeps
 
 
-class Distinct(NamedTuple):
-    """The distinct words of a batch: ``chars[where[i, t]]`` are the character ids of
-    the word at row i, step t (the padding row, all 0, at padded steps)."""
+@dataclass
+class Distinct:
+    """The distinct words of a batch: the word at row i, step t is ``words[where[i,
+    t]]`` (``where`` is ``len(words)`` at padded steps)."""
 
-    words: list[str]  # (U,) each distinct word, in the order of chars' rows
-    chars: torch.Tensor  # (U + 1, W): their character ids, then the padding row
-    where: torch.Tensor  # (N, T) indices into chars
+    words: list[str]  # (U,) each distinct word
+    where: torch.Tensor  # (N, T) indices into words; U at padded steps
+    vocabs: object  # the Vocabularies that spell the words
+    spellings: dict  # word -> character ids, kept between batches
+
+    def spell(self, indices: list[int]) -> torch.Tensor:
+        """The character ids of ``words[k]`` for k in ``indices``: (K, W) left-aligned,
+        padded with 0, at least one column; each word's first ``MAX_WORD_LEN``."""
+        if len(self.spellings) >= SPELLINGS:
+            self.spellings.clear()
+        known, encode = self.spellings, self.vocabs.chars.encode
+        spelled = []
+        for k in indices:
+            w = self.words[k]
+            ids = known.get(w)
+            if ids is None:
+                ids = known[w] = encode(w[:MAX_WORD_LEN])
+            spelled.append(ids)
+        sizes = torch.tensor([len(x) for x in spelled], dtype=torch.long)  # (K,)
+        width = max(1, int(sizes.max())) if spelled else 1
+        table = torch.full((len(spelled), width), PAD_ID, dtype=torch.long)  # (K, W)
+        at = torch.arange(width).unsqueeze(0) < sizes.unsqueeze(1)  # (K, W) bool
+        table[at] = torch.tensor(list(itertools.chain.from_iterable(spelled)),
+                                 dtype=torch.long)  # fmt: skip
+        return table
+
+    def chars(self) -> torch.Tensor:
+        """The batch's (N, T, W) character ids."""
+        table = self.spell(list(range(len(self.words))))  # (U, W)
+        table = torch.cat([table, table.new_zeros(1, table.shape[1])])  # (U + 1, W)
+        return table[self.where]
 
 
-def rows_batch(rows: list[list[str]], vocabs, spellings: dict | None = None
-               ) -> tuple[Batch, Distinct | None]:  # fmt: skip
+def rows_batch(rows: list[list[str]], vocabs, spellings: dict | None = None, *,
+               spelled: bool = True) -> tuple[Batch, Distinct | None]:  # fmt: skip
     """A Batch of the (non-empty) token lists ``rows``, rows in the given order, and its
     distinct words (None without character features). ``spellings``: a dict kept
     between calls, word -> its character ids (emptied when it holds ``SPELLINGS``).
+    ``spelled=False``: the batch's chars are a placeholder, (N, T, 1) zeros, for a
+    call under :meth:`WordFeatures.used_by`, which spells only the words it needs.
 
     Shape: tokens (N, T), lengths (N,), chars (N, T, W) or None; ``targets`` None.
     """
@@ -62,22 +93,11 @@ def rows_batch(rows: list[list[str]], vocabs, spellings: dict | None = None
     tokens[real] = ids[position]
     if vocabs.chars is None:
         return Batch(tokens, lengths, None, None, list(range(n))), None
-    if spellings is None or len(spellings) >= SPELLINGS:
-        spellings = {} if spellings is None else spellings
-        spellings.clear()
-    encode = vocabs.chars.encode
-    spelled = [spellings.get(w) or spellings.setdefault(w, encode(w[:MAX_WORD_LEN]))
-               for w in words]  # fmt: skip
-    sizes = torch.tensor([len(s) for s in spelled], dtype=torch.long)  # (U,)
-    width = max(1, int(sizes.max()))
-    table = torch.full((len(words) + 1, width), PAD_ID, dtype=torch.long)  # (U + 1, W)
-    spelled_at = torch.arange(width).unsqueeze(0) < sizes.unsqueeze(1)  # (U, W) bool
-    table[:-1][spelled_at] = torch.tensor(list(itertools.chain.from_iterable(spelled)),
-                                          dtype=torch.long)  # fmt: skip
-    where = torch.full((n, t), len(words), dtype=torch.long)  # (N, T): padding row
+    where = torch.full((n, t), len(words), dtype=torch.long)  # (N, T): padding
     where[real] = position
-    chars = table[where]  # (N, T, W)
-    return Batch(tokens, lengths, None, chars, list(range(n))), Distinct(words, table, where)
+    distinct = Distinct(words, where, vocabs, {} if spellings is None else spellings)
+    chars = distinct.chars() if spelled else torch.zeros(n, t, 1, dtype=torch.long)
+    return Batch(tokens, lengths, None, chars, list(range(n))), distinct
 
 
 class WordFeatures:
@@ -101,10 +121,14 @@ class WordFeatures:
         W) ids -> (N, T, F)) on the batch ``distinct`` describes computes only the
         words not yet kept. ``key`` says how features are computed (precision, device):
         another key starts the store over. None for module or distinct: no-op."""
-        if module is None or distinct is None or len(distinct.words) > self.capacity:
+        if module is None or distinct is None:
             yield
             return
         n, t = distinct.where.shape
+        if len(distinct.words) > self.capacity:  # too many to keep: spell them all
+            with _input_replaced(module, (n, t), distinct.chars):
+                yield
+            return
         new = [k for k, w in enumerate(distinct.words) if w not in self.index]
         if key != self.key or len(self.index) + len(new) > self.capacity:
             self.index.clear()
@@ -117,7 +141,7 @@ class WordFeatures:
             if chars.shape[:2] != (n, t):  # not this batch: leave it alone
                 return None
             state.append(True)
-            rows = distinct.chars[new].to(chars.device)  # (K, W)
+            rows = distinct.spell(new).to(chars.device)  # (K, W)
             return (rows.unsqueeze(0), *rest)  # (1, K, W)
 
         def after(_module, _args, output):
@@ -141,3 +165,21 @@ class WordFeatures:
         finally:
             for h in hooks:
                 h.remove()
+
+
+@contextlib.contextmanager
+def _input_replaced(module: torch.nn.Module, shape: tuple[int, int], make):
+    """Within the context, a call of ``module`` on ids of (N, T) ``shape`` reads
+    ``make()`` instead (the batch's real character ids)."""
+
+    def before(_module, args):
+        chars, *rest = args
+        if chars.shape[:2] != shape:
+            return None
+        return (make().to(chars.device), *rest)
+
+    hook = module.register_forward_pre_hook(before)
+    try:
+        yield
+    finally:
+        hook.remove()

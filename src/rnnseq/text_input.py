@@ -70,8 +70,15 @@ def _whitespace(text: str) -> list[tuple[str, int, int]]:
     """:func:`rnnseq.data.tokenize.pretokenized` as plain tuples, made faster:
     ``str.split`` (which splits at ``str.isspace``, as that one's pattern does) and each
     token found after the previous one."""
+    words = text.split()
     out, at = [], 0
-    for word in text.split():
+    if " ".join(words) == text:  # single spaces only: each word starts after the last
+        for word in words:
+            end = at + len(word)
+            out.append((word, at, end))
+            at = end + 1
+        return out
+    for word in words:
         start = text.find(word, at)
         at = start + len(word)
         out.append((word, start, at))

@@ -128,10 +128,11 @@ class ExamplesTask(Task):
         out: list = [None] * len(rows)
         model = predictor.model
         lengths = [len(r) for r in rows]
+        spelled = predictor.char_features is None  # else model_call spells what it needs
         with predictor.predicting():
             for indices in bucket_batches(lengths, predictor.batch_size, shuffle=False):
                 batch, distinct = rows_batch([rows[i] for i in indices], predictor.vocabs,
-                                             predictor.spellings)  # fmt: skip
+                                             predictor.spellings, spelled=spelled)  # fmt: skip
                 with predictor.model_call(distinct):
                     scores, _ = model.scores(batch.to(predictor.device))  # (N, C) / (N, T, C)
                 answers = self.row_answers(predictor, scores.float(), batch.lengths,

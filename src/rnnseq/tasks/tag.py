@@ -359,8 +359,11 @@ class TagTask(ExamplesTask):
         learned); a CRF's p_j is the marginal p(y_j | x)."""
         tokens = self.explain_tokens(text, pretokenized)
         if labels is not None and len(labels) != len(tokens):
+            shown = " ".join(tokens[:12]) + (" ..." if len(tokens) > 12 else "")
+            hint = "" if pretokenized else "; --pretokenized splits the text on whitespace only"
             raise ValueError(
-                f"--labels must give one tag per token: {len(tokens)} tokens, {len(labels)} tags"
+                f"--labels must give one tag per token: {len(tokens)} tokens ({shown}), "
+                f"{len(labels)} tags{hint}"
             )
         model, vocab = predictor.model, predictor.vocabs.labels
         scores, lengths = self.scores_of(predictor, tokens)
