@@ -58,3 +58,12 @@ def test_bad_sizes_name_the_argument():
         list(windows(iter("ab"), size=0))
     with pytest.raises(ValueError, match="context"):
         list(windows(iter("ab"), size=1, context=-1))
+
+
+def test_the_module_example_runs():
+    import doctest
+
+    import rnnseq.windows
+
+    result = doctest.testmod(rnnseq.windows)
+    assert result.attempted > 0 and result.failed == 0
