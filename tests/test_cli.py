@@ -277,6 +277,13 @@ def test_evaluate_reports_iob1_input_as_iob1_and_scores_spans_strictly(trained, 
         assert result["accuracy"] == pytest.approx(acc)
 
 
+def test_evaluate_reads_the_column_the_model_was_trained_on_by_default(trained, files, capsys):
+    model, data = trained("conllu-xpos"), files / "tags.conllu"
+    named = run(capsys, "evaluate", "--model", model, "--data", data, "--json", "--column", "xpos")
+    default = run(capsys, "evaluate", "--model", model, "--data", data, "--json")
+    assert named[0] == default[0] == 0 and json.loads(named[1]) == json.loads(default[1])
+
+
 @pytest.mark.parametrize("case", ["conllu", "tsv", "lm-char"])
 def test_evaluate_without_json_prints_a_readable_report(trained, files, capsys, case):
     task, name, _, _ = CASES[case]
