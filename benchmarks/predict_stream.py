@@ -1,19 +1,29 @@
-"""``rnnseq predict`` as a stream: throughput and peak memory on a million lines.
+"""``rnnseq predict`` as a tool: start-up, throughput against the earlier path, memory.
 
-    python benchmarks/predict_stream.py                          # 1M lines, both models
-    python benchmarks/predict_stream.py --lines 100000 1000000   # memory against input size
+    python benchmarks/predict_stream.py --model runs/ewt3          # a trained EWT tagger
+    python benchmarks/predict_stream.py                            # trains a quick one
+    python benchmarks/predict_stream.py --quick                    # seconds: a smoke run
 
-Trains a tagger on a slice of UD English EWT and a classifier on a slice of SST-2
-(from ``../shared/data``; generated demo data when it is absent), with the
-default architecture and one quick epoch. It then writes N input lines by
-repeating real sentences (EWT dev for the tagger, SST-2 dev for the classifier),
-runs ``python -m rnnseq predict --model M -`` with the file on standard input,
-reads everything it writes, and takes the child's peak resident memory
-(``ru_maxrss`` from ``os.wait4``). A one-line run first gives the start-up cost
-(interpreter, torch, model) and the memory floor.
+Three measurements, each of ``python -m rnnseq predict`` run as a child process with
+one torch thread (``--threads 1``, ``OMP_NUM_THREADS=1``); CPU seconds are the child's
+user + system time (``os.wait4``), so other jobs on the machine inflate the wall time
+far more than them:
 
-Each row: lines/s and tokens/s over the whole run (start-up included), the peak
-RSS of the predict process, and a check that one result came back per input.
+1. **Start-up**: one input line, median of ``--repeat`` runs, with ``--pretokenized``
+   and with the built-in tokenizer, and where the time goes (interpreter, importing
+   torch, importing rnnseq, loading the model, the first answer, the tokenizer's first
+   call), measured step by step in a child.
+2. **Throughput**: N lines of EWT dev sentences (words joined by spaces) through the
+   earlier path — ``rnnseq predict`` of commit ``--baseline`` (default ec3c3b6, extracted
+   with ``git archive`` into the work folder; whitespace tokens, float32) — and through
+   this one: ``--pretokenized`` (the same tokens) in bfloat16 and in float32, and with
+   the built-in tokenizer. Tokens per CPU-second and the ratio to the earlier path.
+3. **One long line** (``--long N``): a single line of N tokens, peak memory.
+
+Without ``--model`` a tagger is trained on the first ``--train-size`` sentences of
+UD English EWT (``../shared/data``; generated demo data when it is absent) for
+``--epochs`` epochs with the default architecture: throughput depends on the
+architecture, not on how well it was trained.
 """
 
 from __future__ import annotations
@@ -22,9 +32,11 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -39,235 +51,300 @@ def find_shared_data() -> Path | None:
     return None
 
 
-def _env(threads: int, kernel_cache: int | None = None) -> dict[str, str]:
-    src = str(REPO / "src")
-    path = os.environ.get("PYTHONPATH")
-    env = {
-        **os.environ,
-        "PYTHONPATH": src if not path else f"{src}{os.pathsep}{path}",
-        "OMP_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-    }
-    if kernel_cache is not None:  # else rnnseq predict's own bound applies
-        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = str(kernel_cache)
-    return env
+def _env(src: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}  # fmt: skip
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path(
+        "/proc/loadavg").exists() else "?"  # fmt: skip
 
 
 # --------------------------------------------------------------------------
-# Data and models
+# Data, models and the earlier code
 # --------------------------------------------------------------------------
 
 
-def _conllu_sentences(path: Path, limit: int | None) -> list[list[str]]:
-    """Blocks of CoNLL-U lines (comments dropped), at most ``limit``."""
-    blocks, block = [], []
+def _conllu_words(path: Path, limit: int | None = None) -> list[list[str]]:
+    sentences, words = [], []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if line.strip():
-                if not line.startswith("#"):
-                    block.append(line.rstrip("\n"))
-            elif block:
-                blocks.append(block)
-                block = []
-                if limit is not None and len(blocks) >= limit:
-                    break
-    return blocks
+            if not line.strip():
+                if words:
+                    sentences.append(words)
+                    words = []
+                    if limit is not None and len(sentences) >= limit:
+                        break
+            elif not line.startswith("#"):
+                parts = line.split("\t")
+                if parts[0].isdigit():
+                    words.append(parts[1])
+    if words:
+        sentences.append(words)
+    return sentences
 
 
-def _words(block: list[str]) -> str:
-    return " ".join(line.split("\t")[1] for line in block if line.split("\t")[0].isdigit())
-
-
-def prepare_data(work: Path, train_size: int) -> dict[str, dict]:
-    """Training slices and the sentences to repeat, per task: {task: {train, format, lines}}."""
+def prepare(work: Path, train_size: int) -> tuple[Path, list[str], str]:
+    """(training file, input sentences, where they come from)."""
     shared = find_shared_data()
     if shared is not None:
-        ewt, sst = shared / "ud_english_ewt", shared / "sst2"
-        tag_train = work / "tag-train.conllu"
-        blocks = _conllu_sentences(ewt / "en_ewt-ud-train.conllu", train_size)
-        tag_train.write_text("".join("\n".join(b) + "\n\n" for b in blocks), encoding="utf-8")
-        tag_lines = [_words(b) for b in _conllu_sentences(ewt / "en_ewt-ud-dev.conllu", None)]
-        cls_train = work / "classify-train.tsv"
-        with open(sst / "sentiment-train", encoding="utf-8") as f:
-            cls_train.write_text("".join(itertools.islice(f, train_size)), encoding="utf-8")
-        with open(sst / "sentiment-dev", encoding="utf-8") as f:
-            cls_lines = [line.rsplit("\t", 1)[0].strip() for line in f if line.strip()]
-        source = f"EWT and SST-2 from {shared}"
-        names = {"tag": "tagger (EWT)", "classify": "classifier (SST-2)"}
-    else:
-        sys.path.insert(0, str(REPO / "src"))
-        from rnnseq.data import demo_sentiment, demo_tagging
+        ewt = shared / "ud_english_ewt"
+        train = work / "tag-train.jsonl"
+        rows = _conllu_words(ewt / "en_ewt-ud-train.conllu", train_size)
+        tags = _conllu_tags(ewt / "en_ewt-ud-train.conllu", train_size)
+        train.write_text("".join(json.dumps({"tokens": w, "tags": t}) + "\n"
+                                 for w, t in zip(rows, tags, strict=True)))  # fmt: skip
+        lines = [" ".join(w) for w in _conllu_words(ewt / "en_ewt-ud-dev.conllu")]
+        return train, lines, "UD English EWT (train for training, dev sentences as input)"
+    sys.path.insert(0, str(REPO / "src"))
+    from rnnseq.data import demo_tagging
 
-        tag_train, cls_train = work / "tag-train.jsonl", work / "classify-train.tsv"
-        tags = demo_tagging(train_size, seed=1)
-        tag_train.write_text(
-            "".join(json.dumps({"tokens": e.tokens, "tags": e.tags}) + "\n" for e in tags)
-        )
-        reviews = demo_sentiment(train_size, seed=1)
-        cls_train.write_text("".join(f"{' '.join(e.tokens)}\t{e.label}\n" for e in reviews))
-        tag_lines = [" ".join(e.tokens) for e in demo_tagging(1000, seed=2)]
-        cls_lines = [" ".join(e.tokens) for e in demo_sentiment(1000, seed=2)]
-        source = "generated demo data (../shared/data not found)"
-        names = {"tag": "tagger (demo)", "classify": "classifier (demo)"}
-    print(f"data: {source}", file=sys.stderr)
-    return {
-        "tag": {"train": tag_train, "lines": [s for s in tag_lines if s], "name": names["tag"]},
-        "classify": {
-            "train": cls_train,
-            "lines": [s for s in cls_lines if s],
-            "name": names["classify"],
-        },
-    }
+    train = work / "tag-train.jsonl"
+    train.write_text("".join(json.dumps({"tokens": e.tokens, "tags": e.tags}) + "\n"
+                             for e in demo_tagging(train_size, seed=1)))  # fmt: skip
+    lines = [" ".join(e.tokens) for e in demo_tagging(1000, seed=2)]
+    return train, lines, "generated demo data (../shared/data not found)"
 
 
-def train_model(task: str, train: Path, out: Path, threads: int, epochs: int) -> float:
-    """Train with the default architecture (a quick run); return the seconds it took."""
+def _conllu_tags(path: Path, limit: int) -> list[list[str]]:
+    out, tags = [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                if tags:
+                    out.append(tags)
+                    tags = []
+                    if len(out) >= limit:
+                        break
+            elif not line.startswith("#"):
+                parts = line.split("\t")
+                if parts[0].isdigit():
+                    tags.append(parts[3])
+    return out
+
+
+def train_tagger(train: Path, out: Path, epochs: int, quick: bool) -> float:
+    """Train with the default architecture (or a tiny one for --quick); the seconds."""
     if (out / "model.safetensors").exists():
         return 0.0
-    fmt = ["--format", "tsv"] if train.suffix == ".tsv" else []
-    command = [sys.executable, "-m", "rnnseq", "train", "--task", task, "--train", str(train)]
-    command += [*fmt, "--out", str(out), "--epochs", str(epochs), "--device", "cpu"]
-    command += ["--threads", str(threads), "--no-progress", "--overwrite"]
+    command = [sys.executable, "-m", "rnnseq", "train", "--task", "tag", "--train", str(train)]
+    command += ["--out", str(out), "--epochs", str(epochs), "--threads", "1", "--no-progress"]
+    command += ["--overwrite", "--device", "cpu"]
+    if quick:
+        command += ["--hidden", "16", "--embedding-dim", "16"]
     started = time.perf_counter()
-    subprocess.run(command, check=True, env=_env(threads), stdout=subprocess.DEVNULL)
+    subprocess.run(command, check=True, env=_env(REPO / "src"), stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def write_input(path: Path, sentences: list[str], n: int) -> int:
-    """``n`` lines cycling through ``sentences``; returns the number of tokens."""
-    tokens = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for sentence in itertools.islice(itertools.cycle(sentences), n):
-            f.write(sentence + "\n")
-            tokens += len(sentence.split())
-    return tokens
+def earlier_source(commit: str, work: Path) -> Path | None:
+    """``src`` of ``commit``, extracted with ``git archive`` (read-only git); None when
+    git or the commit is not available."""
+    target = work / f"src-{commit}"
+    if (target / "src" / "rnnseq").is_dir():
+        return target / "src"
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src"],
+                             capture_output=True)  # fmt: skip
+    if archive.returncode != 0:
+        print(f"no baseline: git archive {commit} failed: {archive.stderr.decode().strip()}",
+              file=sys.stderr)  # fmt: skip
+        return None
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
 
 
 # --------------------------------------------------------------------------
-# Measuring one predict run
+# Measuring one run
 # --------------------------------------------------------------------------
 
 
-def run_predict(
-    model: Path,
-    inputs: Path,
-    *,
-    threads: int,
-    device: str,
-    batch_size: int,
-    kernel_cache: int | None = None,
-):
-    """Run predict on ``inputs`` (as stdin); return (seconds, output lines, peak RSS MiB)."""
-    command = [sys.executable, "-m", "rnnseq", "predict", "--model", str(model), "-"]
-    command += ["--device", device, "--batch-size", str(batch_size)]
-    with open(inputs, "rb") as stdin:
+def run_predict(src: Path, argv: list[str], stdin_path: Path) -> dict:
+    """Run ``python -m rnnseq predict ARGV`` with the file on standard input; wall and
+    CPU seconds, peak RSS (MiB), output lines."""
+    command = [sys.executable, "-m", "rnnseq", "predict", *argv]
+    with open(stdin_path, "rb") as stdin:
         started = time.perf_counter()
-        env = _env(threads, kernel_cache)
-        child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, env=env)
+        child = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, env=_env(src))  # fmt: skip
         newlines = 0
         while chunk := child.stdout.read(1 << 20):
             newlines += chunk.count(b"\n")
+        err = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"predict failed with exit status {child.returncode}")
-    return seconds, newlines, usage.ru_maxrss / 1024  # Linux reports KiB
+        wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"predict failed: {' '.join(argv)}\n{err.decode()[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss": usage.ru_maxrss / 1024, "newlines": newlines}  # fmt: skip
 
 
-def _torch_version() -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "import torch; print(torch.__version__)"],
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip() or "?"
+_STEPS = textwrap.dedent(
+    """
+    import sys, time
+    marks = [("interpreter", time.process_time(), time.perf_counter())]
+    def mark(name):
+        marks.append((name, time.process_time(), time.perf_counter()))
+    import torch
+    torch.set_num_threads(1)
+    mark("import torch")
+    import rnnseq.cli, rnnseq.inference, rnnseq.tasks.tag
+    mark("import rnnseq")
+    p = rnnseq.inference.Predictor.load(sys.argv[1], device="cpu")
+    mark("load the model folder")
+    "".join(p.predict_lines([sys.argv[2]], pretokenized=True))
+    mark("first answer (pretokenized)")
+    "".join(p.predict_lines([sys.argv[2]]))
+    mark("tokenizer's first call (spaCy)")
+    print(repr([(n, c, w) for n, c, w in marks]))
+    """
+)
+
+
+def startup_steps(model: Path, line: str) -> list[tuple[str, float, float]]:
+    """CPU and wall seconds of each start-up step, in a fresh child."""
+    done = subprocess.run([sys.executable, "-c", _STEPS, str(model), line], env=_env(REPO / "src"),
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    marks = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 (our own child's repr)
+    return [(marks[k][0], marks[k][1] - marks[k - 1][1] if k else marks[0][1],
+             marks[k][2] - marks[k - 1][2] if k else 0.0) for k in range(len(marks))]
+
+
+def _bare_interpreter() -> float:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    _, _, usage = os.wait4(child.pid, 0)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--lines",
-        type=int,
-        nargs="+",
-        default=[1_000_000],
-        metavar="N",
-        help="input sizes to measure (default 1000000)",
-    )
-    parser.add_argument(
-        "--tasks", nargs="+", default=["tag", "classify"], choices=["tag", "classify"]
-    )
-    parser.add_argument(
-        "--work", type=Path, help="folder for models and inputs (default: temporary)"
-    )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--device", default="cpu", help="predict --device (default cpu)")
-    parser.add_argument("--batch-size", type=int, default=64, help="predict --batch-size")
+    parser.add_argument("--model", type=Path, help="a trained tagger (default: train one)")
+    parser.add_argument("--lines", type=int, default=20_000, help="input lines (default 20000)")
+    parser.add_argument("--repeat", type=int, default=3, help="start-up runs (median)")
+    parser.add_argument("--long", type=int, nargs="*", default=[], metavar="N",
+                        help="also predict one line of N tokens (e.g. 1000000 2000000)")
+    parser.add_argument("--baseline", default="ec3c3b6", help="earlier commit (default ec3c3b6)")
+    parser.add_argument("--batch-size", type=int,
+                        help="predict --batch-size of this code (default: its own; the earlier "
+                        "path always runs with its own default)")  # fmt: skip
     parser.add_argument("--train-size", type=int, default=2000, help="training sentences")
-    parser.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
-    parser.add_argument(
-        "--kernel-cache",
-        type=int,
-        metavar="N",
-        help="set ONEDNN_PRIMITIVE_CACHE_CAPACITY for predict (default: rnnseq's own, 64; "
-        "1024 is oneDNN's default)",
-    )
-    parser.add_argument("--json", type=Path, help="also write the rows here as JSON")
+    parser.add_argument("--epochs", type=int, default=1, help="training epochs")
+    parser.add_argument("--work", type=Path, help="folder for models and inputs")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of seconds")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.lines, args.repeat, args.train_size = 300, 1, 200
 
     work = args.work or Path(tempfile.mkdtemp(prefix="rnnseq-predict-stream-"))
     work.mkdir(parents=True, exist_ok=True)
-    data = prepare_data(work, args.train_size)
+    train, sentences, source = prepare(work, args.train_size)
+    model = args.model
+    if model is None:
+        model = work / "tagger"
+        seconds = train_tagger(train, model, args.epochs, args.quick)
+        print(f"trained {model} in {seconds:.0f} s ({args.epochs} epoch(s), "
+              f"{args.train_size} sentences)", file=sys.stderr)  # fmt: skip
+    load_before = _load()
+    src = REPO / "src"
+    figures: dict = {"model": str(model), "data": source, "load_before": load_before}
+
+    # 1. start-up
+    one = work / "one.txt"
+    one.write_text("Obama visited Paris yesterday.\n")
+    base = ["--model", str(model), "-", "--threads", "1", "--device", "cpu"]
+    startup = {}
+    for name, extra in (("pretokenized", ["--pretokenized"]), ("tokenized", [])):
+        runs = [run_predict(src, base + extra, one) for _ in range(args.repeat)]
+        startup[name] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
+    earlier = earlier_source(args.baseline, work)
+    if earlier is not None:
+        runs = [run_predict(earlier, ["--model", str(model), "-", "--device", "cpu"], one)
+                for _ in range(args.repeat)]  # fmt: skip
+        startup["earlier"] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
+    steps = startup_steps(model, "Obama visited Paris yesterday.")
+    figures["startup"], figures["startup_steps"] = startup, steps
+
+    # 2. throughput
+    inputs = work / "lines.txt"
+    tokens = 0
+    with open(inputs, "w", encoding="utf-8") as f:
+        for line in itertools.islice(itertools.cycle(sentences), args.lines):
+            f.write(line + "\n")
+            tokens += len(line.split())
+    batch = [] if args.batch_size is None else ["--batch-size", str(args.batch_size)]
+    variants = []
+    if earlier is not None:
+        variants.append((f"earlier ({args.baseline}): whitespace, float32", earlier,
+                         ["--model", str(model), "-", "--device", "cpu"]))  # fmt: skip
+    variants += [
+        ("now: --pretokenized, bfloat16 where native", src, [*base, *batch, "--pretokenized"]),
+        ("now: --pretokenized --no-bf16", src, [*base, *batch, "--pretokenized", "--no-bf16"]),
+        ("now: built-in tokenizer (default)", src, [*base, *batch]),
+    ]
     rows = []
-    for task in args.tasks:
-        model = work / f"{task}-model"
-        seconds = train_model(task, data[task]["train"], model, args.threads, args.epochs)
-        print(f"{task}: trained in {seconds:.0f} s -> {model}", file=sys.stderr)
-        for n in [1, *args.lines]:
-            inputs = work / f"{task}-{n}.txt"
-            tokens = write_input(inputs, data[task]["lines"], n)
-            seconds, newlines, rss = run_predict(
-                model,
-                inputs,
-                threads=args.threads,
-                device=args.device,
-                batch_size=args.batch_size,
-                kernel_cache=args.kernel_cache,
-            )
-            expected = n if task == "classify" else tokens + n  # tag: a blank line per input
-            row = {
-                "task": task,
-                "model": data[task]["name"],
-                "lines": n,
-                "tokens": tokens,
-                "seconds": round(seconds, 2),
-                "lines_per_s": round(n / seconds),
-                "tokens_per_s": round(tokens / seconds),
-                "peak_rss_mib": round(rss),
-                "complete": newlines == expected,
-            }
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr)
-            inputs.unlink()
-    cache = "rnnseq's (64)" if args.kernel_cache is None else args.kernel_cache
-    print(
-        f"\nrnnseq predict, {args.threads} thread(s), device {args.device}, batch "
-        f"{args.batch_size}, oneDNN kernel cache {cache}, python {sys.version.split()[0]}, "
-        f"torch {_torch_version()}"
-    )
-    print(
-        "| model | input lines | tokens | wall s | lines/s | tokens/s | peak RSS MiB | complete |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for r in rows:
-        print(
-            f"| {r['model']} | {r['lines']:,} | {r['tokens']:,} | {r['seconds']:.1f} | "
-            f"{r['lines_per_s']:,} | {r['tokens_per_s']:,} | {r['peak_rss_mib']} | "
-            f"{'yes' if r['complete'] else 'NO'} |"
-        )
+    for name, code, argv_ in variants:
+        r = run_predict(code, argv_, inputs)
+        r.update(name=name, tokens=tokens, lines=args.lines,
+                 complete=r["newlines"] >= tokens + args.lines)  # fmt: skip
+        rows.append(r)
+        print(json.dumps({k: v for k, v in r.items()}), file=sys.stderr)
+    figures["throughput"] = rows
+
+    # 3. one long line
+    long_rows = []
+    for n in args.long:
+        path = work / f"long-{n}.txt"
+        words = itertools.cycle(" ".join(sentences).split())
+        path.write_text(" ".join(itertools.islice(words, n)) + "\n")
+        r = run_predict(src, [*base, *batch, "--pretokenized"], path)
+        r.update(tokens=n, complete=r["newlines"] == n + 1)
+        long_rows.append(r)
+        path.unlink()
+    figures["long"] = long_rows
+    figures["load_after"] = _load()
+
+    _print(figures, args, _bare_interpreter())
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
-    return 0 if all(r["complete"] for r in rows) else 1
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if all(r["complete"] for r in rows + long_rows) else 1
+
+
+def _print(figures: dict, args, interpreter: float) -> None:
+    print(f"model {figures['model']}; data: {figures['data']}")
+    print(f"python {sys.version.split()[0]}, 1 torch thread, load average "
+          f"{figures['load_before']} before, {figures['load_after']} after")  # fmt: skip
+    print("\nStart-up: `rnnseq predict` on one line (median of "
+          f"{args.repeat}; CPU s = the child's user + system)")
+    print("| run | wall s | CPU s |\n|---|---:|---:|")
+    for name, r in figures["startup"].items():
+        print(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} |")
+    print("\nWhere the start-up goes (one child, step by step)")
+    print("| step | CPU s | wall s |\n|---|---:|---:|")
+    for name, cpu, wall in figures["startup_steps"]:
+        print(f"| {name} | {cpu:.2f} | {wall:.2f} |")
+    print(f"(a bare `python -c pass`: {interpreter:.2f} CPU s)")
+    rows = figures["throughput"]
+    batch = "each path's default" if args.batch_size is None else args.batch_size
+    print(f"\nThroughput: {args.lines:,} lines, {rows[0]['tokens']:,} tokens, batch size "
+          f"{batch}")  # fmt: skip
+    print("| path | wall s | CPU s | tokens / CPU s | × earlier | peak RSS MiB | complete |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    first = rows[0]["tokens"] / rows[0]["cpu"]
+    for r in rows:
+        rate = r["tokens"] / r["cpu"]
+        print(f"| {r['name']} | {r['wall']:.1f} | {r['cpu']:.1f} | {rate:,.0f} | "
+              f"{rate / first:.2f} | {r['rss']:.0f} | {'yes' if r['complete'] else 'NO'} |")
+    if figures["long"]:
+        print("\nOne long line (--pretokenized)")
+        print("| tokens | wall s | CPU s | peak RSS MiB | complete |\n|---:|---:|---:|---:|---|")
+        for r in figures["long"]:
+            print(f"| {r['tokens']:,} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} | "
+                  f"{'yes' if r['complete'] else 'NO'} |")
 
 
 if __name__ == "__main__":

@@ -363,11 +363,14 @@ def stdin(monkeypatch):
 
 
 def test_predict_names_the_line_and_byte_of_invalid_utf8_in_a_file(models, write, capsys):
-    lines = b"good\n" * 300 + b"fine \xff\xfe film\n"  # past the first chunk of 256
+    from rnnseq.text_input import CHUNK
+
+    lines = b"good\n" * (CHUNK + 44) + b"fine \xff\xfe film\n"  # past the first chunk
     path = write("in.txt", lines)
     code, out, err = run(capsys, "predict", "--model", models["classify"], path)
-    assert_one_line_error(code, err, "predict", f"{path}:301: invalid UTF-8 byte 0xff at byte 6")
-    assert len(out.splitlines()) == 256  # the lines before the bad chunk were answered
+    where = f"{path}:{CHUNK + 45}: invalid UTF-8 byte 0xff at byte 6"
+    assert_one_line_error(code, err, "predict", where)
+    assert len(out.splitlines()) == CHUNK  # the lines before the bad chunk were answered
 
 
 def test_predict_names_the_line_of_invalid_utf8_on_stdin(models, stdin, capsys):
@@ -390,10 +393,11 @@ def test_predict_on_an_empty_file_exits_2(models, write, capsys):
     assert_one_line_error(code, err, "predict", f"{path}: no input")
 
 
-def test_predict_names_the_line_of_an_empty_text_to_classify(models, write, capsys):
-    path = write("in.txt", b"good\n" * 299 + b"  \n")
-    code, _, err = run(capsys, "predict", "--model", models["classify"], path)
-    assert_one_line_error(code, err, "predict", f"{path}:300: empty line")
+def test_predict_answers_an_empty_text_to_classify_with_a_blank_line(models, write, capsys):
+    path = write("in.txt", b"good\n" * 299 + b"  \n" + b"good\n")
+    code, out, err = run(capsys, "predict", "--model", models["classify"], path)
+    assert code == 0, err
+    assert out.split("\n")[299] == "" and len(out.split("\n")) == 302  # aligned
 
 
 def test_predict_names_a_directory_a_missing_file_and_a_missing_model(

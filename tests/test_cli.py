@@ -118,7 +118,7 @@ def files(tmp_path_factory) -> Path:
 # case -> (task, file, extra train options, expected evaluate keys)
 BASE = {"loss", "accuracy", "n_examples", "n_tokens"}
 LABELS = BASE | {"macro_f1"}
-SPANS = LABELS | {"span_f1", "tag_scheme"}
+SPANS = LABELS | {"span_f1", "tag_scheme", "span_precision", "span_recall", "per_type"}
 LM = BASE | {"perplexity"}
 NER = ["--epochs", "4", "--hidden", "32", "--batch-size", "8", "--lr", "0.01"]
 CASES = {
@@ -277,6 +277,13 @@ def test_evaluate_reports_iob1_input_as_iob1_and_scores_spans_strictly(trained, 
         assert result["accuracy"] == pytest.approx(acc)
 
 
+def test_evaluate_reads_the_column_the_model_was_trained_on_by_default(trained, files, capsys):
+    model, data = trained("conllu-xpos"), files / "tags.conllu"
+    named = run(capsys, "evaluate", "--model", model, "--data", data, "--json", "--column", "xpos")
+    default = run(capsys, "evaluate", "--model", model, "--data", data, "--json")
+    assert named[0] == default[0] == 0 and json.loads(named[1]) == json.loads(default[1])
+
+
 @pytest.mark.parametrize("case", ["conllu", "tsv", "lm-char"])
 def test_evaluate_without_json_prints_a_readable_report(trained, files, capsys, case):
     task, name, _, _ = CASES[case]
@@ -343,11 +350,18 @@ def test_predict_keeps_blank_input_lines_aligned_for_a_tagger(trained, tmp_path,
     assert [bool(line) for line in lines] == [True] * 3 + [False] * 2 + [True] * 3 + [False] * 2
 
 
-def test_predict_refuses_a_blank_line_for_a_classifier(trained, tmp_path, capsys):
+@pytest.mark.parametrize("case", ["tsv", "lm-char"])
+def test_predict_gives_a_blank_result_for_a_blank_line(trained, tmp_path, capsys, case):
     path = tmp_path / "in.txt"
-    path.write_text("not bad at all\n\nthe plot was dull\n")
-    code, out, err = run(capsys, "predict", "--model", trained("tsv"), path)
-    assert code == 2 and f"{path}:2:" in err and len(err.strip().splitlines()) == 1
+    path.write_text("not bad at all\n\n  \nthe plot was dull\n")
+    code, out, err = run(capsys, "predict", "--model", trained(case), path)
+    assert code == 0, err
+    assert [bool(line) for line in out.split("\n")[:-1]] == [True, False, False, True]
+    code, out, err = run(capsys, "predict", "--model", trained(case), path, "--output", "jsonl")
+    assert code == 0, err
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert len(objects) == 4 and objects[1] in ({"text": "", "label": None, "probability": None},
+                                                {"prompt": "", "continuation": ""})  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -399,6 +413,171 @@ def test_predict_lm_is_reproducible_and_bounded(trained, tmp_path, capsys):
     assert first == again and len(first.rstrip("\n")) <= 7 and first.count("\n") == 1
     _, zero, _ = run(capsys, "predict", "--model", model, path, "--max-new", "0")
     assert zero == "\n"
+
+
+@pytest.mark.parametrize("case", ["conll-iob1", "crf"])
+def test_predict_jsonl_gives_tags_probabilities_and_entities_with_offsets(trained, tmp_path,
+                                                                          capsys, case):
+    path = tmp_path / "in.txt"
+    text = "Mary Smith works for Acme in Paris.\n\nJohn lives in New York\n"
+    path.write_text(text)
+    code, out, err = run(capsys, "predict", "--model", trained(case), path, "--output", "jsonl")
+    assert code == 0, err
+    lines = text.splitlines()
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert [o["text"] for o in objects] == lines
+    code, tsv, _ = run(capsys, "predict", "--model", trained(case), path)
+    blocks = _blocks(tsv)
+    for o, block in zip(objects, blocks, strict=True):
+        assert [(t["text"], t["tag"]) for t in o["tokens"]] == block
+        for t in o["tokens"]:
+            assert o["text"][t["start"] : t["end"]] == t["text"] and 0 < t["probability"] <= 1
+        for e in o["entities"]:
+            assert o["text"][e["start"] : e["end"]] == e["text"] and 0 < e["score"] <= 1
+    assert objects[1] == {"text": "", "tokens": [], "entities": []}
+    assert [t["text"] for t in objects[0]["tokens"]][-2:] == ["Paris", "."]  # tokenized
+    assert {e["text"] for o in objects for e in o["entities"]} & {"Mary Smith", "Acme", "Paris",
+                                                                  "John", "New York"}
+
+
+def test_predict_jsonl_top_k_for_a_classifier_and_a_tagger(trained, tmp_path, capsys):
+    path = tmp_path / "in.txt"
+    path.write_text("not bad at all\n")
+    code, out, err = run(capsys, "predict", "--model", trained("tsv"), path, "--output", "jsonl",
+                         "--top-k", "2")  # fmt: skip
+    assert code == 0, err
+    obj = json.loads(out)
+    assert [c["label"] for c in obj["top_k"]][0] == obj["label"]
+    assert sum(c["probability"] for c in obj["top_k"]) == pytest.approx(1.0, abs=1e-5)
+    path.write_text("the dog runs .\n")
+    code, out, err = run(capsys, "predict", "--model", trained("conllu"), path, "--output",
+                         "jsonl", "--top-k", "3")  # fmt: skip
+    assert code == 0, err
+    for token in json.loads(out)["tokens"]:
+        assert len(token["top_k"]) == 3 and token["top_k"][0]["tag"] == token["tag"]
+
+
+@pytest.mark.parametrize("case", ["conllu", "conllu-xpos"])
+def test_predict_conllu_fills_the_trained_column_and_keeps_every_other_byte(
+    trained, files, capsys, case
+):
+    data = files / "tags.conllu"
+    code, out, err = run(capsys, "predict", "--model", trained(case), data, "--output", "conllu")
+    assert code == 0, err
+    field = 3 if case == "conllu" else 4
+    code, tsv, _ = run(capsys, "predict", "--model", trained(case), data, "--format", "conllu")
+    predicted = iter(t for block in _blocks(tsv) for _, t in block)
+    original = data.read_text().split("\n")
+    filled = out.split("\n")
+    assert len(original) == len(filled)
+    for a, b in zip(original, filled, strict=True):
+        fa, fb = a.split("\t"), b.split("\t")
+        if len(fa) == 10 and fa[0].isdigit():
+            assert fb[field] == next(predicted)
+            assert fa[:field] + fa[field + 1 :] == fb[:field] + fb[field + 1 :]
+        else:
+            assert a == b  # comments, ranges, empty nodes, blank lines
+    assert next(predicted, None) is None
+
+
+@pytest.mark.parametrize(
+    ("case", "extra", "message"),
+    [
+        ("conllu", ["--temperature", "0.5"], "--temperature does not apply to this model"),
+        ("conllu", ["--stop", "x"], "--stop does not apply to this model"),
+        ("tsv", ["--output", "conllu"], "--output conllu needs a model of task tag"),
+        ("tsv", ["--top-k", "2"], "--top-k lists the K most probable labels in --output jsonl"),
+        ("lm-char", ["--pretokenized"], "--pretokenized does not apply to this model"),
+        ("conllu", ["--device", "gpu"], "--device must be one of auto, cpu, cuda"),
+        ("conllu", ["--output", "conllu", "--format", "conll"], "--output conllu needs CoNLL-U"),
+    ],
+)
+def test_predict_refuses_an_option_the_model_cannot_use_in_one_line(
+    trained, tmp_path, capsys, case, extra, message
+):
+    path = tmp_path / "in.txt"
+    path.write_text("the dog runs\n")
+    code, out, err = run(capsys, "predict", "--model", trained(case), path, *extra)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert message in err
+
+
+def test_predict_lm_runs_to_max_new_unless_a_stop_string_comes(trained, tmp_path, capsys):
+    """A character model has no default stop (it goes on past line ends, written escaped
+    on the one output line); --stop ends the continuation before the string."""
+    path = tmp_path / "in.txt"
+    path.write_text("to be\n")
+    model = trained("lm-char")
+    args = ("predict", "--model", model, path, "--max-new", "60", "--temperature", "0")
+    _, out, _ = run(capsys, *args)
+    line = out.rstrip("\n")
+    assert out.count("\n") == 1 and len(line) >= 60  # escapes only lengthen it
+    stop = line[10:13]
+    _, stopped, _ = run(capsys, *args, "--stop", stop)
+    assert stopped == line[: line.index(stop)] + "\n"
+    _, word, _ = run(capsys, "predict", "--model", trained("lm-word"), path, "--temperature", "0")
+    assert word.count("\n") == 1 and "\\n" not in word  # a word model stops at the line end
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "explain"])
+def test_threads_sets_torchs_cpu_threads(trained, files, tmp_path, capsys, command):
+    import torch
+
+    path = tmp_path / "in.txt"
+    path.write_text("the dog runs\n")
+    args = {
+        "evaluate": ["--data", files / "tags.conllu"],
+        "predict": [path],
+        "explain": ["--text", "the dog runs"],
+    }[command]
+    code, _, err = run(capsys, command, "--model", trained("conllu"), *args, "--threads", "2")
+    assert code == 0, err and torch.get_num_threads() == 2
+    code, _, err = run(capsys, command, "--model", trained("conllu"), *args, "--threads", "0")
+    assert code == 2 and "--threads must be an integer >= 1" in err
+
+
+@pytest.mark.parametrize("case", ["conll-iob1", "tsv"])
+def test_evaluate_writes_the_confusion_matrix_and_the_errors(trained, files, tmp_path, capsys,
+                                                             case):  # fmt: skip
+    data = files / CASES[case][1]
+    png, errors = tmp_path / "c.png", tmp_path / "errors.txt"
+    code, out, err = run(capsys, "evaluate", "--model", trained(case), "--data", data,
+                         "--confusion", png, "--errors", errors, "--json")  # fmt: skip
+    assert code == 0, err and set(json.loads(out)) == CASES[case][3]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert errors.read_text().startswith("# rnnseq evaluate: ")
+    code, _, err = run(capsys, "evaluate", "--model", trained("lm-char"), "--data",
+                       files / "text.txt", "--errors", errors)  # fmt: skip
+    assert code == 2 and "--errors does not apply to this model (task lm" in err
+
+
+def _peak_rss_mib(argv: list[str]) -> tuple[int, float]:
+    """Run the CLI in a child; its exit status and peak resident memory (MiB)."""
+    child = subprocess.Popen([sys.executable, "-m", "rnnseq", *argv], env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    while child.stdout.read(1 << 20):  # keep the pipe flowing
+        pass
+    _, status, usage = os.wait4(child.pid, 0)
+    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("task", ["tag", "classify"])
+def test_one_long_line_takes_bounded_memory(tmp_path, task):
+    """Issue 15: one 2M-token line crashed predict (oneDNN) and 1M tokens peaked at 5.2 GB.
+    A tagger reads a long line in windows, a classifier its first --max-tokens tokens: a
+    line 10 times longer costs only about its own bytes more."""
+    from model_folder_factory import make_model_folder
+
+    model = make_model_folder(tmp_path / "m", task)
+    peaks = []
+    for n in (20_000, 200_000):
+        path = tmp_path / f"{n}.txt"
+        path.write_text(" ".join(f"w{k % 997}" for k in range(n)) + "\n")
+        code, peak = _peak_rss_mib(["predict", "--model", str(model), str(path), "--threads",
+                                    "1", "--pretokenized", "--batch-size", "16"])  # fmt: skip
+        assert code == 0
+        peaks.append(peak)
+    assert peaks[1] - peaks[0] < 40, peaks  # the line itself is ~1.2 MB
 
 
 # --------------------------------------------------------------------------- explain
@@ -502,6 +681,16 @@ def test_explain_without_labels_shows_what_predict_predicts(trained, files, tmp_
         assert [s["label"] for s in expl["steps"]] == [t for _, t in _blocks(predicted)[0]]
     else:
         assert [s["label"] for s in expl["steps"]] == predicted.split()
+
+
+def test_explain_tokenizes_tag_text_as_predict_does(trained, capsys):
+    model = trained("conllu")
+    steps = json.loads(run(capsys, "explain", "--model", model, "--text", "the dog runs.",
+                           "--json")[1])["steps"]  # fmt: skip
+    assert [s["input"] for s in steps] == ["the", "dog", "runs", "."]
+    steps = json.loads(run(capsys, "explain", "--model", model, "--text", "the dog runs.",
+                           "--json", "--pretokenized")[1])["steps"]  # fmt: skip
+    assert [s["input"] for s in steps] == ["the", "dog", "runs."]
 
 
 class _Terminal(io.StringIO):

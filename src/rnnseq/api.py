@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from rnnseq.inference import Predictor
+from rnnseq.predict_options import BATCH_SIZE
 from rnnseq.training.config import TrainConfig
 from rnnseq.training.loop import TrainResult
 from rnnseq.training.loop import train as _train
@@ -44,15 +45,22 @@ def train(config: TrainConfig | dict | None = None, **options) -> TrainResult:
     return _train(TrainConfig.from_dict(fields))
 
 
-def load(folder: str | os.PathLike, device: str = "cpu", batch_size: int = 64) -> Predictor:
+def load(folder: str | os.PathLike, device: str = "auto", batch_size: int = BATCH_SIZE,
+         bf16: bool | None = None) -> Predictor:  # fmt: skip
     """Load a model folder written by :func:`train` (or ``rnnseq train``).
 
     The :class:`~rnnseq.inference.Predictor` mirrors the command line:
-    ``predict(texts)`` (``rnnseq predict``), ``evaluate(path)`` (the keys of
-    ``rnnseq evaluate --json``, plus "per_class"), ``explain(text, labels)``
-    (``rnnseq explain``; ``.to_dict()`` is its ``--json``). ``device="auto"`` picks a
-    GPU when there is one.
+    ``predict(texts)`` (``rnnseq predict``; ``probs=True`` for probabilities,
+    ``top_k=K``), ``predict_spans(texts)`` (entities with character offsets),
+    ``labels``, ``evaluate(path)`` (the keys of ``rnnseq evaluate --json``, plus
+    "per_class"), ``explain(text, labels)`` (``rnnseq explain``; ``.to_dict()`` is its
+    ``--json``).
+
+    Args:
+        device: "auto" (the default, as for ``rnnseq train`` and the command line: a
+            CUDA GPU when torch sees one, else the CPU), "cpu", "cuda" or "cuda:N".
+        batch_size: inputs per batch (the command line's default).
+        bf16: predict with bfloat16 matrix products; None: where the device has native
+            bfloat16. Evaluation and explain always compute in float32.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return Predictor.load(folder, device=device, batch_size=batch_size)
+    return Predictor.load(folder, device=device, batch_size=batch_size, bf16=bf16)

@@ -14,6 +14,7 @@ the file (and line); a numerical failure during training exits with status 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
@@ -44,7 +45,7 @@ def _add_train(sub) -> None:
 
     p = sub.add_parser(
         "train",
-        help="train a model and write its folder",
+        help=_HELP["train"],
         description="Train a recurrent model on FILE and write DIR: weights (safetensors), "
         "config and vocabularies (JSON), metrics.json and a loss-curve PNG, checkpointed after "
         "every epoch. Defaults give a good model without tuning; an option that does not "
@@ -79,135 +80,136 @@ def _train(args) -> int:
 # evaluate / predict / explain
 # --------------------------------------------------------------------------
 
+_DESCRIPTIONS = {
+    "evaluate": (
+        "score a model on a labelled file",
+        "Score a model on a labelled file: loss (nats per counted step; per example for "
+        "classify), accuracy, macro-F1, span precision, recall and F1 per entity type for "
+        "IOB1/IOB2/IOBES tags (as conlleval scores them), perplexity for lm; optionally the "
+        "confusion matrix as a PNG and the list of wrongly labelled examples.",
+    ),
+    "predict": (
+        "label raw text (or continue it, for lm)",
+        "Read one input per line from FILE or standard input ('-') and write one result "
+        "per input: classify a label per line; tag a 'token<TAB>tag' line per token and a "
+        "blank line after each input; lm the continuation on one line (--output jsonl: "
+        "one JSON object per input, with probabilities and entities; --output conllu: the "
+        "CoNLL-U input with the predicted column filled in). A blank line gives a blank "
+        "result. Tag input is raw text, tokenized by the built-in UD/PTB tokenizer "
+        "(--pretokenized: split on whitespace only); with --format, FILE is a labelled "
+        "file whose tokens are kept. Streams: memory stays flat for any input size, and a "
+        "long line is read in bounded windows.",
+    ),
+    "explain": (
+        "show the per-step loss of one input",
+        "For one input, print each time step's input, true label (from --labels, else "
+        "the predicted one), the predicted probability p_j of that label and L_j = -ln "
+        "p_j, then Σ_j L_j and their mean: the sequence cross-entropy made visible. For "
+        "classify there is one step; tag text is tokenized as predict tokenizes it.",
+    ),
+}
 
-def _add_common_model(p) -> None:
-    p.add_argument("--model", required=True, metavar="DIR", help="model folder from rnnseq train")
-    p.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default="cpu",
-        help="where to run the model (default cpu)",
+
+def _add_use(sub, command: str) -> None:
+    from rnnseq.predict_options import add_command_arguments
+
+    short, long = _DESCRIPTIONS[command]
+    p = sub.add_parser(command, help=short, description=long)
+    if command == "predict":  # the input is an argument, not an option
+        p.add_argument(
+            "input",
+            nargs="?",
+            default="-",
+            metavar="FILE",
+            help="input file, or - for standard input (default)",
+        )
+    add_command_arguments(p, command)
+    p.set_defaults(run=_COMMANDS[command])
+
+
+def _prepare(args, command: str):
+    """The command's option sections (values checked) and the loaded Predictor, with
+    the options that do not apply to the model's task refused."""
+    from rnnseq.predict_options import (
+        ModelUse,
+        PredictOutput,
+        check_for_task,
+        check_values,
+        sections_from,
     )
-    p.add_argument(
-        "--batch-size", type=int, default=64, metavar="N", help="inputs per batch (default 64)"
-    )
 
+    given = {k: v for k, v in vars(args).items() if k not in ("run", "command", "input")}
+    sections = sections_from(command, given)
+    check_values(sections.values())
+    _keep_freed_memory()
+    use = sections[ModelUse]
+    if use.threads is not None:
+        import torch
 
-def _load(args):
+        torch.set_num_threads(use.threads)
     from rnnseq.inference import Predictor
 
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    return Predictor.load(args.model, device=args.device, batch_size=args.batch_size)
-
-
-def _format_choices() -> list[str]:
-    from rnnseq.data.formats import FORMATS
-
-    return list(FORMATS)
-
-
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser(
-        "evaluate",
-        help="score a model on a labelled file",
-        description="Score a model on a labelled file: loss (nats per counted "
-        "step; per example for classify), accuracy, macro-F1, span F1 for "
-        "IOB1/IOB2/IOBES tags, perplexity for lm.",
+    output = sections.get(PredictOutput)
+    predictor = Predictor.load(
+        use.model,
+        device=use.device,
+        batch_size=use.batch_size,
+        bf16=output.bf16 if output is not None else False,
     )
-    _add_common_model(p)
-    p.add_argument("--data", required=True, metavar="FILE", help="labelled data")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--format",
-        choices=_format_choices(),
-        help="input format (default: from the file name, else the content)",
-    )
-    p.add_argument("--column", metavar="C", help="CoNLL-U tag field or header label column")
-    p.set_defaults(run=_evaluate)
+    check_for_task(sections.values(), predictor.task)
+    return sections, predictor
 
 
 def _evaluate(args) -> int:
+    from rnnseq.predict_options import Evaluation, JsonReport, Reading
     from rnnseq.report import evaluation_report
 
-    predictor = _load(args)
-    result = predictor.evaluate(args.data, format=args.format, column=args.column)
-    if args.json:
+    sections, predictor = _prepare(args, "evaluate")
+    ev, reading = sections[Evaluation], sections[Reading]
+    result = predictor.evaluate(
+        ev.data,
+        format=reading.format,
+        column=reading.column,
+        confusion=ev.confusion,
+        errors=ev.errors,
+    )
+    if sections[JsonReport].json:
         print(json.dumps({k: v for k, v in result.items() if k != "per_class"}))
     else:
-        print(evaluation_report(result, args.data, predictor.meta.task.loss_unit))
+        print(evaluation_report(result, ev.data, predictor.meta.task.loss_unit))
     return 0
 
 
-def _add_predict(sub) -> None:
-    p = sub.add_parser(
-        "predict",
-        help="label raw text (or continue it, for lm)",
-        description="Read one input per line from FILE or standard input ('-') "
-        "and write one result per input: classify one label per line; tag one "
-        "'token<TAB>tag' line per token and a blank line after each input; lm the "
-        "continuation on one line. With --format, FILE is a labelled file whose "
-        "inputs are predicted. Streams: memory stays flat for any input size.",
-    )
-    _add_common_model(p)
-    p.add_argument(
-        "input",
-        nargs="?",
-        default="-",
-        metavar="FILE",
-        help="input file, or - for standard input (default)",
-    )
-    p.add_argument(
-        "--format",
-        choices=_format_choices(),
-        help="read FILE as labelled data of this format (conllu, conll, tsv, csv, jsonl) and "
-        "predict its inputs; lm: text, the same as no --format",
-    )
-    p.add_argument(
-        "--max-new",
-        type=int,
-        default=200,
-        metavar="N",
-        help="lm: units to generate at most; generation also stops where the model ends "
-        "the line (default 200)",
-    )
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=0.8,
-        metavar="T",
-        help="lm: sampling temperature (0 = always the most likely unit; default 0.8)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        metavar="N",
-        help="lm: sampling seed; the same prompt and seed give the same line (default 0)",
-    )
-    p.set_defaults(run=_predict)
-
-
 def _predict(args) -> int:
-    if args.max_new < 0:
-        raise UsageError(f"--max-new must be >= 0, got {args.max_new}")
-    if not 0 <= args.temperature < float("inf"):
-        raise UsageError(f"--temperature must be a number >= 0, got {args.temperature}")
+    from rnnseq.predict_options import Generation, PredictOutput, Reading, Tokens, unescape
+
     _bound_kernel_cache()
-    predictor = _load(args)
-    generation = {"max_new": args.max_new, "temperature": args.temperature, "seed": args.seed}
+    sections, predictor = _prepare(args, "predict")
+    reading = sections[Reading]
+    options = {**vars(sections[Tokens]), **vars(sections[PredictOutput]),
+               **vars(sections[Generation])}  # fmt: skip
+    options.pop("bf16")
+    if options["stop"] is not None:
+        options["stop"] = unescape(options["stop"])
     task = predictor.meta.task
-    if task.reads_labelled_input(args.format):
+    interactive = args.input == "-" and sys.stdin.isatty()
+    if options["output"] == "conllu":
+        if reading.format not in (None, "conllu"):
+            raise UsageError(f"--output conllu needs CoNLL-U input, not --format {reading.format}")
+        if args.input == "-":
+            raise UsageError("--output conllu needs a FILE (CoNLL-U), not standard input")
+        predictor.settings(**options)
+        _write_bytes(predictor.predict_conllu(args.input, column=reading.column))
+        return 0
+    if task.reads_labelled_input(reading.format):
         if args.input == "-":
             raise UsageError("--format needs a FILE (labelled data), not standard input")
-        data = task.read_labelled(
-            args.input, format=args.format, column=None, config=predictor.meta.config
-        )
-        blocks = predictor.predict_labelled(data)
+        data = task.read_labelled(args.input, format=reading.format, column=reading.column,
+                                  config=predictor.meta.config)  # fmt: skip
+        blocks = predictor.predict_labelled(data, **options)
     else:
-        blocks = _predict_raw(predictor, args.input, generation)
+        blocks = _predict_raw(predictor, args.input, options)
     out = sys.stdout
-    interactive = args.input == "-" and sys.stdin.isatty()
     for block in blocks:
         out.write(block)
         if interactive:
@@ -215,24 +217,35 @@ def _predict(args) -> int:
     return 0
 
 
-def _predict_raw(predictor, path: str, generation: dict):
+def _write_bytes(parts) -> None:
+    out = getattr(sys.stdout, "buffer", None)
+    for part in parts:
+        if out is None:  # a text stream (tests): the bytes are UTF-8
+            sys.stdout.write(part.decode("utf-8"))
+        else:
+            out.write(part)
+    sys.stdout.flush()
+
+
+def _predict_raw(predictor, path: str, options: dict):
     """Output blocks for raw input lines from ``path`` or, for ``-``, standard input.
 
     At a terminal each line is answered as soon as it is typed; otherwise lines go
-    through the model 256 at a time.
+    through the model ``CHUNK`` at a time (see :mod:`rnnseq.text_input`).
     """
+    from rnnseq.text_input import CHUNK, input_lines
+
     if path == "-":
         name, source = "<stdin>", getattr(sys.stdin, "buffer", sys.stdin)
-        chunk = 1 if sys.stdin.isatty() else 256
+        chunk = 1 if sys.stdin.isatty() else CHUNK
     else:
         try:
             source = open(path, "rb")  # closed below
         except OSError as e:
             raise UsageError(f"{path}: cannot read ({e.strerror or e})") from None
-        name, chunk = path, 256
+        name, chunk = path, CHUNK
     try:
-        lines = _input_lines(source, name, need_text=predictor.meta.task.needs_text)
-        yield from predictor.predict_lines(lines, chunk=chunk, **generation)
+        yield from predictor.predict_lines(input_lines(source, name), chunk=chunk, **options)
     finally:
         if path != "-":
             source.close()
@@ -253,65 +266,48 @@ def _bound_kernel_cache() -> None:
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 
-def _input_lines(source, name: str, *, need_text: bool):
-    """The lines of ``source`` (bytes, or str for a text stream), decoded one at a time.
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for reuse instead of handing it back to
+    the system after every batch (Linux with glibc only; elsewhere nothing happens).
 
-    Streams: holds one line at a time. A line is what ends at ``\\n``, as the readers
-    count them, so an error names the line a text editor shows. Raises DataError for
-    invalid UTF-8 (naming the byte), for an empty line when a classifier needs text,
-    and for input with no line at all.
+    Why: each batch allocates and frees tensors of a few MB; by default glibc returns
+    them to the system and the next batch faults the pages in again. On the EWT tagger
+    (benchmarks/predict_stream.py) that was 1.1-1.9 of predict's ~20 CPU s, in system
+    time; keeping up to 256 MB of freed memory brings it to ~0.3 s and leaves the peak
+    memory where it was (docs/PERFORMANCE.md).
     """
-    from rnnseq.data.errors import DataError
+    import ctypes
+    import ctypes.util
 
-    number = 0
-    for number, data in enumerate(source, 1):  # noqa: B007 (number is used after the loop)
-        if isinstance(data, bytes):
-            try:
-                line = data.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise DataError(
-                    name,
-                    number,
-                    f"invalid UTF-8 byte 0x{data[e.start]:02x} at byte {e.start + 1} of the "
-                    "line; expected UTF-8 text",
-                ) from None
-        else:
-            line = data
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        if need_text and not line.strip():
-            raise DataError(name, number, "empty line; the classifier needs a text on every line")
-        yield line
-    if number == 0:
-        raise DataError(name, None, "no input; expected one input per line")
-
-
-def _add_explain(sub) -> None:
-    p = sub.add_parser(
-        "explain",
-        help="show the per-step loss of one input",
-        description="For one input, print each time step's input, true label "
-        "(from --labels, else the predicted one), the predicted probability p_j "
-        "of that label and L_j = -ln p_j, then Σ_j L_j and their mean: the "
-        "sequence cross-entropy made visible. For classify there is one step.",
-    )
-    _add_common_model(p)
-    p.add_argument("--text", required=True, help="the input (tag: whitespace-separated tokens)")
-    p.add_argument("--labels", help="true labels: one per token (tag), one label (classify)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(run=_explain)
+    name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or name is None:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    trim, top_pad, mmap_threshold = -1, -2, -3  # M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD
+    mallopt(trim, 256 << 20)
+    mallopt(top_pad, 64 << 20)
+    mallopt(mmap_threshold, 32 << 20)  # glibc's largest: bigger blocks come from the heap
 
 
 def _explain(args) -> int:
+    from rnnseq.predict_options import Explaining, JsonReport, Tokens
     from rnnseq.report import explanation_table, use_colour
 
-    predictor = _load(args)
-    expl = predictor.explain(args.text, args.labels)
-    if args.json:
+    sections, predictor = _prepare(args, "explain")
+    ex = sections[Explaining]
+    expl = predictor.explain(ex.text, ex.labels, pretokenized=sections[Tokens].pretokenized)
+    if sections[JsonReport].json:
         print(json.dumps(expl.to_dict()))
     else:
         print(explanation_table(expl, colour=use_colour()))
     return 0
+
+
+_COMMANDS = {"evaluate": _evaluate, "predict": _predict, "explain": _explain}
 
 
 # --------------------------------------------------------------------------
@@ -322,7 +318,7 @@ def _explain(args) -> int:
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
-        help="train a tagger and a classifier on generated data",
+        help=_HELP["demo"],
         description="Generate two small datasets (sentences with part-of-speech "
         "tags from a probabilistic grammar; reviews whose sentiment turns on "
         "negation), train a tagger and a classifier on them (about 20 s of CPU "
@@ -350,7 +346,7 @@ def _add_download(sub) -> None:
 
     p = sub.add_parser(
         "download",
-        help="fetch a public dataset (SHA-256 verified)",
+        help=_HELP["download"],
         description="Download a public dataset into the cache folder, verify "
         "every file's SHA-256 and print the folder.",
     )
@@ -385,7 +381,12 @@ def _download(args) -> int:
 # --------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "demo", "download")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; with ``command``, only that one's options are
+    built (the others are listed with their help line)."""
     parser = _Parser(
         prog="rnnseq",
         description="Recurrent networks (RNN, LSTM, GRU) for sequence classification and "
@@ -395,9 +396,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    for add in (_add_train, _add_evaluate, _add_predict, _add_explain, _add_demo, _add_download):
-        add(sub)
+    adders = {"train": _add_train, "demo": _add_demo, "download": _add_download}
+    adders.update({name: functools.partial(_add_use, command=name) for name in _COMMANDS})
+    for name in _SUBCOMMANDS:
+        if command is None or command == name:
+            adders[name](sub)
+        else:
+            sub.add_parser(name, help=_HELP[name])
     return parser
+
+
+_HELP = {
+    "train": "train a model and write its folder",
+    **{name: short for name, (short, _) in _DESCRIPTIONS.items()},
+    "demo": "train a tagger and a classifier on generated data",
+    "download": "fetch a public dataset (SHA-256 verified)",
+}
 
 
 def _one_line(message: str) -> str:
@@ -406,38 +420,91 @@ def _one_line(message: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 numerical failure, 2 bad
-    usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback."""
-    args = build_parser().parse_args(argv)
-    from rnnseq.data.download import DownloadError
+    usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback.
+
+    Only the command being run has its options built and its modules imported, so a
+    one-line ``rnnseq predict`` does not pay for training's imports. Run from the command
+    line (``argv`` None), evaluate, predict and explain end the process as soon as their
+    output is flushed (:func:`_fast_exit`)."""
+    from_command_line = argv is None
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
+    status = _run(args)
+    if from_command_line and args.command in _COMMANDS:
+        _fast_exit(status)
+    return status
+
+
+def _fast_exit(status: int) -> None:
+    """Flush the output and leave without the interpreter's teardown.
+
+    Why: tearing down a process that imported torch costs about 0.3-0.5 CPU s (freeing
+    torch's modules and objects one by one), a fifth of a one-line ``rnnseq predict``
+    (docs/PERFORMANCE.md). These commands hold no state that needs a clean shutdown:
+    their files are closed when written, and stdout and stderr are flushed here.
+    """
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # a closed pipe (`| head`) or stream
+            pass
+    os._exit(status)
+
+
+def _run(args) -> int:
     from rnnseq.options import OptionError
-    from rnnseq.serialization import ModelFolderError
-    from rnnseq.training.loop import NumericalError
 
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         return args.run(args)
-    except NumericalError as e:
-        print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
-        return 1
     except OptionError as e:  # named as flags here, as fields in Python
         print(f"rnnseq {args.command}: error: {_one_line(e.for_cli())}", file=sys.stderr)
         return EXIT_USAGE
-    except (UsageError, ValueError, ModelFolderError, DownloadError) as e:
-        # DataError (readers) and UnicodeDecodeError are ValueErrors too.
+    except (UsageError, ValueError) as e:
+        # DataError (readers), ModelFolderError and UnicodeDecodeError are ValueErrors.
         print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `rnnseq predict ... | head`
         return 0
+    except _loaded("rnnseq.data.download", "DownloadError") as e:
+        print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         print(f"rnnseq {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
+    except _loaded("rnnseq.training.step", "NumericalError") as e:
+        print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"rnnseq {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     finally:
         warnings.showwarning = shown
+
+
+class _Never(Exception):
+    """Matches no exception: the class of a module that was never imported."""
+
+
+def _loaded(module: str, name: str) -> type[BaseException]:
+    """Exception class ``name`` of ``module`` if that module was imported (only then can
+    it have been raised), else :class:`_Never`. Evaluated when an exception is handled."""
+    found = sys.modules.get(module)
+    return getattr(found, name) if found is not None else _Never
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first argument that is one), or None."""
+    for arg in argv:
+        if arg in _SUBCOMMANDS:
+            return arg
+        if not arg.startswith("-"):
+            return None
+    return None
 
 
 def _resume_hint(args) -> str:

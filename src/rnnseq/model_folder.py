@@ -283,13 +283,27 @@ def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "c
     # Compare the file with the model the config describes before allocating that
     # model: a tampered config (hidden=16384, layers=32) must not make us allocate
     # hundreds of gigabytes; once the shapes match, the model is no bigger than the file.
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInit():
         skeleton = build_task_model(model_config, meta, vocabs)
     _check_tensors(skeleton, tensors, weights_path)
     model = build_task_model(model_config, meta, vocabs)
     load_weights(model, tensors, weights_path)
     model.to(device).eval()
     return LoadedModel(model=model, vocabs=vocabs, meta=meta, folder=folder)
+
+
+class _SkipInit(torch.overrides.TorchFunctionMode):
+    """Leave ``torch.nn.init`` initialisers out (a meta tensor has no values to fill).
+
+    Why: ``normal_`` on a meta tensor goes through torch's reference implementation,
+    whose first call imports ``torch._dynamo`` (about 1.5 CPU s), which a one-line
+    ``rnnseq predict`` would otherwise pay for a skeleton it only reads shapes from.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", None) == "torch.nn.init":
+            return args[0] if args else kwargs.get("tensor")
+        return func(*args, **(kwargs or {}))
 
 
 def _member_files(folder: Path, files: object, config_path: Path) -> dict[str, Path]:

@@ -155,41 +155,58 @@ class Task:
     # ------------------------------------------------------------ prediction
 
     def evaluate(self, predictor: Predictor, data: Any, path: str, objective=None,
-                 encoded=None) -> dict:  # fmt: skip
-        """Scores on labelled data (the keys of ``rnnseq evaluate --json``)."""
+                 encoded=None, reports=None) -> dict:  # fmt: skip
+        """Scores on labelled data (the keys of ``rnnseq evaluate --json``); ``reports``:
+        (confusion PNG path, errors path), each None or a file to write."""
         raise NotImplementedError
 
     def encode_labelled(self, predictor: Predictor, examples: Any, path: str) -> Any:
         """Labelled data as ids, once (a training run scores its dev set every epoch)."""
         return None
 
-    def predict(self, predictor: Predictor, texts: Sequence, **options: Any) -> list:
-        """Predictions for a list of raw inputs, in order."""
+    def labels(self, predictor: Predictor) -> list[str]:
+        """The labels the model writes (tags in the training file's scheme, classes, or a
+        language model's units)."""
         raise NotImplementedError
 
-    def predict_lines(self, predictor: Predictor, lines: Iterable[str], *, chunk: int,
-                      **options: Any) -> Iterator[str]:  # fmt: skip
-        """What ``rnnseq predict`` writes for each raw input line, streamed."""
+    def check_predict(self, settings: Any) -> None:
+        """Raise OptionError for a combination of predict options this task refuses
+        (each option alone is checked by rnnseq.predict_options)."""
+
+    def predict(self, predictor: Predictor, texts: Sequence, settings: Any) -> list:
+        """Predictions for a list of raw inputs, in order (a blank input: a blank answer);
+        ``settings``: :class:`rnnseq.predict_options.PredictSettings`."""
         raise NotImplementedError
 
-    # Whether ``rnnseq predict`` refuses an empty input line (it has nothing to label).
-    needs_text: bool = False
+    def predict_spans(self, predictor: Predictor, texts: Sequence, settings: Any) -> list:
+        """The entities of each input, with character offsets (span tags only)."""
+        raise ValueError(f"predict_spans needs a tagger of span tags, not a {self.name} model")
+
+    def predict_lines(self, predictor: Predictor, lines: Iterable[str], settings: Any, *,
+                      chunk: int) -> Iterator[str]:  # fmt: skip
+        """What ``rnnseq predict`` writes for raw input lines (one result per line, in
+        ``settings.output``), streamed: lines are read ``chunk`` at a time."""
+        raise NotImplementedError
 
     def reads_labelled_input(self, format: str | None) -> bool:
         """Whether ``rnnseq predict --format F`` reads a labelled file (else raw lines)."""
         return format is not None
 
-    def predict_labelled(self, predictor: Predictor, data: Any, *, chunk: int) -> Iterator[str]:
+    def predict_labelled(self, predictor: Predictor, data: Any, settings: Any, *,
+                         chunk: int) -> Iterator[str]:  # fmt: skip
         """What ``rnnseq predict --format F`` writes for a labelled file's inputs."""
         raise ValueError(f"a {self.name} model predicts raw text only; leave out --format")
 
-    def predict_options(self) -> tuple[str, ...]:
-        """The ``rnnseq predict`` options that apply to this task."""
-        return ()
+    def predict_conllu(self, predictor: Predictor, path: str, column: str | None, *,
+                       chunk: int) -> Iterator[bytes]:  # fmt: skip
+        """``rnnseq predict --output conllu``: the CoNLL-U file with the predicted column
+        filled in (tag only; the option is refused for other tasks)."""
+        raise ValueError(f"--output conllu needs a tagger, not a {self.name} model")
 
-    def explain(self, predictor: Predictor, text: str, labels: Sequence[str] | None
-                ) -> Explanation:  # fmt: skip
-        """Each step's input, true label, p_j and L_j = -ln p_j."""
+    def explain(self, predictor: Predictor, text: str, labels: Sequence[str] | None, *,
+                pretokenized: bool | None = None) -> Explanation:  # fmt: skip
+        """Each step's input, true label, p_j and L_j = -ln p_j (``text`` tokenized as
+        predict tokenizes a raw input)."""
         raise NotImplementedError
 
     def parse_labels(self, text: str) -> list[str]:

@@ -7,7 +7,11 @@ The loss has one term per example; ``rnnseq predict`` writes one label per line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import json
+import os
+import warnings
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -15,17 +19,21 @@ from rnnseq.evaluation import classification_scores
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.losses import sequence_classification_loss_terms
 from rnnseq.models.classifier import SequenceClassifier
+from rnnseq.options import OptionError
 from rnnseq.preprocess import encode_classes
-from rnnseq.tasks.examples import ExamplesTask, unknown_label
+from rnnseq.tasks.examples import ExamplesTask, chunks, unknown_label
+from rnnseq.tasks.tag_output import rounded
+from rnnseq.text_input import CHUNK
 
 __all__ = ["ClassifyTask"]
+
+TOKEN_BUDGET = 1 << 15  # tokens held at a time
 
 
 class ClassifyTask(ExamplesTask):
     name = "classify"
     loss_unit = "example"
     per_step = False
-    needs_text = True
 
     # ------------------------------------------------------------------ data
 
@@ -60,25 +68,93 @@ class ClassifyTask(ExamplesTask):
     def best_ids(self, model, scores, lengths) -> list:
         return scores.argmax(dim=-1).tolist()
 
-    def decode(self, predictor, ids) -> str:
-        return predictor.vocabs.labels.decode([ids])[0]
+    def row_answers(self, predictor, scores, lengths, *, probs, top_k) -> list:
+        """Per row: (label id, its probability, the top_k (id, p) or None)."""
+        p = torch.softmax(scores.float(), dim=-1)  # (N, C)
+        chosen, best = p.max(dim=-1)  # (N,), (N,)
+        top = None
+        if top_k is not None:
+            values, indices = p.topk(min(top_k, p.shape[1]), dim=1)  # (N, K)
+            top = [list(zip(i, v, strict=True))
+                   for i, v in zip(indices.tolist(), values.tolist(), strict=True)]
+        return [(b, c, None if top is None else top[k])
+                for k, (b, c) in enumerate(zip(best.tolist(), chosen.tolist(), strict=True))]
 
-    def empty_prediction(self):
-        return None
+    def labels(self, predictor) -> list[str]:
+        return predictor.vocabs.labels.tokens
 
-    def predict(self, predictor, texts, **options) -> list:
-        sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
-        for i, s in enumerate(sentences):
-            if not s:
-                raise ValueError(f"texts[{i}] is empty: a classifier needs at least one word")
-        return self.predict_tokens(predictor, sentences)
+    def answers(self, predictor, items, settings, *, chunk: int) -> Iterator[tuple]:
+        """``(text, (label, probability, top) or None)`` per ``(text, tokens)`` input, in
+        order; a text longer than ``settings.max_tokens`` tokens is read up to there (a
+        warning at the end says how many were)."""
+        cut = 0
+        limit = settings.max_tokens
 
-    def format_prediction(self, tokens, prediction) -> str:
-        return ("" if prediction is None else prediction) + "\n"
+        def capped(items):
+            nonlocal cut
+            for text, tokens in items:
+                head = list(itertools.islice(tokens, limit + 1))
+                if len(head) > limit:
+                    cut += 1
+                    head = head[:limit]
+                yield text, head
 
-    def score(self, predictor, data, predicted_ids) -> dict:
+        names = predictor.vocabs.labels.tokens
+        for batch in chunks(capped(items), chunk, TOKEN_BUDGET):
+            rows = [[t[0] for t in tokens] for _, tokens in batch if tokens]
+            found = iter(self.run_rows(predictor, rows, probs=True, top_k=settings.top_k))
+            for text, tokens in batch:
+                if not tokens:
+                    yield text, None
+                    continue
+                i, p, top = next(found)
+                yield text, (names[i], p, None if top is None else [(names[j], q) for j, q in top])
+        if cut:
+            warnings.warn(
+                f"{cut} text(s) had more than {limit} tokens (max_tokens, --max-tokens): each "
+                f"was classified on its first {limit}",
+                stacklevel=2,
+            )
+
+    def write(self, predictor, items, settings, *, chunk: int) -> Iterator[str]:
+        """TSV: the label (blank for a blank input); JSON Lines: {"text", "label",
+        "probability"} and with ``top_k`` "top_k": [{"label", "probability"}, ...]."""
+        jsonl = settings.output == "jsonl"
+        for text, answer in self.answers(predictor, items, settings, chunk=chunk):
+            if not jsonl:
+                yield ("" if answer is None else answer[0]) + "\n"
+                continue
+            label, p, top = answer if answer is not None else (None, None, [])
+            line = {"text": text, "label": label, "probability": rounded(p)}
+            if settings.top_k is not None:
+                line["top_k"] = [{"label": name, "probability": rounded(q)} for name, q in top]
+            yield json.dumps(line, ensure_ascii=False) + "\n"
+
+    def check_predict(self, settings) -> None:
+        if settings.top_k is not None and settings.output == "tsv":
+            raise OptionError("{0} lists the K most probable labels in {1}",
+                              "top_k", ("output", "jsonl"))  # fmt: skip
+
+    def predict(self, predictor, texts, settings) -> list:
+        """The label of each input (None for a blank one); with ``probs``: (label,
+        probability); with ``top_k``: the K most probable (label, probability) pairs."""
+        out = []
+        items = self.items(texts, settings.pretokenized)
+        for _, answer in self.answers(predictor, items, settings, chunk=CHUNK):
+            if answer is None:
+                out.append([] if settings.top_k is not None else None)
+            elif settings.top_k is not None:
+                out.append(answer[2])
+            else:
+                out.append((answer[0], answer[1]) if settings.probs else answer[0])
+        return out
+
+    def decode_predicted(self, predictor, data, predicted_ids) -> list:
+        return predictor.vocabs.labels.decode(predicted_ids)
+
+    def score(self, data, predicted) -> dict:
         gold = [e.label for e in data]
-        scores = classification_scores(gold, predictor.vocabs.labels.decode(predicted_ids))
+        scores = classification_scores(gold, predicted)
         return {
             "accuracy": scores["accuracy"],
             "macro_f1": scores["macro_f1"],
@@ -87,14 +163,28 @@ class ClassifyTask(ExamplesTask):
             "per_class": scores["per_class"],
         }
 
+    def write_reports(self, data, predicted, path, confusion, errors) -> None:
+        gold = [e.label for e in data]
+        if confusion is not None:
+            from rnnseq.confusion_plot import save_confusion_png
+
+            title = f"Confusion matrix: {os.path.basename(path)}"
+            save_confusion_png(confusion, gold, predicted, title=title)
+        if errors is not None:
+            from rnnseq.error_listing import write_classification_errors
+
+            where = [f"{path}:{e.line}" if e.line else None for e in data]
+            texts = [" ".join(e.tokens) for e in data]
+            write_classification_errors(errors, texts, gold, predicted, where=where)
+
     # ---------------------------------------------------------------- explain
 
     @torch.no_grad()
-    def explain(self, predictor, text: str, labels: Sequence[str] | None) -> Explanation:
-        """One step: the whole text, its label (given, else predicted), p and -ln p."""
-        tokens = text.split()
-        if not tokens:
-            raise ValueError("--text is empty")
+    def explain(self, predictor, text: str, labels: Sequence[str] | None, *,
+                pretokenized: bool = True) -> Explanation:  # fmt: skip
+        """One step: the whole text (tokenized as predict does), its label (given, else
+        predicted), p and -ln p."""
+        tokens = self.explain_tokens(text, pretokenized)
         if labels is not None and len(labels) != 1:
             raise ValueError(f"--labels must be one label for classify, got {len(labels)}")
         scores, _ = self.scores_of(predictor, tokens)

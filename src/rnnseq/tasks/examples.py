@@ -33,6 +33,10 @@ class ExamplesTask(Task):
         return limit_lengths(data, cfg.data.max_length, cfg.data.on_long, path)
 
     def read_labelled(self, path: str, *, format, column, config) -> list:
+        """A labelled file; its tags come from ``column``, else, for a file of the model's
+        training format (CoNLL-U, CoNLL), from the column the model was trained on."""
+        if column is None and config.data.column is not None:
+            column = _training_column(path, format, config, self.name)
         return read_dataset(path, self.name, format=format, column=column)
 
     # ---------------------------------------------------- labels (subclasses)
@@ -109,69 +113,70 @@ class ExamplesTask(Task):
 
     # ------------------------------------------------------------ prediction
 
-    def decode(self, predictor, ids: Any) -> Any:
-        """One example's prediction from its best label ids (subclasses)."""
+    def row_answers(self, predictor, scores, lengths, *, probs: bool, top_k: int | None
+                    ) -> list:  # fmt: skip
+        """One answer per row of a batch's scores (subclasses): the best label id(s),
+        and with ``probs`` their probabilities and the ``top_k`` most probable labels."""
         raise NotImplementedError
 
-    def empty_prediction(self) -> Any:
-        """The prediction for an input without tokens."""
-        raise NotImplementedError
+    def run_rows(self, predictor, rows: list[list[str]], *, probs: bool = False,
+                 top_k: int | None = None) -> list:  # fmt: skip
+        """:meth:`row_answers` for each (non-empty) token list, in order; the rows go
+        through the model in length-sorted batches of ``predictor.batch_size``."""
+        from rnnseq.predict_batch import rows_batch
 
-    def best_ids(self, model, scores, lengths) -> list:
-        """Best label id(s) per row of a batch."""
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def predict_tokens(self, predictor, sentences: list[list[str]], decode=None) -> list:
-        """Predictions for token lists, in order; an empty list gets
-        :meth:`empty_prediction`. ``decode(ids)`` turns a row's best ids into its answer
-        (default :meth:`decode`)."""
-        decode = decode or (lambda ids: self.decode(predictor, ids))
-        out: list = [self.empty_prediction() for _ in sentences]
-        nonempty = [i for i, s in enumerate(sentences) if s]
-        if not nonempty:
-            return out
-        encoded = self.encode_tokens([sentences[i] for i in nonempty], predictor.vocabs)
-        for rows in bucket_batches(encoded.lengths, predictor.batch_size, shuffle=False):
-            batch = collate(encoded, rows).to(predictor.device)
-            scores, _ = predictor.model.scores(batch)
-            best = self.best_ids(predictor.model, scores, batch.lengths)
-            for k, ids in zip(batch.indices, best, strict=True):
-                out[nonempty[k]] = decode(ids)
+        out: list = [None] * len(rows)
+        model = predictor.model
+        lengths = [len(r) for r in rows]
+        spelled = predictor.char_features is None  # else model_call spells what it needs
+        with predictor.predicting():
+            for indices in bucket_batches(lengths, predictor.batch_size, shuffle=False):
+                batch, distinct = rows_batch([rows[i] for i in indices], predictor.vocabs,
+                                             predictor.spellings, spelled=spelled)  # fmt: skip
+                with predictor.model_call(distinct):
+                    scores, _ = model.scores(batch.to(predictor.device))  # (N, C) / (N, T, C)
+                answers = self.row_answers(predictor, scores.float(), batch.lengths,
+                                           probs=probs, top_k=top_k)  # fmt: skip
+                for k, answer in zip(indices, answers, strict=True):
+                    out[k] = answer
         return out
 
-    def predict_blocks(self, predictor, sentences: Iterable[Sequence[str]], *, chunk: int
-                       ) -> Iterator[str]:  # fmt: skip
-        """The output block of each token list, ``chunk`` lists at a time."""
-        buffer: list[list[str]] = []
-        for tokens in sentences:
-            buffer.append(list(tokens))
-            if len(buffer) >= chunk:
-                yield from self._blocks(predictor, buffer)
-                buffer = []
-        if buffer:
-            yield from self._blocks(predictor, buffer)
+    def items(self, texts: Iterable, pretokenized: bool, limit: int | None = None
+              ) -> Iterator[tuple[str, Iterator]]:  # fmt: skip
+        """``(text, tokens)`` per input: a string is tokenized (lazily; see
+        :func:`rnnseq.text_input.line_tokens`), a token list is taken as it is, with
+        offsets into its tokens joined by single spaces."""
+        from rnnseq.text_input import line_tokens
 
-    def _blocks(self, predictor, sentences: list[list[str]]) -> Iterator[str]:
-        predictions = self.predict_tokens(predictor, sentences)
-        for tokens, pred in zip(sentences, predictions, strict=True):
-            yield self.format_prediction(tokens, pred)
+        for t in texts:
+            if isinstance(t, str):
+                yield t, line_tokens(t, pretokenized=pretokenized)
+            else:
+                yield joined(list(t))
 
-    def format_prediction(self, tokens: list[str], prediction: Any) -> str:
-        """The ``rnnseq predict`` output block of one input."""
+    def predict_labelled(self, predictor, data, settings, *, chunk: int) -> Iterator[str]:
+        """What ``rnnseq predict --format F`` writes for a labelled file's inputs (their
+        tokens as read; offsets into the tokens joined by single spaces)."""
+        return self.write(predictor, (joined(e.tokens) for e in data), settings, chunk=chunk)
+
+    def predict_lines(self, predictor, lines, settings, *, chunk: int) -> Iterator[str]:
+        from rnnseq.text_input import strip_line_end
+
+        texts = (strip_line_end(line) for line in lines)
+        return self.write(predictor, self.items(texts, settings.pretokenized), settings,
+                          chunk=chunk)  # fmt: skip
+
+    def write(self, predictor, items, settings, *, chunk: int) -> Iterator[str]:
+        """The output of each ``(text, tokens)`` input, in ``settings.output``."""
         raise NotImplementedError
-
-    def predict_lines(self, predictor, lines, *, chunk: int, **options) -> Iterator[str]:
-        return self.predict_blocks(predictor, (line.split() for line in lines), chunk=chunk)
-
-    def predict_labelled(self, predictor, data, *, chunk: int) -> Iterator[str]:
-        return self.predict_blocks(predictor, (e.tokens for e in data), chunk=chunk)
 
     # ------------------------------------------------------------ evaluation
 
     @torch.no_grad()
-    def evaluate(self, predictor, data, path: str, objective=None, encoded=None) -> dict:
-        """Loss, accuracy, macro-F1 (and span scores for span tags) on labelled examples."""
+    def evaluate(self, predictor, data, path: str, objective=None, encoded=None,
+                 reports=None) -> dict:  # fmt: skip
+        """Loss, accuracy, macro-F1 (and span scores for span tags) on labelled examples;
+        ``reports`` (confusion, errors): files to draw and write (see :meth:`write_reports`)."""
         from rnnseq.inference import ObjectiveTally
 
         tally = ObjectiveTally(predictor.model, objective)
@@ -190,13 +195,26 @@ class ExamplesTask(Task):
             for k, row in zip(batch.indices, self.best_ids(model, scores, batch.lengths),
                               strict=True):  # fmt: skip
                 predicted[k] = row
+        labels = self.decode_predicted(predictor, data, predicted)
         result = {"loss": loss_sum / count if count else 0.0}
-        result.update(self.score(predictor, data, predicted))
+        result.update(self.score(data, labels))
+        if reports is not None:
+            self.write_reports(data, labels, path, *reports)
         return tally.into(result)
 
-    def score(self, predictor, data: Sequence, predicted_ids: list) -> dict:
-        """Accuracy, macro-F1, per-class (and span) scores of predicted ids against
+    def decode_predicted(self, predictor, data: Sequence, predicted_ids: list) -> list:
+        """The predicted ids as labels, as the examples' gold labels are written."""
+        raise NotImplementedError
+
+    def score(self, data: Sequence, predicted: list) -> dict:
+        """Accuracy, macro-F1, per-class (and span) scores of the predicted labels against
         the examples' gold labels, with n_examples and n_tokens."""
+        raise NotImplementedError
+
+    def write_reports(self, data: Sequence, predicted: list, path: str,
+                      confusion: str | None, errors: str | None) -> None:  # fmt: skip
+        """Draw the confusion matrix as a PNG at ``confusion`` and list the wrongly
+        labelled examples at ``errors`` (each when not None)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------- explain
@@ -208,6 +226,56 @@ class ExamplesTask(Task):
         batch = collate(encoded, [0]).to(predictor.device)
         scores, _ = predictor.model.scores(batch)
         return scores, batch.lengths
+
+    def explain_tokens(self, text: str, pretokenized: bool) -> list[str]:
+        """The tokens of an explained text, as :meth:`items` reads a raw input."""
+        from rnnseq.text_input import line_tokens
+
+        tokens = [t[0] for t in line_tokens(text, pretokenized=pretokenized)]
+        if not tokens:
+            raise ValueError("--text is empty")
+        return tokens
+
+
+def joined(tokens: list[str]) -> tuple[str, list]:
+    """``(text, tokens)`` for a token list: the tokens joined by single spaces, and each
+    token with its offsets into that text."""
+    from rnnseq.text_input import Token
+
+    out, start = [], 0
+    for t in tokens:
+        out.append(Token(t, start, start + len(t)))
+        start += len(t) + 1
+    return " ".join(tokens), out
+
+
+def chunks(items: Iterable, chunk: int, budget: int) -> Iterator[list]:
+    """``items`` in lists of at most ``chunk``, or fewer once their ``len`` sum reaches
+    ``budget`` (each item is ``(text, tokens)``)."""
+    buffer: list = []
+    size = 0
+    for item in items:
+        buffer.append(item)
+        size += len(item[1])
+        if len(buffer) >= chunk or size >= budget:
+            yield buffer
+            buffer, size = [], 0
+    if buffer:
+        yield buffer
+
+
+def _training_column(path: str, format: str | None, config, task: str) -> str | None:
+    """The model's training column, when ``path`` has the training file's format."""
+    from rnnseq.data.formats import detect_format
+
+    trained = config.data.format
+    if trained is None:
+        try:
+            trained = detect_format(config.train, task)
+        except (OSError, ValueError):
+            return None
+    here = format or detect_format(path, task)
+    return config.data.column if here == trained and here in ("conllu", "conll") else None
 
 
 def unknown_label(label: str, known: Sequence[str]) -> ValueError:

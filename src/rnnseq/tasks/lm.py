@@ -11,6 +11,7 @@ the chunked linear + loss head, so the (N, T, V) logits never exist at once.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -29,6 +30,9 @@ from rnnseq.tasks.base import RunData, Task
 from rnnseq.training.sharding import lm_batches
 
 __all__ = ["LanguageModelTask"]
+
+PROMPT_WINDOW = 4096  # prompt units read at once
+_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
 class LanguageModelTask(Task):
@@ -140,7 +144,7 @@ class LanguageModelTask(Task):
 
     @torch.no_grad()
     def evaluate(self, predictor, data, path: str, objective=None, encoded=None,
-                 rows: int = 16) -> dict:  # fmt: skip
+                 reports=None, rows: int = 16) -> dict:  # fmt: skip
         """Loss per unit, next-unit accuracy and perplexity of the unit stream ``data``."""
         from rnnseq.inference import ObjectiveTally
 
@@ -176,16 +180,41 @@ class LanguageModelTask(Task):
             raise ValueError(f"--format {format} cannot hold lm prompts; use --format text")
         return False
 
-    def predict_options(self) -> tuple[str, ...]:
-        return ("max_new", "temperature", "seed")
+    def labels(self, predictor) -> list[str]:
+        """The units the model can generate (its vocabulary without <pad> and <unk>)."""
+        words = predictor.vocabs.words
+        return [u for u in words.tokens if u not in (words.tokens[words.pad_id],
+                                                     words.tokens[words.unk_id])]
 
-    def predict(self, predictor, texts, *, max_new=200, temperature=0.8, seed=0, **_) -> list:
-        return [self.generate(predictor, t, max_new, temperature, seed) for t in texts]
+    def predict(self, predictor, texts, settings) -> list:
+        """Each prompt's continuation ("" for a blank prompt)."""
+        return [self.continue_prompt(predictor, t, settings) for t in texts]
 
-    def predict_lines(self, predictor, lines, *, chunk: int, max_new=200, temperature=0.8,
-                      seed=0, **_):  # fmt: skip
+    def predict_lines(self, predictor, lines, settings, *, chunk: int):
+        """TSV: each continuation on one line, with backslash, newline, carriage return
+        and tab written as ``\\\\``, ``\\n``, ``\\r``, ``\\t``; JSON Lines:
+        {"prompt", "continuation"}. A blank line gives a blank result."""
+        from rnnseq.text_input import strip_line_end
+
         for line in lines:
-            yield self.generate(predictor, line.rstrip("\r\n"), max_new, temperature, seed) + "\n"
+            prompt = strip_line_end(line)
+            text = self.continue_prompt(predictor, prompt, settings)
+            if settings.output == "jsonl":
+                yield json.dumps({"prompt": prompt, "continuation": text},
+                                 ensure_ascii=False) + "\n"  # fmt: skip
+            else:
+                yield text.translate(_ESCAPES) + "\n"
+
+    def continue_prompt(self, predictor, prompt: str, settings) -> str:
+        if not prompt.strip():
+            return ""
+        with predictor.model_call():
+            return self.generate(predictor, prompt, settings.max_new, settings.temperature,
+                                 settings.seed, top_k=settings.top_k, stop=settings.stop)
+
+    def default_stop(self, predictor) -> str:
+        """Word models end at the end of the line (a sentence); character models never."""
+        return "\n" if predictor.meta.config.data.unit == "word" else ""
 
     def _line_start(self, predictor) -> int | None:
         """The id of the unit that precedes every line of the training text ("\\n" for
@@ -202,20 +231,28 @@ class LanguageModelTask(Task):
 
     @torch.no_grad()
     def generate(self, predictor, prompt: str, max_new: int = 200, temperature: float = 0.8,
-                 seed: int = 0) -> str:  # fmt: skip
+                 seed: int = 0, *, top_k: int | None = None, stop: str | None = None) -> str:
         """Continue ``prompt`` as the start of a line.
 
-        Each step feeds the last unit and draws the next from softmax(z / temperature)
-        (temperature 0: the most likely unit), never <pad> or <unk>. Generation stops
-        when the model ends the line (it draws "\\n" or <eos>, which is not returned)
-        or after ``max_new`` units, so the result is one line, possibly empty. The same
-        prompt and seed give the same continuation.
+        The prompt is read ``PROMPT_WINDOW`` units at a time, the state carried across,
+        so a long prompt takes bounded memory. Each step then feeds the last unit and
+        draws the next from softmax(z / temperature) over the ``top_k`` most likely units
+        (temperature 0: the most likely unit), never <pad> or <unk>. A word model's
+        <eos> is written as a line end ("\\n"); words are joined by single spaces.
+        Generation stops after ``max_new`` units or where ``stop`` first appears (not
+        included; None: :meth:`default_stop`, "" never). The same prompt and seed give
+        the same continuation.
         """
         if isinstance(max_new, bool) or not isinstance(max_new, int) or max_new < 0:
             raise ValueError(f"max_new must be an integer >= 0, got {max_new!r}")
         if not (isinstance(temperature, (int, float)) and 0 <= temperature < math.inf):
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                                  or top_k < 1):  # fmt: skip
+            raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k!r}")
+        stop = self.default_stop(predictor) if stop is None else stop
         words = predictor.vocabs.words
+        chars = predictor.meta.config.data.unit == "char"
         net = predictor.model.net
         _, ids = self._prompt_ids(predictor, prompt)
         start = self._line_start(predictor)
@@ -223,25 +260,29 @@ class LanguageModelTask(Task):
             ids = [start, *ids]
         if not ids:  # no line start and no prompt: begin from <unk>
             ids = [words.unk_id]
-        ends = {words.encode([u])[0] for u in ("\n", EOS) if u in words}  # line ends
-        generator = torch.Generator(device="cpu").manual_seed(seed)
         state = None
-        out: list[str] = []
+        while len(ids) > PROMPT_WINDOW:  # all but the last unit: context only
+            window, ids = ids[:PROMPT_WINDOW], ids[PROMPT_WINDOW:]
+            tokens = torch.tensor([window], device=predictor.device)  # (1, T)
+            _, state = net.features(tokens, torch.tensor([len(window)]), state=state)
+        eos = words.encode([EOS])[0] if EOS in words else None
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        text = ""
         for _ in range(max_new):
             tokens = torch.tensor([ids], device=predictor.device)  # (1, T)
             hidden, state = net.features(tokens, torch.tensor([len(ids)]), state=state)
             logits = net.output(hidden[0, -1]).float().cpu()  # (V,)
             logits[[words.pad_id, words.unk_id]] = -math.inf
-            if temperature == 0:
-                nxt = int(logits.argmax())
-            else:
-                probs = torch.softmax(logits / temperature, -1)  # (V,)
-                nxt = int(torch.multinomial(probs, 1, generator=generator))
-            if nxt in ends:
-                break
-            out.append(words.decode([nxt])[0])
+            nxt = _draw(logits, temperature, top_k, generator)
+            unit = "\n" if nxt == eos else words.decode([nxt])[0]
+            joint = "" if chars or not text or unit == "\n" or text.endswith("\n") else " "
+            text += joint + unit
+            if stop:  # look where the new characters could complete it
+                at = text.find(stop, max(0, len(text) - len(joint + unit) - len(stop) + 1))
+                if at >= 0:
+                    return text[:at]
             ids = [nxt]
-        return "".join(out) if predictor.meta.config.data.unit == "char" else " ".join(out)
+        return text
 
     # ---------------------------------------------------------------- explain
 
@@ -249,7 +290,8 @@ class LanguageModelTask(Task):
         raise ValueError("--labels does not apply to lm: the text's next units are the labels")
 
     @torch.no_grad()
-    def explain(self, predictor, text: str, labels: Sequence[str] | None) -> Explanation:
+    def explain(self, predictor, text: str, labels: Sequence[str] | None, *,
+                pretokenized: bool | None = None) -> Explanation:  # fmt: skip
         """Step j reads unit j-1 (the line start before the first unit) and is scored on
         unit j, as when the text is a line of the training file. Without a line start
         in the vocabulary, the first unit is context only."""
@@ -273,6 +315,20 @@ class LanguageModelTask(Task):
             for j in range(len(ids) - 1)
         ]
         return Explanation(steps, True, label_head="next unit")
+
+
+def _draw(logits: torch.Tensor, temperature: float, top_k: int | None,
+          generator: torch.Generator) -> int:  # fmt: skip
+    """The next unit's id from logits (V,): the most likely for temperature 0, else a
+    draw from softmax(logits / temperature) over the ``top_k`` most likely."""
+    if temperature == 0:
+        return int(logits.argmax())
+    if top_k is not None and top_k < logits.numel():
+        values, indices = logits.topk(top_k)  # (K,)
+        probs = torch.softmax(values / temperature, -1)  # (K,)
+        return int(indices[torch.multinomial(probs, 1, generator=generator)])
+    probs = torch.softmax(logits / temperature, -1)  # (V,)
+    return int(torch.multinomial(probs, 1, generator=generator))
 
 
 def _count_lines(units: Sequence[str]) -> int:

@@ -9,7 +9,9 @@ asks for and written back in the file's own scheme; spans are scored as conlleva
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import os
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -18,11 +20,17 @@ from rnnseq.evaluation import tagging_scores
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.losses import LossTerms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
+from rnnseq.options import OptionError
 from rnnseq.preprocess import SchemeMap, encode_tags
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
-from rnnseq.tasks.examples import ExamplesTask, unknown_label
+from rnnseq.tasks.examples import ExamplesTask, joined, unknown_label
+from rnnseq.tasks.tag_output import JsonWriter, TagBlock, TagOutput, format_tsv
+from rnnseq.text_input import CHUNK
+from rnnseq.windows import CONTEXT, SIZE, windows
 
 __all__ = ["TagTask"]
+
+TOKEN_BUDGET = 1 << 15  # tokens of short inputs held at a time
 
 
 class TagTask(ExamplesTask):
@@ -112,34 +120,225 @@ class TagTask(ExamplesTask):
         real = (steps < lengths.to(scores.device)[:, None]).float()[..., None]
         return (grad + one_hot * real).clamp(0.0, 1.0)
 
+    def row_answers(self, predictor, scores, lengths, *, probs, top_k) -> list:
+        """Per row: (tag ids, their probabilities or None, the top_k (id, p) per token
+        or None)."""
+        model = predictor.model
+        best = self.best_ids(model, scores, lengths)
+        if not probs and top_k is None:
+            return [(ids, None, None) for ids in best]
+        p = self.probabilities(model, scores, lengths)  # (N, T, C)
+        n, t = scores.shape[:2]
+        padded = torch.zeros(n, t, dtype=torch.long, device=scores.device)  # (N, T)
+        for i, ids in enumerate(best):
+            padded[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        chosen = p.gather(2, padded.unsqueeze(2)).squeeze(2).tolist()  # (N, T)
+        top_ids = top_p = None
+        if top_k is not None:
+            values, indices = p.topk(min(top_k, p.shape[2]), dim=2)  # (N, T, K)
+            top_ids, top_p = indices.tolist(), values.tolist()
+        out = []
+        for i, ids in enumerate(best):
+            k = len(ids)
+            row_top = None
+            if top_ids is not None:
+                row_top = [list(zip(a, b, strict=True))
+                           for a, b in zip(top_ids[i][:k], top_p[i][:k], strict=True)]
+            out.append((ids, chosen[i][:k], row_top))
+        return out
+
     def decode(self, predictor, ids, scheme: str | None = None) -> list[str]:
         """Tag names of a row's ids, in ``scheme`` (None: the training file's)."""
         tags = predictor.vocabs.labels.decode(ids)
         return predictor.meta.schemes.predicted_to(tags, scheme)
 
-    def empty_prediction(self):
-        return []
+    def labels(self, predictor) -> list[str]:
+        """The tags the model writes, in the training file's scheme."""
+        learned = predictor.vocabs.labels.tokens
+        schemes = predictor.meta.schemes
+        if schemes.source is None or schemes.source == schemes.learned:
+            return learned
+        kinds = sorted({t[2:] for t in learned if t != "O"})
+        prefixes = "BIES" if schemes.source == "IOBES" else "BI"
+        return ["O", *(f"{p}-{k}" for k in kinds for p in prefixes)]
 
-    def predict(self, predictor, texts, **options) -> list:
-        sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
-        return self.predict_tokens(predictor, sentences)
+    def events(self, predictor, items, *, probs: bool, top_k: int | None, chunk: int
+               ) -> Iterator[tuple]:  # fmt: skip
+        """Per ``(text, tokens)`` input: ``("begin", text)``, then ``("tokens", records)``
+        one or more times (:class:`~rnnseq.tasks.tag_output.TaggedToken`), then
+        ``("end", entities)``.
 
-    def format_prediction(self, tokens, prediction) -> str:
-        return "".join(f"{w}\t{t}\n" for w, t in zip(tokens, prediction, strict=True)) + "\n"
+        Inputs of up to one window's length go through the model ``chunk`` at a time
+        (fewer when they hold many tokens); a longer one is read in overlapping windows
+        (:mod:`rnnseq.windows`), ``batch_size`` windows at a time (fewer when they would
+        hold more than ``TOKEN_BUDGET`` tokens), so memory stays bounded whatever its
+        length.
+        """
+        limit = SIZE + 2 * CONTEXT
+        short: list = []
+        held = 0  # tokens in short
+        for text, tokens in items:
+            tokens = iter(tokens)
+            head = list(itertools.islice(tokens, limit + 1))
+            if len(head) <= limit:
+                short.append((text, head))
+                held += len(head)
+                if len(short) >= chunk or held >= TOKEN_BUDGET:
+                    yield from self._short_events(predictor, short, probs, top_k)
+                    short, held = [], 0
+                continue
+            yield from self._short_events(predictor, short, probs, top_k)
+            short, held = [], 0
+            yield from self._long_events(predictor, text, itertools.chain(head, tokens),
+                                         probs, top_k)  # fmt: skip
+        yield from self._short_events(predictor, short, probs, top_k)
 
-    def score(self, predictor, data, predicted_ids) -> dict:
+    def _output(self, predictor) -> TagOutput:
+        schemes = predictor.meta.schemes
+        return TagOutput(schemes.source, schemes.learned)
+
+    def _block(self, tokens, answer, names) -> TagBlock:
+        """A row's predictions as a :class:`~rnnseq.tasks.tag_output.TagBlock` of learned
+        tags."""
+        ids, p, top = answer
+        if top is not None:
+            top = [[(names[j], q) for j, q in row] for row in top]
+        return TagBlock(tokens, [names[i] for i in ids], p, top)
+
+    def _short_events(self, predictor, inputs, probs, top_k) -> Iterator[tuple]:
+        if not inputs:
+            return
+        rows = [[t[0] for t in tokens] for _, tokens in inputs if tokens]
+        answers = iter(self.run_rows(predictor, rows, probs=probs, top_k=top_k))
+        names = predictor.vocabs.labels.tokens
+        for text, tokens in inputs:
+            out = self._output(predictor)
+            yield "begin", text
+            if tokens:
+                block = out.add(self._block(tokens, next(answers), names), text)
+                rest = out.finish(text)
+                yield "tokens", block.then(rest) if len(rest) else block
+            yield "end", out.entities
+
+    def _long_events(self, predictor, text, tokens, probs, top_k) -> Iterator[tuple]:
+        out = self._output(predictor)
+        names = predictor.vocabs.labels.tokens
+        yield "begin", text
+        cut = windows(tokens, SIZE, CONTEXT)
+        per_call = max(1, min(predictor.batch_size, TOKEN_BUDGET // (SIZE + 2 * CONTEXT)))
+        while group := list(itertools.islice(cut, per_call)):
+            rows = [[t[0] for t in items] for items, _, _ in group]
+            answers = self.run_rows(predictor, rows, probs=probs, top_k=top_k)
+            for (items, a, b), answer in zip(group, answers, strict=True):
+                kept = self._block(items, answer, names).cut(a, b)
+                yield "tokens", out.add(kept, text)
+        yield "tokens", out.finish(text)
+        yield "end", out.entities
+
+    def write(self, predictor, items, settings, *, chunk: int) -> Iterator[str]:
+        """TSV (``token<TAB>tag`` lines and a blank line per input) or JSON Lines; a
+        short input is one string, a long one comes in pieces as its windows are read."""
+        jsonl = settings.output == "jsonl"
+        writer = JsonWriter(predictor.meta.schemes.source is not None) if jsonl else None
+        parts: list[str] = []
+        events = self.events(predictor, items, probs=jsonl, top_k=settings.top_k, chunk=chunk)
+        for kind, value in events:
+            if kind == "begin":
+                parts = [writer.begin(value)] if jsonl else []
+            elif kind == "tokens":
+                parts.append(writer.tokens(value) if jsonl else format_tsv(value))
+                if len(parts) > 64:  # a long input: write what is ready
+                    yield "".join(parts)
+                    parts = []
+            else:
+                parts.append(writer.end(value) if jsonl else "\n")
+                yield "".join(parts)
+
+    def check_predict(self, settings) -> None:
+        if settings.top_k is not None and settings.output == "tsv":
+            raise OptionError("{0} lists the K most probable tags of each token in {1}",
+                              "top_k", ("output", "jsonl"))  # fmt: skip
+
+    def predict(self, predictor, texts, settings) -> list:
+        """Tags per input (with ``probs``: (tag, probability) pairs; with ``top_k``: each
+        token's K most probable (tag, probability) pairs, in the learned scheme)."""
+        items = self.items(texts, settings.pretokenized)
+        probs = settings.probs or settings.top_k is not None
+        answers, current = [], []
+        for kind, value in self.events(predictor, items, probs=probs, top_k=settings.top_k,
+                                       chunk=CHUNK):  # fmt: skip
+            if kind == "tokens":
+                current += value.answers(settings.probs, settings.top_k is not None)
+            elif kind == "end":
+                answers.append(current)
+                current = []
+        return answers
+
+    def predict_spans(self, predictor, texts, settings) -> list[list[dict]]:
+        """The entities of each input: {"text", "label", "start", "end", "score"}."""
+        if predictor.meta.schemes.source is None:
+            raise ValueError("predict_spans needs a model of span tags (IOB1, IOB2, IOBES); "
+                             "this model's tags are not")  # fmt: skip
+        items = self.items(texts, settings.pretokenized)
+        return [
+            [e.to_dict() for e in value]
+            for kind, value in self.events(predictor, items, probs=True, top_k=None,
+                                           chunk=CHUNK)  # fmt: skip
+            if kind == "end"
+        ]
+
+    def predict_conllu(self, predictor, path: str, column: str | None, *, chunk: int
+                       ) -> Iterator[bytes]:  # fmt: skip
+        """The CoNLL-U file at ``path`` with the predicted tags in ``column`` (default:
+        the column the model was trained on, else UPOS), every other byte kept."""
+        from rnnseq.conllu_fill import fill_conllu
+
+        column = column or predictor.meta.config.data.column or "upos"
+
+        def tag(sentences: list[list[str]]) -> list[list[str]]:
+            tags, current = [], []
+            items = (joined(s) for s in sentences)
+            for kind, value in self.events(predictor, items, probs=False, top_k=None,
+                                           chunk=len(sentences)):  # fmt: skip
+                if kind == "tokens":
+                    current += value.tags
+                elif kind == "end":
+                    tags.append(current)
+                    current = []
+            return tags
+
+        return fill_conllu(path, column, tag, chunk=chunk)
+
+    def decode_predicted(self, predictor, data, predicted_ids) -> list:
+        file_scheme = detect_scheme([e.tags for e in data])
+        return [self.decode(predictor, p, file_scheme) for p in predicted_ids]
+
+    def score(self, data, predicted) -> dict:
         gold = [e.tags for e in data]
-        file_scheme = detect_scheme(gold)
-        pred = [self.decode(predictor, p, file_scheme) for p in predicted_ids]
-        scores = tagging_scores(gold, pred)
+        scores = tagging_scores(gold, predicted)
         result = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
-        if "span_f1" in scores:
-            result["span_f1"] = scores["span_f1"]
-            result["tag_scheme"] = scores["tag_scheme"]
+        for key in ("span_f1", "span_precision", "span_recall", "tag_scheme", "per_type"):
+            if key in scores:
+                result[key] = scores[key]
         result["n_examples"] = len(data)
         result["n_tokens"] = sum(len(g) for g in gold)
         result["per_class"] = scores["per_class"]
         return result
+
+    def write_reports(self, data, predicted, path, confusion, errors) -> None:
+        gold = [e.tags for e in data]
+        if confusion is not None:
+            from rnnseq.confusion_plot import save_confusion_png
+
+            flat_gold = [t for tags in gold for t in tags]
+            flat_pred = [t for tags in predicted for t in tags]
+            title = f"Confusion matrix: {os.path.basename(path)}"
+            save_confusion_png(confusion, flat_gold, flat_pred, title=title)
+        if errors is not None:
+            from rnnseq.error_listing import write_tagging_errors
+
+            where = [f"{path}:{e.line}" if e.line else None for e in data]
+            write_tagging_errors(errors, [e.tokens for e in data], gold, predicted, where=where)
 
     def selection_score(self, scores: dict) -> list[float]:
         """Span F1 first for span tags (then accuracy and minus the loss break ties, so a
@@ -153,16 +352,18 @@ class TagTask(ExamplesTask):
         return text.split()
 
     @torch.no_grad()
-    def explain(self, predictor, text: str, labels: Sequence[str] | None) -> Explanation:
-        """One step per whitespace token; ``labels`` one tag per token (span tags in any
-        scheme: p_j is that of the tag in the scheme the model learned); a CRF's p_j is
-        the marginal p(y_j | x)."""
-        tokens = text.split()
-        if not tokens:
-            raise ValueError("--text is empty")
+    def explain(self, predictor, text: str, labels: Sequence[str] | None, *,
+                pretokenized: bool = False) -> Explanation:  # fmt: skip
+        """One step per token (tokenized as predict does); ``labels`` one tag per token
+        (span tags in any scheme: p_j is that of the tag in the scheme the model
+        learned); a CRF's p_j is the marginal p(y_j | x)."""
+        tokens = self.explain_tokens(text, pretokenized)
         if labels is not None and len(labels) != len(tokens):
+            shown = " ".join(tokens[:12]) + (" ..." if len(tokens) > 12 else "")
+            hint = "" if pretokenized else "; --pretokenized splits the text on whitespace only"
             raise ValueError(
-                f"--labels must give one tag per token: {len(tokens)} tokens, {len(labels)} tags"
+                f"--labels must give one tag per token: {len(tokens)} tokens ({shown}), "
+                f"{len(labels)} tags{hint}"
             )
         model, vocab = predictor.model, predictor.vocabs.labels
         scores, lengths = self.scores_of(predictor, tokens)
