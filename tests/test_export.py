@@ -176,8 +176,17 @@ def test_card_scores_a_test_file_as_evaluate_does_and_names_missing_data(folders
 
 
 def test_card_of_span_tags_names_entity_types_and_the_scheme_written(folders, tmp_path):
-    card = export_folder(folders["ner-crf"], tmp_path / "ship").out.joinpath("README.md")
-    text = card.read_text()
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"tokens": e.tokens, "tags": e.tags}) + "\n" for e in NER))
+    result = export_folder(folders["ner-crf"], tmp_path / "ship", test=test)
+    text = (result.out / "README.md").read_text()
+    span_f1 = result.test_scores["span_f1"]
+    assert (
+        f"| span F1 (type and both boundaries exact, as conlleval) | not measured | "
+        f"{span_f1:.4f} |" in text
+    )
+    # per_type: the contract's per-entity-type scores, where evaluate reports them
+    assert ("Test spans per type:" in text) == ("per_type" in result.test_scores)
     assert "Entity types (3): MISC, ORG, PER." in text
     assert (
         "span tags in IOB2, the scheme of its training file (the model learned them as "

@@ -105,10 +105,11 @@ def export_folder(
         col = column if column is not None else config.data.column
         test_scores = predictor.evaluate(str(test), format=fmt, column=col)
 
-    made = _missing_parents(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    target = Path(os.path.abspath(out))  # "." and ".." resolved: a real name to stage beside
+    made = _missing_parents(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{os.getpid()}"
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     done = False
     try:
@@ -122,12 +123,14 @@ def export_folder(
         files["model_card"] = CARD
         folder_config["files"] = files
         atomic_write_json(staging / CONFIG, folder_config)
-        facts = _facts(loaded, raw, out, network, test, test_scores, staging, onnx_manifest, date)
+        facts = _facts(
+            loaded, raw, target, network, test, test_scores, staging, onnx_manifest, date
+        )
         atomic_write_bytes(staging / CARD, render_card(facts).encode("utf-8"))
-        if out.exists():  # overwrite: move the old folder aside, then drop it
-            os.replace(out, old)
-        os.replace(staging, out)
-        fsync_folder(out.parent)
+        if target.exists():  # overwrite: move the old folder aside, then drop it
+            os.replace(target, old)
+        os.replace(staging, target)
+        fsync_folder(target.parent)
         done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -140,7 +143,7 @@ def export_folder(
                     break
     return ExportResult(
         out=out,
-        files=sorted(p.name for p in out.iterdir()),
+        files=sorted(p.name for p in target.iterdir()),
         test_scores=test_scores,
         onnx_check=None if onnx_manifest is None else onnx_manifest["check"],
     )
@@ -168,9 +171,9 @@ def _check_out(source: Path, out: Path, overwrite: bool) -> None:
 
 
 def _missing_parents(out: Path) -> list[Path]:
-    """The folders above ``out`` that do not exist yet, deepest first."""
+    """The folders above ``out`` (absolute) that do not exist yet, deepest first."""
     missing = []
-    parent = out.absolute().parent
+    parent = out.parent
     while not parent.exists():
         missing.append(parent)
         parent = parent.parent

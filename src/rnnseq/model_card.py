@@ -300,9 +300,11 @@ def _scores(f: CardFacts) -> str:
     }
     test = f.test_scores or {}
     keys = [k for k in names if k in f.dev_scores or k in test]
+    # Other numbers rnnseq evaluate may report; "objective" is the training loss on dev,
+    # on the training loss's scale (metrics.json keeps it), not an evaluation score.
     keys += sorted(
         k
-        for k in {*f.dev_scores, *test} - set(names)
+        for k in {*f.dev_scores, *test} - set(names) - {"objective"}
         if _is_number(f.dev_scores.get(k, test.get(k)))
     )
     lines = ["## Scores", ""]
