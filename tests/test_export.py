@@ -6,6 +6,7 @@ without them.
 
 from __future__ import annotations
 
+import doctest
 import functools
 import hashlib
 import importlib.util
@@ -23,7 +24,6 @@ from model_folder_factory import NER
 from rnnseq.cli import build_parser, main
 from rnnseq.data import demo_sentiment, demo_tagging
 from rnnseq.export import export_folder
-from rnnseq.model_card import train_command
 from rnnseq.model_folder import (
     FILES,
     FolderMeta,
@@ -36,6 +36,7 @@ from rnnseq.model_folder import (
 from rnnseq.tag_schemes import SCHEMES, convert
 from rnnseq.task_model import TaskModel
 from rnnseq.tasks import get_task
+from rnnseq.train_command import train_command
 from rnnseq.training.config import TrainConfig
 from tiny_data import write_reviews_tsv, write_tags_jsonl
 
@@ -218,6 +219,13 @@ def test_train_command_reproduces_the_recorded_options(options):
     assert again == recorded
     shown = [a for a in command.argv if a.startswith("--")]
     assert len(shown) == 3 + len([k for k in options if k != "dev"])  # task, train, out
+
+
+def test_train_command_docstring_example_runs():
+    import rnnseq.train_command
+
+    result = doctest.testmod(rnnseq.train_command)
+    assert result.attempted > 0 and result.failed == 0
 
 
 def test_train_command_leaves_out_how_the_folder_was_handled():

@@ -232,8 +232,6 @@ def _facts(loaded, raw, out, network, test, test_scores, staging, onnx_manifest,
     data_files = [_data_file("training data", config.train)]
     if config.dev is not None:
         data_files.append(_data_file("dev data", config.dev))
-    if test is not None:
-        data_files.append(_data_file("test data", os.fspath(test)))
     versions = {
         "rnnseq (training)": str(raw.get("rnnseq_version", "not recorded")),
         "rnnseq (export)": __version__,
@@ -262,6 +260,7 @@ def _facts(loaded, raw, out, network, test, test_scores, staging, onnx_manifest,
         dev_epoch=dev_epoch,
         test_scores=test_scores,
         data_files=data_files,
+        test_file=None if test is None else _data_file("test data", os.fspath(test)),
         files=files,
         versions=versions,
         format_version=FORMAT_VERSION,

@@ -17,67 +17,17 @@ from typing import Any
 
 from rnnseq.data.encoded import MAX_WORD_LEN
 from rnnseq.models import ModelConfig
-from rnnseq.options import applies, default_value, flag, spec_of
+from rnnseq.options import applies, flag, spec_of
 from rnnseq.preprocess import SchemeMap, Vocabularies
 from rnnseq.tag_schemes import span_types
 from rnnseq.tasks import REGISTRY
 from rnnseq.tasks.base import Task
+from rnnseq.train_command import train_command
 from rnnseq.training.config import SECTIONS, TrainConfig
 
-__all__ = ["CardFacts", "DataFile", "TrainCommand", "render_card", "train_command"]
+__all__ = ["CardFacts", "DataFile", "render_card"]
 
-# Options that say how a run handled its folder or its terminal, not what it learned:
-# left out of the reconstructed command.
-_NOT_REPRODUCED = ("resume", "overwrite", "progress")
 _LABELS_SHOWN = 60  # labels listed on the card before "... (N in all)"
-
-
-# ---------------------------------------------------------------- the training command
-
-
-@dataclass
-class TrainCommand:
-    """The ``rnnseq train`` command of a recorded run.
-
-    argv: the command, options that differ from their defaults only.
-    api_only: options that differ but have no command-line flag (``rnnseq.train`` sets them).
-    resumed: the run's last session was ``--resume`` (left out of ``argv``).
-    """
-
-    argv: list[str]
-    api_only: dict[str, Any]
-    resumed: bool
-
-    def shell(self) -> str:
-        return shlex.join(self.argv)
-
-
-def train_command(config: TrainConfig) -> TrainCommand:
-    """The command that trains ``config`` (a resolved run), from the option declarations:
-    every option whose recorded value differs from its default for the task (given the
-    other recorded values, as :meth:`TrainConfig.resolved` fills them in)."""
-    argv = ["rnnseq", "train", "--task", config.task, "--train", config.train]
-    if config.dev is not None:
-        argv += ["--dev", config.dev]
-    argv += ["--out", config.out]
-    values = config.options()
-    api_only: dict[str, Any] = {}
-    for section in SECTIONS:
-        part = getattr(config, section)
-        for f in dataclasses.fields(part):
-            spec, value = spec_of(f), getattr(part, f.name)
-            if f.name in _NOT_REPRODUCED:
-                continue
-            if value == default_value(spec, f.default, config.task, values):
-                continue
-            if not spec.cli:
-                api_only[f.name] = value
-            elif isinstance(value, bool):
-                # A tri-state option (Python default None) has --x and --no-x.
-                argv.append(flag(f.name) if value else "--no-" + flag(f.name)[2:])
-            else:
-                argv += [flag(f.name), str(value)]
-    return TrainCommand(argv, api_only, bool(config.training.resume))
 
 
 # ---------------------------------------------------------------- the facts
@@ -109,7 +59,8 @@ class CardFacts:
     dev_scores: dict[str, float]  # dev_ keys without the prefix; {} without dev
     dev_epoch: int | None
     test_scores: dict | None  # rnnseq evaluate's keys; None: not measured
-    data_files: list[DataFile]
+    data_files: list[DataFile]  # training (and dev) data
+    test_file: DataFile | None  # --test
     files: dict[str, int]  # file name -> bytes, in the exported folder
     versions: dict[str, str]  # "rnnseq (training)", "rnnseq (export)", "torch", ...
     format_version: int
@@ -237,27 +188,25 @@ def _network(f: CardFacts) -> str:
 
 def _training(f: CardFacts) -> str:
     lines = ["## Training", "", "Data:", ""]
-    for d in f.data_files:
-        if d.role == "test data":
-            continue
-        lines.append(f"- {d.role}: {_file_line(d)}")
+    lines += [f"- {d.role}: {_file_line(d)}" for d in f.data_files]
     if f.config.data.holdout:
         lines.append(
             f"- dev data: the last {f.config.data.holdout:.0%} of the training file (`--holdout`)"
         )
     elif f.config.dev is None:
         lines.append("- dev data: none (the last epoch's weights were kept)")
-    lines += [f"- test data: {_file_line(d)}" for d in f.data_files if d.role == "test data"]
+    if f.test_file is not None:
+        lines.append(f"- test data: {_file_line(f.test_file)}")
+    command = train_command(f.config)
     lines += [
         "",
         "Command (reconstructed from the options recorded in `config.json`; only "
         "those that differ from the defaults):",
         "",
         "```",
-        train_command_text(f),
+        command.shell(),
         "```",
     ]
-    command = train_command(f.config)
     if command.api_only:
         given = ", ".join(f"{k}={v!r}" for k, v in command.api_only.items())
         lines += ["", f"Set through the Python API (no command-line flag): `{given}`."]
@@ -279,10 +228,6 @@ def _training(f: CardFacts) -> str:
     for section in ("data", "objective", "training"):
         lines += [_options_table(f, section), ""]
     return "\n".join(lines)
-
-
-def train_command_text(f: CardFacts) -> str:
-    return train_command(f.config).shell()
 
 
 def _scores(f: CardFacts) -> str:
@@ -333,9 +278,8 @@ def _scores(f: CardFacts) -> str:
             "`rnnseq evaluate` does)."
         )
     else:
-        tested = next(d for d in f.data_files if d.role == "test data")
         lines.append(
-            f"Test: `{_name(tested.recorded)}`, scored at export time as "
+            f"Test: `{_name(f.test_file.recorded)}`, scored at export time as "
             "`rnnseq evaluate` scores it."
         )
         per_type = test.get("per_type")
