@@ -753,7 +753,9 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_every_option_of_every_subcommand_has_a_help_line(capsys):
     parser = build_parser()
     commands = _subparsers(parser)
-    assert set(commands) == {"train", "evaluate", "predict", "explain", "demo", "download"}
+    assert set(commands) == {
+        "train", "evaluate", "predict", "explain", "demo", "download", "export"
+    }  # fmt: skip
     for name, sub in commands.items():
         for action in sub._actions:
             assert action.help and action.help.strip(), f"rnnseq {name} {action.dest}: no help"

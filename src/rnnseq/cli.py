@@ -379,9 +379,76 @@ def _download(args) -> int:
 
 
 # --------------------------------------------------------------------------
+# export
+# --------------------------------------------------------------------------
 
 
-_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "demo", "download")
+def _add_export(sub) -> None:
+    from rnnseq.predict_options import FORMAT_NAMES
+
+    p = sub.add_parser(
+        "export",
+        help=_HELP["export"],
+        description="Copy what using a model needs (weights, config, vocabularies, metrics, "
+        "loss curve; not the resume checkpoint) into a new folder DIR2 with a model card, "
+        "README.md: task, labels, network, training data and command, dev and test scores, "
+        "versions. With --onnx, also the network as an ONNX graph for onnxruntime "
+        "(docs/EXPORT.md). DIR2 appears whole or not at all.",
+    )
+    p.add_argument("--model", required=True, metavar="DIR", help="model folder from rnnseq train")
+    p.add_argument("--out", required=True, metavar="DIR2", help="the folder to write")
+    p.add_argument(
+        "--test",
+        metavar="FILE",
+        help="labelled test file scored as rnnseq evaluate scores it, for the card "
+        "(default: the card says 'not measured')",
+    )
+    p.add_argument(
+        "--format",
+        choices=FORMAT_NAMES,
+        help="format of --test (default: as the training data was read)",
+    )
+    p.add_argument(
+        "--column",
+        metavar="C",
+        help="CoNLL-U tag field or header label column of --test (default: the training run's)",
+    )
+    p.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (the network; needs pip install 'rnnseq[onnx]')",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing DIR2")
+    p.set_defaults(run=_export)
+
+
+def _export(args) -> int:
+    from rnnseq.export import export_folder
+
+    result = export_folder(
+        args.model,
+        args.out,
+        test=args.test,
+        format=args.format,
+        column=args.column,
+        onnx=args.onnx,
+        overwrite=args.overwrite,
+    )
+    summary: dict = {"out": str(result.out), "files": result.files}
+    if result.test_scores is not None:
+        summary["test"] = {
+            k: v for k, v in result.test_scores.items() if k not in ("per_class", "per_type")
+        }
+    if result.onnx_check is not None:
+        summary["onnx_max_abs_diff"] = result.onnx_check["max_abs_diff"]
+    print(json.dumps(summary))
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+
+_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "export", "demo", "download")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -396,7 +463,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
-    adders = {"train": _add_train, "demo": _add_demo, "download": _add_download}
+    adders = {
+        "train": _add_train,
+        "demo": _add_demo,
+        "download": _add_download,
+        "export": _add_export,
+    }
     adders.update({name: functools.partial(_add_use, command=name) for name in _COMMANDS})
     for name in _SUBCOMMANDS:
         if command is None or command == name:
@@ -411,6 +483,7 @@ _HELP = {
     **{name: short for name, (short, _) in _DESCRIPTIONS.items()},
     "demo": "train a tagger and a classifier on generated data",
     "download": "fetch a public dataset (SHA-256 verified)",
+    "export": "write a folder fit to hand over: no resume state, a model card, optional ONNX",
 }
 
 
