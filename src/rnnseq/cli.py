@@ -404,6 +404,13 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _cli_text(message) -> str:
+    """One line; an error or warning that names options (``for_cli``: OptionError,
+    OptionWarning and the like) names them as flags here, as fields in Python."""
+    for_cli = getattr(message, "for_cli", None)
+    return _one_line(for_cli() if callable(for_cli) else message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 numerical failure, 2 bad
     usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback."""
@@ -418,14 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except NumericalError as e:
-        print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
+        print(f"rnnseq {args.command}: {_cli_text(e)}", file=sys.stderr)
         return 1
-    except OptionError as e:  # named as flags here, as fields in Python
-        print(f"rnnseq {args.command}: error: {_one_line(e.for_cli())}", file=sys.stderr)
-        return EXIT_USAGE
-    except (UsageError, ValueError, ModelFolderError, DownloadError) as e:
+    except (UsageError, OptionError, ValueError, ModelFolderError, DownloadError) as e:
         # DataError (readers) and UnicodeDecodeError are ValueErrors too.
-        print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"rnnseq {args.command}: error: {_cli_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `rnnseq predict ... | head`
         return 0
@@ -450,7 +454,7 @@ def _resume_hint(args) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"rnnseq: warning: {_one_line(message)}", file=sys.stderr)
+    print(f"rnnseq: warning: {_cli_text(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

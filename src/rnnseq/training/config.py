@@ -50,6 +50,7 @@ from rnnseq.options import (
     integer,
     number,
     option,
+    quoted,
     spec_of,
 )
 from rnnseq.tasks import TASK_NAMES, describe
@@ -365,7 +366,7 @@ class TrainConfig:
         c = copy.deepcopy(self)
         if c.task not in TASK_NAMES:
             raise OptionError(
-                f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {c.task!r}", "task"
+                f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {quoted(c.task)}", "task"
             )
         values = c.options()
         for section in SECTIONS:
@@ -439,7 +440,8 @@ def resumed_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
         free = [n for n in _SESSION if n not in ("out", "resume", "overwrite")]
         refs = ["resume", *changed, *free]
         parts = "; ".join(
-            f"{{{i}}} {new[n]!r} (the run has {old[n]!r})" for i, n in enumerate(changed, 1)
+            f"{{{i}}} {quoted(new[n])} (the run has {quoted(old[n])})"
+            for i, n in enumerate(changed, 1)
         )
         first_free = 1 + len(changed)
         frees = ", ".join(f"{{{first_free + i}}}" for i in range(len(free)))
