@@ -40,6 +40,8 @@ __all__ = [
     "OptionError",
     "OptionWarning",
     "quoted",
+    "literal",
+    "render",
     "Per",
     "Spec",
     "option",
@@ -109,9 +111,14 @@ def render(template: str, refs: tuple, *, cli: bool) -> str:
     return _REF.sub(one, template)
 
 
+def literal(text: Any) -> str:
+    """``str(text)`` for a template: its braces doubled, so they are shown as they are."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
 def quoted(value: Any) -> str:
-    """``repr(value)`` for a template: its braces doubled, so they are shown as they are."""
-    return repr(value).replace("{", "{{").replace("}", "}}")
+    """``repr(value)`` for a template (see :func:`literal`)."""
+    return literal(repr(value))
 
 
 def flag(name: str) -> str:

@@ -21,6 +21,7 @@ from rnnseq.data import (
     TagExample,
     Vocab,
 )
+from rnnseq.options import OptionError, quoted
 from rnnseq.tag_schemes import convert, detect_scheme, is_span_tag, span_types
 
 __all__ = [
@@ -275,15 +276,16 @@ def class_weight_values(spec: str | None, labels: Vocab, targets: Sequence) -> l
     for item in spec.split(","):
         label, sep, value = item.strip().rpartition("=")
         if not sep or label not in labels:
-            raise ValueError(
-                f"--class-weights must be 'balanced' or LABEL=WEIGHT pairs with labels from the "
-                f"training data; got {item.strip()!r}"
+            raise OptionError(
+                "{0} must be 'balanced' or LABEL=WEIGHT pairs with labels from the "
+                f"training data; got {quoted(item.strip())}",
+                "class_weights",
             )
         try:
             weight = float(value)
         except ValueError:
-            raise ValueError(f"--class-weights: {value!r} is not a number") from None
+            raise OptionError(f"{{0}}: {quoted(value)} is not a number", "class_weights") from None
         if not weight >= 0:
-            raise ValueError(f"--class-weights: weights must be >= 0, got {weight}")
+            raise OptionError(f"{{0}}: weights must be >= 0, got {weight}", "class_weights")
         weights[labels.encode([label])[0]] = weight
     return weights

@@ -34,8 +34,9 @@ from rnnseq.model_folder import (
     network_config,
     unique_state,
 )
+from rnnseq.options import literal
 from rnnseq.preprocess import class_weight_values
-from rnnseq.serialization import ModelFolderError
+from rnnseq.serialization import FolderExistsError, ModelFolderError
 from rnnseq.task_model import Objective, TaskModel
 from rnnseq.tasks import get_task
 from rnnseq.training import distributed
@@ -132,10 +133,7 @@ class _Run:
     def _new_run(self, cfg: TrainConfig) -> TaskModel:
         """Read the data, build vocabularies and a freshly initialised model."""
         if self.out.exists() and not cfg.training.overwrite:
-            raise ModelFolderError(
-                f"{self.out} already exists; use --overwrite to replace it or --resume "
-                "to continue it"
-            )
+            raise FolderExistsError(self.out)
         self.data = read_run_data(cfg)
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
@@ -191,7 +189,7 @@ class _Run:
                 p.stopped_early = stop
                 self._checkpoint(metrics=True, weights=improved is not False)
         except NumericalError as e:
-            raise NumericalError(f"{e}; {self._advice()}") from None
+            raise NumericalError(f"{literal(e)}; {self._advice()}", *_ADVICE) from None
         self._log(f"done: model folder {self.out}")
         return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
@@ -366,14 +364,12 @@ class _Run:
         return per_rank if isinstance(state, tuple) else [s[0] for s in per_rank]
 
     def _advice(self) -> str:
+        """What is kept, and what to try (a template naming the options of _ADVICE)."""
         if self.saved_step is None:
             kept = "no checkpoint was written yet, so there is no model folder"
         else:
-            kept = f"{self.out} keeps the last good checkpoint (step {self.saved_step})"
-        return (
-            f"{kept}; try a lower --lr or --clip 1 (and --detect-anomaly to find the "
-            "operation that made it)"
-        )
+            kept = f"{literal(self.out)} keeps the last good checkpoint (step {self.saved_step})"
+        return f"{kept}; try a lower {{0}} or {{1}} (and {{2}} to find the operation that made it)"
 
     # ---------------------------------------------------------------- output
 
@@ -396,6 +392,9 @@ class _Run:
     def _log(self, message: str) -> None:
         if self.ctx.is_main:
             print(message, file=sys.stderr, flush=True)
+
+
+_ADVICE = ("lr", ("clip", 1), ("detect_anomaly", True))
 
 
 def _summary(record: dict, epochs: int, improved: bool | None) -> str:

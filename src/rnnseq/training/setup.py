@@ -7,6 +7,7 @@ encoding mean for each task is the task object's business (:mod:`rnnseq.tasks`).
 
 from __future__ import annotations
 
+from rnnseq.options import OptionError, literal
 from rnnseq.preprocess import SchemeMap, Vocabularies
 from rnnseq.tasks import get_task
 from rnnseq.tasks.base import RunData
@@ -29,7 +30,9 @@ def read_run_data(
         holdout = cfg.data.holdout
         cut = len(train) - max(1, int(round(len(train) * holdout)))
         if cut < 2:
-            raise ValueError(f"--holdout {holdout} leaves too little of {cfg.train} to train on")
+            raise OptionError(
+                f"{{0}} leaves too little of {literal(cfg.train)} to train on", ("holdout", holdout)
+            )
         train, dev = train[:cut], train[cut:]
         dev_name = f"{cfg.train} (last {holdout:.0%})"
     if schemes is None:

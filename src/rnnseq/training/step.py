@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from rnnseq.data import Batch
+from rnnseq.options import literal, render
 from rnnseq.task_model import Objective
 from rnnseq.training.distributed import Context
 
@@ -34,7 +35,18 @@ __all__ = ["NumericalError", "StepResult", "train_step"]
 
 
 class NumericalError(RuntimeError):
-    """The loss or the gradient became NaN or infinite."""
+    """The loss or the gradient became NaN or infinite.
+
+    Its message may name options (``{0}``, ... of ``refs``, as in
+    :class:`~rnnseq.options.OptionError`): fields in Python, flags in :meth:`for_cli`.
+    """
+
+    def __init__(self, template: str, *refs):
+        self.template, self.refs = template, refs
+        super().__init__(render(template, refs, cli=False))
+
+    def for_cli(self) -> str:
+        return render(self.template, self.refs, cli=True)
 
 
 @dataclass
@@ -99,7 +111,7 @@ def train_step(
     )  # (3,)
     global_total, global_count, tokens = ctx.all_sum(local).tolist()
     if not math.isfinite(global_total):
-        raise NumericalError(f"the loss became {global_total} at {where}")
+        raise NumericalError(f"the loss became {global_total} at {literal(where)}")
 
     if count is None:
         loss = total * ctx.world_size
@@ -112,13 +124,15 @@ def train_step(
         if not torch.is_anomaly_enabled():
             raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise NumericalError(f"the gradient became nan at {where}: {first}") from None
+        raise NumericalError(
+            f"the gradient became nan at {literal(where)}: {literal(first)}"
+        ) from None
 
     params = [p for group in optimizer.param_groups for p in group["params"]]
     norm = float(nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf))
     if not math.isfinite(norm):  # the same on every process: DDP averaged the gradients
         optimizer.zero_grad(set_to_none=True)
-        raise NumericalError(f"the gradient became {norm} at {where}")
+        raise NumericalError(f"the gradient became {norm} at {literal(where)}")
     optimizer.step()
     return StepResult(
         total=global_total,
