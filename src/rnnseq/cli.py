@@ -418,14 +418,21 @@ def main(argv: list[str] | None = None) -> int:
     from rnnseq.data.download import DownloadError
     from rnnseq.options import OptionError
     from rnnseq.serialization import ModelFolderError
-    from rnnseq.training.loop import NumericalError
+    from rnnseq.training.loop import TrainingFailed
 
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         return args.run(args)
-    except NumericalError as e:
+    except TrainingFailed as e:  # NaN, out of memory: the run failed, not its input
         print(f"rnnseq {args.command}: {_cli_text(e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(
+            f"rnnseq {args.command}: out of memory: the input or the model needs more memory "
+            "than this machine has",
+            file=sys.stderr,
+        )
         return 1
     except (UsageError, OptionError, ValueError, ModelFolderError, DownloadError) as e:
         # DataError (readers) and UnicodeDecodeError are ValueErrors too.

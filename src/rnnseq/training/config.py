@@ -60,7 +60,9 @@ __all__ = [
     "TrainingOptions",
     "TrainConfig",
     "SECTIONS",
+    "MAX_LENGTH",
     "resumed_config",
+    "option_applies",
     "add_train_arguments",
 ]
 
@@ -93,6 +95,10 @@ class RunFiles:
         required=True,
         session=True,
     )
+
+
+# The default --max-length per task (see DataOptions.max_length).
+MAX_LENGTH = {"classify": 1024, "tag": 512}
 
 
 @dataclass(kw_only=True)
@@ -136,12 +142,16 @@ class DataOptions:
         check=integer(1),
         default=Per("task", {"lm": 1}, otherwise=2),
     )
-    # Longest sequence kept, in tokens (None = no limit).
+    # Longest sequence kept, in tokens. The task defaults are several times the longest
+    # sentence or text of EWT, CoNLL-2003 and SST-2, and bound the memory of a batch
+    # (docs/RELIABILITY.md has the measurements); a language model reads windows.
     max_length: int | None = option(
         None,
-        "longest sequence in tokens; longer ones are truncated with a warning",
+        "longest sequence in tokens; longer ones are cut, with one warning that counts them "
+        "(a batch's memory grows with it)",
         check=integer(1),
         tasks=("classify", "tag"),
+        default=Per("task", MAX_LENGTH),
     )
     # What to do with a longer one.
     on_long: str = option(
@@ -412,6 +422,14 @@ class TrainConfig:
             raise OptionError(
                 "{0} keeps the folder and {1} replaces it: give one", "resume", "overwrite"
             )
+
+
+def option_applies(name: str, task: str) -> bool:
+    """Whether option ``name`` (of any section) applies to ``task``."""
+    owner = _OWNER[name]
+    cls = RunFiles if owner is None else SECTIONS[owner][0]
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return applies(spec_of(field), task)
 
 
 def _session_names() -> tuple[str, ...]:

@@ -47,13 +47,20 @@ from rnnseq.training.checkpoint import (
     save_resume,
     set_rng_state,
 )
-from rnnseq.training.config import TrainConfig, resumed_config
+from rnnseq.training.config import TrainConfig, option_applies, resumed_config
 from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
 from rnnseq.training.setup import read_run_data
-from rnnseq.training.step import NumericalError, train_step
+from rnnseq.training.step import (
+    NumericalError,
+    OutOfMemory,
+    StepResult,
+    TrainingFailed,
+    out_of_memory,
+    train_step,
+)
 
-__all__ = ["train", "TrainResult", "NumericalError"]
+__all__ = ["train", "TrainResult", "TrainingFailed", "NumericalError", "OutOfMemory"]
 
 
 @dataclass
@@ -190,6 +197,8 @@ class _Run:
                 self._checkpoint(metrics=True, weights=improved is not False)
         except NumericalError as e:
             raise NumericalError(f"{literal(e)}; {self._advice()}", *_ADVICE) from None
+        except OutOfMemory as e:
+            raise OutOfMemory(f"{e.template}; {self._kept()}", *e.refs) from None
         self._log(f"done: model folder {self.out}")
         return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
@@ -230,19 +239,7 @@ class _Run:
         tokens = 0
         try:
             for k in range(p.step_in_epoch, len(plan)):
-                rows = plan[k]
-                batch = self.task.batch(self.data, rows)
-                with torch.autograd.set_detect_anomaly(t.detect_anomaly):
-                    result = train_step(
-                        self.net,
-                        batch.to(self.device),
-                        self.objective,
-                        self.optimizer,
-                        self.ctx,
-                        clip=t.clip,
-                        state=self.lm_state,
-                        where=f"step {p.global_step + 1} (epoch {p.epoch})",
-                    )
+                result = self._step(plan[k])
                 self.lm_state = result.state
                 p.global_step += 1
                 p.step_in_epoch = k + 1
@@ -266,6 +263,45 @@ class _Run:
             bar.close()
             p.seconds += time.perf_counter() - started
             p.cpu_seconds += time.process_time() - cpu_started
+
+    def _step(self, item) -> StepResult:
+        """One optimizer step on the batch of plan item ``item``; an allocation failure
+        becomes OutOfMemory naming the batch's shape and the options that bound it."""
+        t, p = self.cfg.training, self.progress
+        where = f"step {p.global_step + 1} (epoch {p.epoch})"
+        shape = None
+        try:
+            batch = self.task.batch(self.data, item)
+            shape = tuple(batch.tokens.shape)  # (N, T)
+            with torch.autograd.set_detect_anomaly(t.detect_anomaly):
+                return train_step(
+                    self.net,
+                    batch.to(self.device),
+                    self.objective,
+                    self.optimizer,
+                    self.ctx,
+                    clip=t.clip,
+                    state=self.lm_state,
+                    where=where,
+                )
+        except (RuntimeError, MemoryError) as e:
+            asked = out_of_memory(e)
+            if asked is None:
+                raise
+            self.optimizer.zero_grad(set_to_none=True)
+            raise self._out_of_memory(where, shape, asked) from None
+
+    def _out_of_memory(self, where: str, shape, asked: str) -> OutOfMemory:
+        what = "a batch" if shape is None else (
+            f"a batch of {shape[0]} sequence(s) of up to {shape[1]:,} tokens"
+        )  # fmt: skip
+        tried = f" (it asked the {self.device.type} for {asked} more)" if asked else ""
+        bounds = _batch_bounds(self.cfg.task)
+        lower = " or ".join(f"{{{i}}}" for i in range(len(bounds)))
+        return OutOfMemory(
+            f"out of memory at {where}: {what}{tried}; a lower {lower} makes batches smaller",
+            *bounds,
+        )
 
     def _train_loss(self) -> float:
         p = self.progress
@@ -363,13 +399,18 @@ class _Run:
         per_rank = [tuple(g[r].cpu() for g in gathered) for r in range(self.ctx.world_size)]
         return per_rank if isinstance(state, tuple) else [s[0] for s in per_rank]
 
+    def _kept(self) -> str:
+        """What a failed run leaves (for a template)."""
+        if self.saved_step is None:
+            return "no checkpoint was written yet, so there is no model folder"
+        return f"{literal(self.out)} keeps the last good checkpoint (step {self.saved_step})"
+
     def _advice(self) -> str:
         """What is kept, and what to try (a template naming the options of _ADVICE)."""
-        if self.saved_step is None:
-            kept = "no checkpoint was written yet, so there is no model folder"
-        else:
-            kept = f"{literal(self.out)} keeps the last good checkpoint (step {self.saved_step})"
-        return f"{kept}; try a lower {{0}} or {{1}} (and {{2}} to find the operation that made it)"
+        return (
+            f"{self._kept()}; try a lower {{0}} or {{1}} (and {{2}} to find the operation "
+            "that made it)"
+        )
 
     # ---------------------------------------------------------------- output
 
@@ -395,6 +436,12 @@ class _Run:
 
 
 _ADVICE = ("lr", ("clip", 1), ("detect_anomaly", True))
+
+
+def _batch_bounds(task: str) -> tuple[str, ...]:
+    """The options that bound a batch's size for ``task``: the batch size, and the
+    sequence length (--max-length) or window (--bptt) where it applies."""
+    return ("batch_size", *(n for n in ("max_length", "bptt") if option_applies(n, task)))
 
 
 def _summary(record: dict, epochs: int, improved: bool | None) -> str:

@@ -21,6 +21,7 @@ non-finite loss is seen by every process at once, so all stop together.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
@@ -31,11 +32,18 @@ from rnnseq.options import literal, render
 from rnnseq.task_model import Objective
 from rnnseq.training.distributed import Context
 
-__all__ = ["NumericalError", "StepResult", "train_step"]
+__all__ = [
+    "TrainingFailed",
+    "NumericalError",
+    "OutOfMemory",
+    "StepResult",
+    "train_step",
+    "out_of_memory",
+]
 
 
-class NumericalError(RuntimeError):
-    """The loss or the gradient became NaN or infinite.
+class TrainingFailed(RuntimeError):
+    """Training stopped: the run, not its input, went wrong (the command line's exit 1).
 
     Its message may name options (``{0}``, ... of ``refs``, as in
     :class:`~rnnseq.options.OptionError`): fields in Python, flags in :meth:`for_cli`.
@@ -47,6 +55,35 @@ class NumericalError(RuntimeError):
 
     def for_cli(self) -> str:
         return render(self.template, self.refs, cli=True)
+
+
+class NumericalError(TrainingFailed):
+    """The loss or the gradient became NaN or infinite."""
+
+
+class OutOfMemory(TrainingFailed):
+    """A step needed more memory than the device had."""
+
+
+_ASKED = re.compile(r"(?:tried to allocate (\d+) bytes|Tried to allocate ([\d.]+ [KMGT]?i?B))")
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """For an allocation failure (torch's CPU allocator, CUDA, or Python's MemoryError):
+    what it tried to allocate ("38.7 GB", or "" when not said); None for other errors."""
+    if isinstance(error, MemoryError):
+        return ""
+    text = str(error)
+    if not (
+        isinstance(error, torch.OutOfMemoryError)
+        or "can't allocate memory" in text
+        or "out of memory" in text.lower()
+    ):
+        return None
+    m = _ASKED.search(text)
+    if m is None:
+        return ""
+    return f"{int(m.group(1)) / 1e9:.1f} GB" if m.group(1) else m.group(2)
 
 
 @dataclass
