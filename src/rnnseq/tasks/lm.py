@@ -12,6 +12,7 @@ the chunked linear + loss head, so the (N, T, V) logits never exist at once.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import torch
@@ -30,6 +31,9 @@ from rnnseq.training.sharding import lm_batches
 
 __all__ = ["LanguageModelTask"]
 
+_SAMPLE = 1 << 20  # bytes of a file looked at to count its units per byte
+_BYTES_PER_UNIT = 40  # memory per unit of the in-memory stream while training (at least)
+
 
 class LanguageModelTask(Task):
     name = "lm"
@@ -38,6 +42,22 @@ class LanguageModelTask(Task):
 
     def read(self, path: str, cfg) -> list[str]:
         return read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
+
+    def training_memory(self, path: str, cfg) -> int:
+        """Units in the file (from the units per byte of its first MiB) times the bytes a
+        unit takes read and encoded: a list slot and an id in the stream, the windows
+        (about 42 bytes per character, 47 per word measured: docs/RELIABILITY.md)."""
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(_SAMPLE).decode("utf-8", errors="ignore")
+        if not head:
+            return 0
+        sample = len(head.encode("utf-8"))
+        if cfg.data.unit == "char":
+            units = len(head)
+        else:
+            units = len(head.split()) + head.count("\n")
+        return int(size * units / sample * _BYTES_PER_UNIT)
 
     def read_labelled(self, path: str, *, format, column, config) -> list[str]:
         if column is not None:
