@@ -245,7 +245,10 @@ class TrainingOptions:
         False, "find the operation that produced a NaN (slow)", session=True
     )
     progress: bool | None = option(
-        None, "progress bar (default: when stderr is a terminal)", session=True
+        None,
+        "progress bar (default: a bar at a terminal, else a progress line every 30 seconds; "
+        "--no-progress: neither)",
+        session=True,
     )
     bf16: bool = option(
         False,

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from rnnseq.inference import Predictor, resolve_device
 from rnnseq.model_folder import (
@@ -34,7 +33,7 @@ from rnnseq.model_folder import (
     network_config,
     unique_state,
 )
-from rnnseq.options import literal
+from rnnseq.options import OptionWarning, literal
 from rnnseq.preprocess import class_weight_values
 from rnnseq.serialization import FolderExistsError, ModelFolderError
 from rnnseq.task_model import Objective, TaskModel
@@ -50,6 +49,7 @@ from rnnseq.training.checkpoint import (
 from rnnseq.training.config import TrainConfig, option_applies, resumed_config
 from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
+from rnnseq.training.progress import EpochProgress
 from rnnseq.training.setup import read_run_data
 from rnnseq.training.step import (
     NumericalError,
@@ -108,6 +108,8 @@ class _Run:
         else:
             model, resumed = self._new_run(cfg), None
         self.cfg = cfg
+        if self.data.dev is None:
+            warnings.warn(_no_dev_warning(cfg), stacklevel=3)
         # Fail now, before any folder exists, if the processes cannot all be fed.
         self.task.epoch_plan(self.data, cfg, 1, ctx.rank, ctx.world_size)
         self.model: TaskModel = model.to(self.device).train()
@@ -221,19 +223,14 @@ class _Run:
         plan = self._epoch_plan()
         if p.step_in_epoch == 0:
             p.train_total = p.train_count = 0.0
+            p.train_tokens = 0
             self.lm_state = None
         self.model.train()
-        show = self.ctx.is_main and (
-            t.progress if t.progress is not None else sys.stderr.isatty()
-        )
-        bar = tqdm(
+        shown = EpochProgress(
+            self._progress_mode(),
             total=len(plan),
-            initial=p.step_in_epoch,
-            disable=not show,
-            leave=False,
-            desc=f"epoch {p.epoch}/{t.epochs}",
-            unit="batch",
-            file=sys.stderr,
+            done=p.step_in_epoch,
+            label=f"epoch {p.epoch}/{t.epochs}",
         )
         started, cpu_started = time.perf_counter(), time.process_time()
         tokens = 0
@@ -245,12 +242,10 @@ class _Run:
                 p.step_in_epoch = k + 1
                 p.train_total += result.total
                 p.train_count += 1.0 if result.count is None else result.count
+                p.train_tokens += result.tokens
                 tokens += result.tokens
                 p.tokens += result.tokens
-                if show:
-                    rate = tokens / max(time.perf_counter() - started, 1e-9)
-                    bar.set_postfix(loss=f"{self._train_loss():.4f}", tok_s=f"{rate:,.0f}")
-                    bar.update(1)
+                shown.update(k + 1, _loss_text("train_loss", self._train_losses()), tokens)
                 if t.max_steps is not None and p.global_step >= t.max_steps:
                     return
                 if t.checkpoint_every and p.global_step % t.checkpoint_every == 0:
@@ -260,7 +255,7 @@ class _Run:
                     started, cpu_started = now, cpu_now
                     self._checkpoint()
         finally:
-            bar.close()
+            shown.close()
             p.seconds += time.perf_counter() - started
             p.cpu_seconds += time.process_time() - cpu_started
 
@@ -303,9 +298,29 @@ class _Run:
             *bounds,
         )
 
-    def _train_loss(self) -> float:
+    def _progress_mode(self) -> str | None:
+        """The display: "bar" at a terminal (or with --progress), "lines" elsewhere, None with
+        --no-progress or on the other processes."""
+        asked = self.cfg.training.progress
+        if not self.ctx.is_main or asked is False:
+            return None
+        return "bar" if asked or sys.stderr.isatty() else "lines"
+
+    def _sums_steps(self) -> bool:
+        """Whether the objective adds up a sequence's steps (a summed time reduction or a
+        CRF's sequence score, reduced over sequences): then its per-step mean is shown
+        beside it, for a number comparable with the dev loss in nats per step."""
+        o = self.cfg.objective
+        summed = o.loss == "crf" or o.time_reduction == "sum"
+        return self.task.per_step and summed and o.reduction != "token_mean"
+
+    def _train_losses(self) -> tuple[float, float | None]:
+        """The epoch's training objective so far, and its mean per step (or None)."""
         p = self.progress
-        return p.train_total / p.train_count if p.train_count else 0.0
+        loss = p.train_total / p.train_count if p.train_count else 0.0
+        if not self._sums_steps():
+            return loss, None
+        return loss, p.train_total / p.train_tokens if p.train_tokens else 0.0
 
     # ------------------------------------------------------------ epoch end
 
@@ -313,10 +328,11 @@ class _Run:
         """Score on dev (rank 0), log, follow the schedule; every process gets rank 0's
         decisions. Returns (improved: None without dev, stop early)."""
         t, p, ctx = self.cfg.training, self.progress, self.ctx
-        record = {
-            "epoch": p.epoch,
-            "steps": p.global_step,
-            "train_loss": self._train_loss(),
+        train_loss, per_step = self._train_losses()
+        record = {"epoch": p.epoch, "steps": p.global_step, "train_loss": train_loss}
+        if per_step is not None:
+            record["train_loss_per_step"] = per_step
+        record |= {
             "lr": self.schedule.lr,
             "seconds": round(p.seconds, 2),
             "cpu_seconds": round(p.cpu_seconds, 2),
@@ -333,6 +349,8 @@ class _Run:
                     if k not in ("per_class", "loss") and isinstance(v, (int, float))
                 }
             )
+            if not self._sums_steps():
+                record.pop("dev_objective_per_step", None)
             score = self.task.selection_score(scores)
             improved = p.best_score is None or score > p.best_score
             if improved:
@@ -438,24 +456,50 @@ class _Run:
 _ADVICE = ("lr", ("clip", 1), ("detect_anomaly", True))
 
 
+def _no_dev_warning(cfg: TrainConfig) -> OptionWarning:
+    """Without dev data nothing is selected: say so, what happens instead, and how to."""
+    refs: list = ["dev", ("holdout", 0.1)]
+    schedule = ""
+    if cfg.training.schedule == "plateau":
+        schedule = " and the learning rate never decays ({2} follows dev scores)"
+        refs.append(("schedule", "plateau"))
+    return OptionWarning(
+        "no dev data: no model selection and no early stopping, so the folder keeps the "
+        f"last epoch's weights{schedule}; give a dev file ({{0}}) or hold out part of the "
+        "training data ({1}) to keep the best epoch",
+        *refs,
+    )
+
+
 def _batch_bounds(task: str) -> tuple[str, ...]:
     """The options that bound a batch's size for ``task``: the batch size, and the
     sequence length (--max-length) or window (--bptt) where it applies."""
     return ("batch_size", *(n for n in ("max_length", "bptt") if option_applies(n, task)))
 
 
+# The scores of an epoch's line, named as metrics.json names them.
+_LOGGED = ("dev_objective", "dev_loss", "dev_accuracy", "dev_macro_f1", "dev_span_f1",
+           "dev_perplexity")  # fmt: skip
+
+
+def _loss_text(name: str, losses: tuple[float, float | None]) -> str:
+    """A summed objective with its mean per step: "train_loss 153.7500 (2.4023 per step)"."""
+    value, per_step = losses
+    text = f"{name} {value:.4f}"
+    return text if per_step is None else f"{text} ({per_step:.4f} per step)"
+
+
 def _summary(record: dict, epochs: int, improved: bool | None) -> str:
-    parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}"]
-    names = {
-        "dev_objective": "dev loss",
-        "dev_loss": "dev nats/step",
-        "dev_accuracy": "dev accuracy",
-        "dev_span_f1": "dev span F1",
-        "dev_perplexity": "dev perplexity",
-    }
-    for key, name in names.items():
-        if key in record:
-            parts.append(f"{name} {record[key]:.4f}")
+    """The epoch's line: the keys of its metrics.json record, with their values."""
+    parts = [f"epoch {record['epoch']}/{epochs}"]
+    train = (record["train_loss"], record.get("train_loss_per_step"))
+    parts.append(_loss_text("train_loss", train))
+    for key in _LOGGED:
+        if key == "dev_objective" and key in record:
+            per_step = record.get("dev_objective_per_step")
+            parts.append(_loss_text(key, (record[key], per_step)))
+        elif key in record:
+            parts.append(f"{key} {record[key]:.4f}")
     parts.append(f"lr {record['lr']:.3g}")
     parts.append(f"{record['seconds']:.0f}s")
     return " | ".join(parts) + ("  (best so far)" if improved else "")
