@@ -116,3 +116,15 @@ def test_a_nan_loss_advises_fields_in_python_and_flags_on_the_command_line(
     assert line.endswith(
         "try a lower --lr or --clip 1 (and --detect-anomaly to find the operation that made it)"
     )
+
+
+def test_a_gpu_that_is_not_there_names_device(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out = tmp_path / "m"
+    message = python_error(OptionError, task="tag", train=data / "tags.jsonl", out=out,
+                           device="cuda")  # fmt: skip
+    assert message == "device='cuda' was asked for, but torch sees no CUDA GPU"
+    code, line = cli_error(capsys, train_argv("tag", data, out, "--device", "cuda"))
+    assert (code, line) == (2, "rnnseq train: error: --device cuda was asked for, but torch "
+                               "sees no CUDA GPU")  # fmt: skip
+    assert not out.exists()

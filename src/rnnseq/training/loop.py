@@ -33,7 +33,7 @@ from rnnseq.model_folder import (
     network_config,
     unique_state,
 )
-from rnnseq.options import OptionWarning, literal
+from rnnseq.options import OptionError, OptionWarning, literal
 from rnnseq.preprocess import class_weight_values
 from rnnseq.serialization import FolderExistsError, ModelFolderError
 from rnnseq.task_model import Objective, TaskModel
@@ -84,6 +84,8 @@ def train(config: TrainConfig) -> TrainResult:
             last good checkpoint.
     """
     cfg = config.resolved()
+    if cfg.training.device == "cuda" and not torch.cuda.is_available():
+        raise OptionError("{0} was asked for, but torch sees no CUDA GPU", ("device", "cuda"))
     ctx = distributed.setup(resolve_device(cfg.training.device))
     try:
         # The other processes stay quiet: rank 0 warns and logs for the run.
