@@ -192,3 +192,18 @@ def test_a_2_gb_one_line_text_is_refused_here_without_reading_it(tmp_path, capsy
     assert err.startswith(f"rnnseq train: error: {path}: training on this 2.0 GB file takes "
                           "about 80.0 GB of memory")  # fmt: skip
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("role", ["--train", "--dev"])
+def test_a_one_character_text_is_refused_before_training(tmp_path, capsys, data, role):
+    one = tmp_path / "one.txt"
+    one.write_text("a")  # nothing to predict: formerly "ids must hold at least 2 units"
+    files = {"--train": data / "text.txt", "--dev": data / "text.txt", role: one}
+    argv = ["train", "--task", "lm", *[x for kv in files.items() for x in kv],
+            "--out", tmp_path / "m", *TINY]  # fmt: skip
+    assert main([str(a) for a in argv]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"rnnseq train: error: {one}: the text is 1 unit long; a language model needs at "
+        "least 2 (one to read, the next to predict)"
+    )
+    assert not (tmp_path / "m").exists()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import torch
 
-from rnnseq.data import EOS, IGNORE_INDEX, Vocab, read_dataset
+from rnnseq.data import EOS, IGNORE_INDEX, DataError, Vocab, read_dataset
 from rnnseq.data.lm_stream import lm_stream_batches
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.evaluation import perplexity
@@ -41,7 +41,13 @@ class LanguageModelTask(Task):
     # ------------------------------------------------------------------ data
 
     def read(self, path: str, cfg) -> list[str]:
-        return read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
+        units = read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
+        if len(units) < 2:  # found now, not when the first epoch ends
+            raise DataError(
+                path, None, f"the text is {len(units)} unit long; a language model needs at "
+                "least 2 (one to read, the next to predict)"
+            )
+        return units
 
     def training_memory(self, path: str, cfg) -> int:
         """Units in the file (from the units per byte of its first MiB) times the bytes a
