@@ -128,3 +128,11 @@ def test_a_gpu_that_is_not_there_names_device(data, tmp_path, capsys, monkeypatc
     assert (code, line) == (2, "rnnseq train: error: --device cuda was asked for, but torch "
                                "sees no CUDA GPU")  # fmt: skip
     assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1"])
+def test_an_impossible_learning_rate_names_the_flag_and_the_range(data, tmp_path, capsys, value):
+    code, line = cli_error(capsys, train_argv("tag", data, tmp_path / "m", "--lr", value))
+    assert (code, line) == (2, f"rnnseq train: error: --lr must be a finite number > 0, got "
+                               f"{float(value)}")  # fmt: skip
+    assert not (tmp_path / "m").exists()
