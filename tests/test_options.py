@@ -13,6 +13,7 @@ import rnnseq.options
 import rnnseq.training.config
 from rnnseq.options import (
     OptionError,
+    OptionWarning,
     Per,
     add_arguments,
     check_section,
@@ -38,6 +39,28 @@ def test_error_messages_name_fields_in_python_and_flags_on_the_command_line():
     assert str(e) == "reduction='token_mean' needs time_reduction"
     assert e.for_cli() == "--reduction token_mean needs --time-reduction"
     assert isinstance(e, ValueError)
+
+
+def test_a_switch_is_named_alone_on_the_command_line():
+    e = OptionError("use {0} to replace it", ("overwrite", True))
+    assert str(e) == "use overwrite=True to replace it"
+    assert e.for_cli() == "use --overwrite to replace it"
+
+
+def test_a_value_with_braces_is_quoted_not_interpreted():
+    # The template was a str.format string: a value such as '{x}' raised KeyError.
+    for value in ("{x}", "{0}", "{1}", "{{", "}"):
+        with pytest.raises(OptionError) as e:
+            check_section(Section(mode=value), "tag", {})
+        assert str(e.value) == f"mode must be one of a, b, got {value!r}"
+        assert e.value.for_cli() == f"--mode must be one of a, b, got {value!r}"
+
+
+def test_a_warning_names_fields_in_python_and_flags_on_the_command_line():
+    w = OptionWarning("{0} cut 3 sequences; set {1}", ("max_length", 512), "max_length")
+    assert isinstance(w, UserWarning)
+    assert str(w) == "max_length=512 cut 3 sequences; set max_length"
+    assert w.for_cli() == "--max-length 512 cut 3 sequences; set --max-length"
 
 
 def test_values_are_checked_by_type_range_and_choice():

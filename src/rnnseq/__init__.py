@@ -1,5 +1,30 @@
 """rnnseq: recurrent networks for sequence classification and sequence labeling.
 
+Training and using a model (as ``rnnseq train``, ``predict``, ``evaluate``, ``explain``):
+
+    train(task=..., train=..., out=..., **options) -> TrainResult
+        Train a model and write its folder, like ``rnnseq train``; the options are
+        those of ``rnnseq train`` with ``_`` for ``-`` (``epochs=5``, ``dev=...``).
+    load(folder) -> Predictor
+        Load a model folder written by train(); its predict(), evaluate() and
+        explain() mirror the command line.
+    TrainConfig
+        Everything train() needs, as one typed object (its fields are the options).
+    Predictor
+        A trained model ready for use (what load() returns).
+
+The losses (PyTorch; ``rnnseq.losses``, the NumPy reference in ``rnnseq.reference``):
+
+    sequence_classification_loss, SequenceClassificationLoss
+        Cross-entropy of one label per sequence.
+    sequence_labeling_loss, SequenceLabelingLoss
+        Cross-entropy of one label per time step, reduced over time, then over the batch.
+    linear_sequence_labeling_loss
+        The same of the logits h Wᵀ + b, without forming the (N, T, C) logits.
+    sequence_classification_loss_terms, sequence_labeling_loss_terms,
+    linear_sequence_labeling_loss_terms, LossTerms
+        Each loss as a (total, count) pair: loss = total / count.
+
 The package root stays light (NumPy-only modules such as :mod:`rnnseq.reference`
 import without torch); the PyTorch-backed API is loaded on first use.
 """

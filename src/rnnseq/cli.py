@@ -491,6 +491,13 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+def _cli_text(message) -> str:
+    """One line; an error or warning that names options (``for_cli``: OptionError,
+    OptionWarning and the like) names them as flags here, as fields in Python."""
+    for_cli = getattr(message, "for_cli", None)
+    return _one_line(for_cli() if callable(for_cli) else message)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 numerical failure, 2 bad
     usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback.
@@ -533,25 +540,31 @@ def _run(args) -> int:
     warnings.showwarning = _show_warning
     try:
         return args.run(args)
-    except OptionError as e:  # named as flags here, as fields in Python
-        print(f"rnnseq {args.command}: error: {_one_line(e.for_cli())}", file=sys.stderr)
-        return EXIT_USAGE
-    except (UsageError, ValueError) as e:
-        # DataError (readers), ModelFolderError and UnicodeDecodeError are ValueErrors.
-        print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
+    except _loaded("rnnseq.training.step", "TrainingFailed") as e:
+        # NaN, out of memory: the run failed, not its input
+        print(f"rnnseq {args.command}: {_cli_text(e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(
+            f"rnnseq {args.command}: out of memory: the input or the model needs more memory "
+            "than this machine has",
+            file=sys.stderr,
+        )
+        return 1
+    except (UsageError, OptionError, ValueError) as e:
+        # DataError (readers), ModelFolderError, OptionError and UnicodeDecodeError are
+        # ValueErrors; options are named as flags here, as fields in Python.
+        print(f"rnnseq {args.command}: error: {_cli_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `rnnseq predict ... | head`
         return 0
     except _loaded("rnnseq.data.download", "DownloadError") as e:
-        print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"rnnseq {args.command}: error: {_cli_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         print(f"rnnseq {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
-    except _loaded("rnnseq.training.step", "NumericalError") as e:
-        print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"rnnseq {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
@@ -590,7 +603,7 @@ def _resume_hint(args) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"rnnseq: warning: {_one_line(message)}", file=sys.stderr)
+    print(f"rnnseq: warning: {_cli_text(message)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -283,14 +283,19 @@ class ObjectiveTally:
     def __init__(self, model: TaskModel, objective: Objective | None):
         self.model, self.objective = model, objective
         self.total = self.count = 0.0
+        self.steps = 0  # real steps (tokens) of the batches
 
     def add(self, scores, batch) -> None:
         if self.objective is not None:
             total, count = self.model.objective(scores, batch, self.objective)
             self.total += float(total)
             self.count += 1.0 if count is None else float(count)
+            self.steps += batch.n_tokens
 
     def into(self, result: dict) -> dict:
+        """``objective`` (reduced as in training) and ``objective_per_step`` (its sum
+        per real step, comparable with the loss in nats per step when it sums steps)."""
         if self.objective is not None:
             result["objective"] = self.total / self.count if self.count else 0.0
+            result["objective_per_step"] = self.total / self.steps if self.steps else 0.0
         return result

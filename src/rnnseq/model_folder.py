@@ -48,6 +48,7 @@ from rnnseq.models.config import ModelOptions
 from rnnseq.options import OptionError
 from rnnseq.preprocess import SchemeMap, Vocabularies
 from rnnseq.serialization import (
+    FolderExistsError,
     ModelFolderError,
     atomic_write_bytes,
     atomic_write_json,
@@ -139,9 +140,7 @@ def create_folder(
     partial folder. An existing folder is replaced only with ``overwrite``."""
     out = Path(out)
     if out.exists() and not overwrite:
-        raise ModelFolderError(
-            f"{out} already exists; use --overwrite to replace it or --resume to continue it"
-        )
+        raise FolderExistsError(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():

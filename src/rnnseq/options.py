@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ from typing import Any
 
 __all__ = [
     "OptionError",
+    "OptionWarning",
+    "quoted",
+    "literal",
+    "render",
     "Per",
     "Spec",
     "option",
@@ -56,13 +61,18 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
+_REF = re.compile(r"\{\{|\}\}|\{(\d+)\}")
+
+
 class OptionError(ValueError):
     """A bad option: one line naming the option(s).
 
-    ``template`` is a ``str.format`` string whose ``{0}``, ``{1}``, ... are the
-    options in ``refs``: each an option name, or a (name, value) pair. ``str()``
-    writes them as Python sees them (``lr``, ``task='lm'``); :meth:`for_cli` as
-    the command line does (``--lr``, ``--task lm``).
+    ``template`` is a string whose ``{0}``, ``{1}``, ... stand for the options in
+    ``refs``: each an option name, or a (name, value) pair. ``str()`` writes them as
+    Python sees them (``lr``, ``task='lm'``, ``overwrite=True``); :meth:`for_cli` as
+    the command line does (``--lr``, ``--task lm``, ``--overwrite``). ``{{`` and ``}}``
+    are literal braces (:func:`quoted` writes a value so); nothing else is interpreted,
+    so a stray brace is shown as it is.
     """
 
     def __init__(self, template: str, *refs: str | tuple[str, Any]):
@@ -70,11 +80,45 @@ class OptionError(ValueError):
         super().__init__(self._render(cli=False))
 
     def _render(self, *, cli: bool) -> str:
-        return self.template.format(*(_ref(r, cli) for r in self.refs))
+        return render(self.template, self.refs, cli=cli)
 
     def for_cli(self) -> str:
         """The message with options written as command-line flags."""
         return self._render(cli=True)
+
+
+class OptionWarning(UserWarning):
+    """A warning that names options, as :class:`OptionError` does: ``str()`` with
+    Python fields, :meth:`for_cli` with flags (the command line shows that)."""
+
+    def __init__(self, template: str, *refs: str | tuple[str, Any]):
+        self.template, self.refs = template, refs
+        super().__init__(render(template, refs, cli=False))
+
+    def for_cli(self) -> str:
+        return render(self.template, self.refs, cli=True)
+
+
+def render(template: str, refs: tuple, *, cli: bool) -> str:
+    """``template`` with each ``{k}`` replaced by option ``refs[k]`` as a field or a flag."""
+
+    def one(m: re.Match) -> str:
+        if m.group(1) is None:  # {{ or }}
+            return m.group(0)[0]
+        k = int(m.group(1))
+        return _ref(refs[k], cli) if k < len(refs) else m.group(0)
+
+    return _REF.sub(one, template)
+
+
+def literal(text: Any) -> str:
+    """``str(text)`` for a template: its braces doubled, so they are shown as they are."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def quoted(value: Any) -> str:
+    """``repr(value)`` for a template (see :func:`literal`)."""
+    return literal(repr(value))
 
 
 def flag(name: str) -> str:
@@ -87,7 +131,9 @@ def _ref(ref: str | tuple[str, Any], cli: bool) -> str:
         return flag(ref) if cli else ref
     name, value = ref
     if cli:
-        shown = value if not isinstance(value, bool) else ("yes" if value else "no")
+        if value is True:  # a switch is typed alone: --overwrite
+            return flag(name)
+        shown = value if not isinstance(value, bool) else "no"
         return f"{flag(name)} {shown}"
     return f"{name}={value!r}"
 
@@ -173,7 +219,7 @@ def integer(low: int, high: int | None = None) -> Check:
             ok = value <= high
         if not ok:
             span = f">= {low}" if high is None else f"in [{low}, {high}]"
-            raise OptionError(f"{{0}} must be an integer {span}, got {value!r}", name)
+            raise OptionError(f"{{0}} must be an integer {span}, got {quoted(value)}", name)
 
     return check
 
@@ -190,7 +236,7 @@ def number(low: float, high: float = math.inf, *, low_open=False, high_open=Fals
             )
         if not ok:
             raise OptionError(f"{{0}} must be {_range_text(low, high, low_open, high_open)}, "
-                              f"got {value!r}", name)  # fmt: skip
+                              f"got {quoted(value)}", name)  # fmt: skip
 
     return check
 
@@ -259,9 +305,9 @@ def check_section(section: Any, task: str, others: Mapping[str, Any]) -> None:
             continue
         if spec.choices is not None and value not in spec.choices:
             allowed = ", ".join(str(c) for c in spec.choices)
-            raise OptionError(f"{{0}} must be one of {allowed}, got {value!r}", f.name)
+            raise OptionError(f"{{0}} must be one of {allowed}, got {quoted(value)}", f.name)
         if _base_type(f.type) is bool and not isinstance(value, bool):
-            raise OptionError(f"{{0}} must be true or false, got {value!r}", f.name)
+            raise OptionError(f"{{0}} must be true or false, got {quoted(value)}", f.name)
         if spec.check is not None:
             spec.check(f.name, value)
         only = spec.choice_tasks.get(value) if _hashable(value) else None

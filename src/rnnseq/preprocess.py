@@ -21,6 +21,7 @@ from rnnseq.data import (
     TagExample,
     Vocab,
 )
+from rnnseq.options import OptionError, OptionWarning, literal, quoted
 from rnnseq.tag_schemes import convert, detect_scheme, is_span_tag, span_types
 
 __all__ = [
@@ -63,10 +64,12 @@ class Vocabularies:
 
 
 def limit_lengths(examples: list, max_length: int | None, on_long: str, path: str) -> list:
-    """Truncate (warning once) or reject (DataError) examples longer than ``max_length``."""
+    """Cut examples longer than ``max_length`` to their first ``max_length`` tokens (one
+    warning with their count and the longest length) or, with ``on_long="error"``,
+    reject the first one (a DataError naming its line). None: no limit."""
     if max_length is None:
         return examples
-    out, cut = [], 0
+    out, cut, longest = [], 0, 0
     for e in examples:
         if len(e.tokens) <= max_length:
             out.append(e)
@@ -75,16 +78,28 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
             raise DataError(
                 path,
                 e.line,
-                f"sequence of {len(e.tokens)} tokens is longer than --max-length {max_length}",
+                f"sequence of {len(e.tokens):,} tokens is longer than {{0}} (with {{1}}; the "
+                "default cuts it instead)",
+                ("max_length", max_length),
+                ("on_long", "error"),
             )
         cut += 1
+        longest = max(longest, len(e.tokens))
         if isinstance(e, TagExample):
             out.append(replace(e, tokens=e.tokens[:max_length], tags=e.tags[:max_length]))
         else:
             out.append(replace(e, tokens=e.tokens[:max_length]))
     if cut:
+        verb = "is" if cut == 1 else "are"
         warnings.warn(
-            f"{path}: {cut} sequence(s) longer than --max-length {max_length} were truncated",
+            OptionWarning(
+                f"{literal(path)}: {cut:,} of {len(examples):,} sequences {verb} longer than {{0}} "
+                f"tokens (the longest has {longest:,}) and cut to {max_length:,}; a larger "
+                "{1} keeps more (a batch's memory grows with it), {2} refuses them",
+                ("max_length", max_length),
+                "max_length",
+                ("on_long", "error"),
+            ),
             stacklevel=2,
         )
     return out
@@ -275,15 +290,16 @@ def class_weight_values(spec: str | None, labels: Vocab, targets: Sequence) -> l
     for item in spec.split(","):
         label, sep, value = item.strip().rpartition("=")
         if not sep or label not in labels:
-            raise ValueError(
-                f"--class-weights must be 'balanced' or LABEL=WEIGHT pairs with labels from the "
-                f"training data; got {item.strip()!r}"
+            raise OptionError(
+                "{0} must be 'balanced' or LABEL=WEIGHT pairs with labels from the "
+                f"training data; got {quoted(item.strip())}",
+                "class_weights",
             )
         try:
             weight = float(value)
         except ValueError:
-            raise ValueError(f"--class-weights: {value!r} is not a number") from None
+            raise OptionError(f"{{0}}: {quoted(value)} is not a number", "class_weights") from None
         if not weight >= 0:
-            raise ValueError(f"--class-weights: weights must be >= 0, got {weight}")
+            raise OptionError(f"{{0}}: weights must be >= 0, got {weight}", "class_weights")
         weights[labels.encode([label])[0]] = weight
     return weights

@@ -25,8 +25,11 @@ import torch
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
+from rnnseq.options import OptionError, literal
+
 __all__ = [
     "ModelFolderError",
+    "FolderExistsError",
     "atomic_write_bytes",
     "fsync_folder",
     "atomic_write_json",
@@ -43,6 +46,21 @@ _META_KEY = "rnnseq"
 
 class ModelFolderError(ValueError):
     """A model folder (or a file in it) is missing, damaged, tampered with or too new."""
+
+
+class FolderExistsError(ModelFolderError, OptionError):
+    """A training run's folder already exists and neither ``overwrite`` nor ``resume``
+    was asked for. Names those options as fields in Python (``overwrite=True``) and as
+    flags on the command line (``--overwrite``)."""
+
+    def __init__(self, out: str | os.PathLike[str]):
+        self.out = Path(out)
+        OptionError.__init__(
+            self,
+            f"{literal(out)} already exists; use {{0}} to replace it or {{1}} to continue it",
+            ("overwrite", True),
+            ("resume", True),
+        )
 
 
 def fsync_folder(folder: Path) -> None:

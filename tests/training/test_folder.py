@@ -84,7 +84,7 @@ def test_an_existing_folder_is_refused_or_replaced_with_overwrite(run):
     out, vocabs, meta, model = run
     out.mkdir()
     (out / "old.txt").write_text("old")
-    with pytest.raises(ModelFolderError, match="already exists; use --overwrite"):
+    with pytest.raises(ModelFolderError, match="already exists; use overwrite=True"):
         RunFolder(out, vocabs, meta).checkpoint(model, _resume_writer)
     assert (out / "old.txt").exists()
     RunFolder(out, vocabs, meta, overwrite=True).checkpoint(model, _resume_writer)

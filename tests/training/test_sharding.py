@@ -51,7 +51,7 @@ def test_the_examples_left_out_change_from_epoch_to_epoch():
 
 
 def test_fewer_batches_than_processes_is_a_value_error_naming_batch_size():
-    with pytest.raises(ValueError, match="--batch-size 8 makes 2 batch"):
+    with pytest.raises(ValueError, match="batch_size=8 makes 2 batch"):
         epoch_batches([3] * 10, 8, seed=1, epoch=1, rank=0, world_size=3)
 
 

@@ -61,6 +61,11 @@ class Task:
         """A training or dev file, as read with the run's data options."""
         raise NotImplementedError
 
+    def training_memory(self, path: str, cfg: TrainConfig) -> int | None:
+        """About how many bytes the data read from ``path`` takes in memory while training
+        (an estimate on the low side, checked before reading), or None: not estimated."""
+        return None
+
     def read_labelled(self, path: str, *, format: str | None, column: str | None,
                       config: TrainConfig) -> Any:  # fmt: skip
         """A labelled file to evaluate a model trained with ``config`` on."""

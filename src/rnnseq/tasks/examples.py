@@ -20,6 +20,8 @@ from rnnseq.preprocess import Vocabularies, limit_lengths
 from rnnseq.tasks.base import RunData, Task
 from rnnseq.training.sharding import epoch_batches
 
+EVAL_TOKENS = 1 << 15  # padded tokens of one evaluation batch at most (one input at least)
+
 __all__ = ["ExamplesTask"]
 
 
@@ -130,7 +132,8 @@ class ExamplesTask(Task):
         lengths = [len(r) for r in rows]
         spelled = predictor.char_features is None  # else model_call spells what it needs
         with predictor.predicting():
-            for indices in bucket_batches(lengths, predictor.batch_size, shuffle=False):
+            for indices in bucket_batches(lengths, predictor.batch_size, shuffle=False,
+                                          max_tokens=EVAL_TOKENS):
                 batch, distinct = rows_batch([rows[i] for i in indices], predictor.vocabs,
                                              predictor.spellings, spelled=spelled)  # fmt: skip
                 with predictor.model_call(distinct):
@@ -185,7 +188,8 @@ class ExamplesTask(Task):
         loss_sum = count = 0.0
         predicted: list = [None] * len(data)
         model = predictor.model
-        for rows in bucket_batches(encoded.lengths, predictor.batch_size, shuffle=False):
+        for rows in bucket_batches(encoded.lengths, predictor.batch_size, shuffle=False,
+                                   max_tokens=EVAL_TOKENS):  # fmt: skip
             batch = collate(encoded, rows).to(predictor.device)
             scores, _ = model.scores(batch)
             total, n = model.eval_terms(batch, scores)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 
 import torch
 
-from rnnseq.data import EOS, IGNORE_INDEX, Vocab, read_dataset
+from rnnseq.data import EOS, IGNORE_INDEX, DataError, Vocab, read_dataset
 from rnnseq.data.lm_stream import lm_stream_batches
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.evaluation import perplexity
@@ -33,6 +34,8 @@ __all__ = ["LanguageModelTask"]
 
 PROMPT_WINDOW = 4096  # prompt units read at once
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_SAMPLE = 1 << 20  # bytes of a file looked at to count its units per byte
+_BYTES_PER_UNIT = 40  # memory per unit of the in-memory stream while training (at least)
 
 
 class LanguageModelTask(Task):
@@ -41,7 +44,29 @@ class LanguageModelTask(Task):
     # ------------------------------------------------------------------ data
 
     def read(self, path: str, cfg) -> list[str]:
-        return read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
+        units = read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
+        if len(units) < 2:  # found now, not when the first epoch ends
+            raise DataError(
+                path, None, f"the text is {len(units)} unit long; a language model needs at "
+                "least 2 (one to read, the next to predict)"
+            )
+        return units
+
+    def training_memory(self, path: str, cfg) -> int:
+        """Units in the file (from the units per byte of its first MiB) times the bytes a
+        unit takes read and encoded: a list slot and an id in the stream, the windows
+        (about 42 bytes per character, 47 per word measured: docs/RELIABILITY.md)."""
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(_SAMPLE).decode("utf-8", errors="ignore")
+        if not head:
+            return 0
+        sample = len(head.encode("utf-8"))
+        if cfg.data.unit == "char":
+            units = len(head)
+        else:
+            units = len(head.split()) + head.count("\n")
+        return int(size * units / sample * _BYTES_PER_UNIT)
 
     def read_labelled(self, path: str, *, format, column, config) -> list[str]:
         if column is not None:

@@ -40,6 +40,7 @@ class Progress:
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     train_total: float = 0.0  # this epoch's summed training loss so far (all processes) ...
     train_count: float = 0.0  # ... and what it is divided by
+    train_tokens: int = 0  # this epoch's real tokens so far (all processes)
     seconds: float = 0.0  # wall time of the training steps so far, all sessions
     cpu_seconds: float = 0.0  # CPU time of this process's training steps, all sessions
     tokens: int = 0  # real tokens trained on so far, all processes

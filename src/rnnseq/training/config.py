@@ -50,6 +50,7 @@ from rnnseq.options import (
     integer,
     number,
     option,
+    quoted,
     spec_of,
 )
 from rnnseq.tasks import TASK_NAMES, describe
@@ -59,7 +60,9 @@ __all__ = [
     "TrainingOptions",
     "TrainConfig",
     "SECTIONS",
+    "MAX_LENGTH",
     "resumed_config",
+    "option_applies",
     "add_train_arguments",
 ]
 
@@ -92,6 +95,10 @@ class RunFiles:
         required=True,
         session=True,
     )
+
+
+# The default --max-length per task (see DataOptions.max_length).
+MAX_LENGTH = {"classify": 1024, "tag": 512}
 
 
 @dataclass(kw_only=True)
@@ -135,12 +142,16 @@ class DataOptions:
         check=integer(1),
         default=Per("task", {"lm": 1}, otherwise=2),
     )
-    # Longest sequence kept, in tokens (None = no limit).
+    # Longest sequence kept, in tokens. The task defaults are several times the longest
+    # sentence or text of EWT, CoNLL-2003 and SST-2, and bound the memory of a batch
+    # (docs/RELIABILITY.md has the measurements); a language model reads windows.
     max_length: int | None = option(
         None,
-        "longest sequence in tokens; longer ones are truncated with a warning",
+        "longest sequence in tokens; longer ones are cut, with one warning that counts them "
+        "(a batch's memory grows with it)",
         check=integer(1),
         tasks=("classify", "tag"),
+        default=Per("task", MAX_LENGTH),
     )
     # What to do with a longer one.
     on_long: str = option(
@@ -234,7 +245,10 @@ class TrainingOptions:
         False, "find the operation that produced a NaN (slow)", session=True
     )
     progress: bool | None = option(
-        None, "progress bar (default: when stderr is a terminal)", session=True
+        None,
+        "progress bar (default: a bar at a terminal, else a progress line every 30 seconds; "
+        "--no-progress: neither)",
+        session=True,
     )
     bf16: bool = option(
         False,
@@ -365,7 +379,7 @@ class TrainConfig:
         c = copy.deepcopy(self)
         if c.task not in TASK_NAMES:
             raise OptionError(
-                f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {c.task!r}", "task"
+                f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {quoted(c.task)}", "task"
             )
         values = c.options()
         for section in SECTIONS:
@@ -413,6 +427,14 @@ class TrainConfig:
             )
 
 
+def option_applies(name: str, task: str) -> bool:
+    """Whether option ``name`` (of any section) applies to ``task``."""
+    owner = _OWNER[name]
+    cls = RunFiles if owner is None else SECTIONS[owner][0]
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return applies(spec_of(field), task)
+
+
 def _session_names() -> tuple[str, ...]:
     names = [f.name for f in dataclasses.fields(RunFiles) if spec_of(f).session]
     for cls, _ in SECTIONS.values():
@@ -439,7 +461,8 @@ def resumed_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
         free = [n for n in _SESSION if n not in ("out", "resume", "overwrite")]
         refs = ["resume", *changed, *free]
         parts = "; ".join(
-            f"{{{i}}} {new[n]!r} (the run has {old[n]!r})" for i, n in enumerate(changed, 1)
+            f"{{{i}}} {quoted(new[n])} (the run has {quoted(old[n])})"
+            for i, n in enumerate(changed, 1)
         )
         first_free = 1 + len(changed)
         frees = ", ".join(f"{{{first_free + i}}}" for i in range(len(free)))

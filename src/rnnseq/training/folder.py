@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rnnseq.model_folder import FILES, FolderMeta, create_folder, write_metrics, write_weights
 from rnnseq.preprocess import Vocabularies
-from rnnseq.serialization import ModelFolderError, fsync_folder
+from rnnseq.serialization import FolderExistsError, ModelFolderError, fsync_folder
 from rnnseq.task_model import TaskModel
 
 __all__ = ["RunFolder", "remove_leftovers", "check_writable"]
@@ -87,9 +87,7 @@ class RunFolder:
     def _create(self, model: TaskModel, write_resume, metrics: dict) -> None:
         out, pid = self.out, os.getpid()
         if out.exists() and not self.overwrite:
-            raise ModelFolderError(
-                f"{out} already exists; use --overwrite to replace it or --resume to continue it"
-            )
+            raise FolderExistsError(out)
         remove_leftovers(out)
         staging = out.parent / f".{out.name}.partial-{pid}"
         create_folder(staging, model.config, self.vocabs, self.meta, overwrite=True)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from rnnseq.inference import Predictor, resolve_device
 from rnnseq.model_folder import (
@@ -34,8 +33,9 @@ from rnnseq.model_folder import (
     network_config,
     unique_state,
 )
+from rnnseq.options import OptionError, OptionWarning, literal
 from rnnseq.preprocess import class_weight_values
-from rnnseq.serialization import ModelFolderError
+from rnnseq.serialization import FolderExistsError, ModelFolderError
 from rnnseq.task_model import Objective, TaskModel
 from rnnseq.tasks import get_task
 from rnnseq.training import distributed
@@ -46,13 +46,21 @@ from rnnseq.training.checkpoint import (
     save_resume,
     set_rng_state,
 )
-from rnnseq.training.config import TrainConfig, resumed_config
+from rnnseq.training.config import TrainConfig, option_applies, resumed_config
 from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
+from rnnseq.training.progress import EpochProgress
 from rnnseq.training.setup import read_run_data
-from rnnseq.training.step import NumericalError, train_step
+from rnnseq.training.step import (
+    NumericalError,
+    OutOfMemory,
+    StepResult,
+    TrainingFailed,
+    out_of_memory,
+    train_step,
+)
 
-__all__ = ["train", "TrainResult", "NumericalError"]
+__all__ = ["train", "TrainResult", "TrainingFailed", "NumericalError", "OutOfMemory"]
 
 
 @dataclass
@@ -76,6 +84,8 @@ def train(config: TrainConfig) -> TrainResult:
             last good checkpoint.
     """
     cfg = config.resolved()
+    if cfg.training.device == "cuda" and not torch.cuda.is_available():
+        raise OptionError("{0} was asked for, but torch sees no CUDA GPU", ("device", "cuda"))
     ctx = distributed.setup(resolve_device(cfg.training.device))
     try:
         # The other processes stay quiet: rank 0 warns and logs for the run.
@@ -100,6 +110,8 @@ class _Run:
         else:
             model, resumed = self._new_run(cfg), None
         self.cfg = cfg
+        if self.data.dev is None:
+            warnings.warn(_no_dev_warning(cfg), stacklevel=3)
         # Fail now, before any folder exists, if the processes cannot all be fed.
         self.task.epoch_plan(self.data, cfg, 1, ctx.rank, ctx.world_size)
         self.model: TaskModel = model.to(self.device).train()
@@ -132,10 +144,7 @@ class _Run:
     def _new_run(self, cfg: TrainConfig) -> TaskModel:
         """Read the data, build vocabularies and a freshly initialised model."""
         if self.out.exists() and not cfg.training.overwrite:
-            raise ModelFolderError(
-                f"{self.out} already exists; use --overwrite to replace it or --resume "
-                "to continue it"
-            )
+            raise FolderExistsError(self.out)
         self.data = read_run_data(cfg)
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
@@ -191,7 +200,9 @@ class _Run:
                 p.stopped_early = stop
                 self._checkpoint(metrics=True, weights=improved is not False)
         except NumericalError as e:
-            raise NumericalError(f"{e}; {self._advice()}") from None
+            raise NumericalError(f"{literal(e)}; {self._advice()}", *_ADVICE) from None
+        except OutOfMemory as e:
+            raise OutOfMemory(f"{e.template}; {self._kept()}", *e.refs) from None
         self._log(f"done: model folder {self.out}")
         return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
@@ -214,48 +225,29 @@ class _Run:
         plan = self._epoch_plan()
         if p.step_in_epoch == 0:
             p.train_total = p.train_count = 0.0
+            p.train_tokens = 0
             self.lm_state = None
         self.model.train()
-        show = self.ctx.is_main and (
-            t.progress if t.progress is not None else sys.stderr.isatty()
-        )
-        bar = tqdm(
+        shown = EpochProgress(
+            self._progress_mode(),
             total=len(plan),
-            initial=p.step_in_epoch,
-            disable=not show,
-            leave=False,
-            desc=f"epoch {p.epoch}/{t.epochs}",
-            unit="batch",
-            file=sys.stderr,
+            done=p.step_in_epoch,
+            label=f"epoch {p.epoch}/{t.epochs}",
         )
         started, cpu_started = time.perf_counter(), time.process_time()
         tokens = 0
         try:
             for k in range(p.step_in_epoch, len(plan)):
-                rows = plan[k]
-                batch = self.task.batch(self.data, rows)
-                with torch.autograd.set_detect_anomaly(t.detect_anomaly):
-                    result = train_step(
-                        self.net,
-                        batch.to(self.device),
-                        self.objective,
-                        self.optimizer,
-                        self.ctx,
-                        clip=t.clip,
-                        state=self.lm_state,
-                        where=f"step {p.global_step + 1} (epoch {p.epoch})",
-                    )
+                result = self._step(plan[k])
                 self.lm_state = result.state
                 p.global_step += 1
                 p.step_in_epoch = k + 1
                 p.train_total += result.total
                 p.train_count += 1.0 if result.count is None else result.count
+                p.train_tokens += result.tokens
                 tokens += result.tokens
                 p.tokens += result.tokens
-                if show:
-                    rate = tokens / max(time.perf_counter() - started, 1e-9)
-                    bar.set_postfix(loss=f"{self._train_loss():.4f}", tok_s=f"{rate:,.0f}")
-                    bar.update(1)
+                shown.update(k + 1, _loss_text("train_loss", self._train_losses()), tokens)
                 if t.max_steps is not None and p.global_step >= t.max_steps:
                     return
                 if t.checkpoint_every and p.global_step % t.checkpoint_every == 0:
@@ -265,13 +257,72 @@ class _Run:
                     started, cpu_started = now, cpu_now
                     self._checkpoint()
         finally:
-            bar.close()
+            shown.close()
             p.seconds += time.perf_counter() - started
             p.cpu_seconds += time.process_time() - cpu_started
 
-    def _train_loss(self) -> float:
+    def _step(self, item) -> StepResult:
+        """One optimizer step on the batch of plan item ``item``; an allocation failure
+        becomes OutOfMemory naming the batch's shape and the options that bound it."""
+        t, p = self.cfg.training, self.progress
+        where = f"step {p.global_step + 1} (epoch {p.epoch})"
+        shape = None
+        try:
+            batch = self.task.batch(self.data, item)
+            shape = tuple(batch.tokens.shape)  # (N, T)
+            with torch.autograd.set_detect_anomaly(t.detect_anomaly):
+                return train_step(
+                    self.net,
+                    batch.to(self.device),
+                    self.objective,
+                    self.optimizer,
+                    self.ctx,
+                    clip=t.clip,
+                    state=self.lm_state,
+                    where=where,
+                )
+        except (RuntimeError, MemoryError) as e:
+            asked = out_of_memory(e)
+            if asked is None:
+                raise
+            self.optimizer.zero_grad(set_to_none=True)
+            raise self._out_of_memory(where, shape, asked) from None
+
+    def _out_of_memory(self, where: str, shape, asked: str) -> OutOfMemory:
+        what = "a batch" if shape is None else (
+            f"a batch of {shape[0]} sequence(s) of up to {shape[1]:,} tokens"
+        )  # fmt: skip
+        tried = f" (it asked the {self.device.type} for {asked} more)" if asked else ""
+        bounds = _batch_bounds(self.cfg.task)
+        lower = " or ".join(f"{{{i}}}" for i in range(len(bounds)))
+        return OutOfMemory(
+            f"out of memory at {where}: {what}{tried}; a lower {lower} makes batches smaller",
+            *bounds,
+        )
+
+    def _progress_mode(self) -> str | None:
+        """The display: "bar" at a terminal (or with --progress), "lines" elsewhere, None with
+        --no-progress or on the other processes."""
+        asked = self.cfg.training.progress
+        if not self.ctx.is_main or asked is False:
+            return None
+        return "bar" if asked or sys.stderr.isatty() else "lines"
+
+    def _sums_steps(self) -> bool:
+        """Whether the objective adds up a sequence's steps (a summed time reduction or a
+        CRF's sequence score, reduced over sequences): then its per-step mean is shown
+        beside it, for a number comparable with the dev loss in nats per step."""
+        o = self.cfg.objective
+        summed = o.loss == "crf" or o.time_reduction == "sum"
+        return self.task.per_step and summed and o.reduction != "token_mean"
+
+    def _train_losses(self) -> tuple[float, float | None]:
+        """The epoch's training objective so far, and its mean per step (or None)."""
         p = self.progress
-        return p.train_total / p.train_count if p.train_count else 0.0
+        loss = p.train_total / p.train_count if p.train_count else 0.0
+        if not self._sums_steps():
+            return loss, None
+        return loss, p.train_total / p.train_tokens if p.train_tokens else 0.0
 
     # ------------------------------------------------------------ epoch end
 
@@ -279,10 +330,11 @@ class _Run:
         """Score on dev (rank 0), log, follow the schedule; every process gets rank 0's
         decisions. Returns (improved: None without dev, stop early)."""
         t, p, ctx = self.cfg.training, self.progress, self.ctx
-        record = {
-            "epoch": p.epoch,
-            "steps": p.global_step,
-            "train_loss": self._train_loss(),
+        train_loss, per_step = self._train_losses()
+        record = {"epoch": p.epoch, "steps": p.global_step, "train_loss": train_loss}
+        if per_step is not None:
+            record["train_loss_per_step"] = per_step
+        record |= {
             "lr": self.schedule.lr,
             "seconds": round(p.seconds, 2),
             "cpu_seconds": round(p.cpu_seconds, 2),
@@ -299,6 +351,8 @@ class _Run:
                     if k not in ("per_class", "loss") and isinstance(v, (int, float))
                 }
             )
+            if not self._sums_steps():
+                record.pop("dev_objective_per_step", None)
             score = self.task.selection_score(scores)
             improved = p.best_score is None or score > p.best_score
             if improved:
@@ -365,14 +419,17 @@ class _Run:
         per_rank = [tuple(g[r].cpu() for g in gathered) for r in range(self.ctx.world_size)]
         return per_rank if isinstance(state, tuple) else [s[0] for s in per_rank]
 
-    def _advice(self) -> str:
+    def _kept(self) -> str:
+        """What a failed run leaves (for a template)."""
         if self.saved_step is None:
-            kept = "no checkpoint was written yet, so there is no model folder"
-        else:
-            kept = f"{self.out} keeps the last good checkpoint (step {self.saved_step})"
+            return "no checkpoint was written yet, so there is no model folder"
+        return f"{literal(self.out)} keeps the last good checkpoint (step {self.saved_step})"
+
+    def _advice(self) -> str:
+        """What is kept, and what to try (a template naming the options of _ADVICE)."""
         return (
-            f"{kept}; try a lower --lr or --clip 1 (and --detect-anomaly to find the "
-            "operation that made it)"
+            f"{self._kept()}; try a lower {{0}} or {{1}} (and {{2}} to find the operation "
+            "that made it)"
         )
 
     # ---------------------------------------------------------------- output
@@ -398,18 +455,53 @@ class _Run:
             print(message, file=sys.stderr, flush=True)
 
 
+_ADVICE = ("lr", ("clip", 1), ("detect_anomaly", True))
+
+
+def _no_dev_warning(cfg: TrainConfig) -> OptionWarning:
+    """Without dev data nothing is selected: say so, what happens instead, and how to."""
+    refs: list = ["dev", ("holdout", 0.1)]
+    schedule = ""
+    if cfg.training.schedule == "plateau":
+        schedule = " and the learning rate never decays ({2} follows dev scores)"
+        refs.append(("schedule", "plateau"))
+    return OptionWarning(
+        "no dev data: no model selection and no early stopping, so the folder keeps the "
+        f"last epoch's weights{schedule}; give a dev file ({{0}}) or hold out part of the "
+        "training data ({1}) to keep the best epoch",
+        *refs,
+    )
+
+
+def _batch_bounds(task: str) -> tuple[str, ...]:
+    """The options that bound a batch's size for ``task``: the batch size, and the
+    sequence length (--max-length) or window (--bptt) where it applies."""
+    return ("batch_size", *(n for n in ("max_length", "bptt") if option_applies(n, task)))
+
+
+# The scores of an epoch's line, named as metrics.json names them.
+_LOGGED = ("dev_objective", "dev_loss", "dev_accuracy", "dev_macro_f1", "dev_span_f1",
+           "dev_perplexity")  # fmt: skip
+
+
+def _loss_text(name: str, losses: tuple[float, float | None]) -> str:
+    """A summed objective with its mean per step: "train_loss 153.7500 (2.4023 per step)"."""
+    value, per_step = losses
+    text = f"{name} {value:.4f}"
+    return text if per_step is None else f"{text} ({per_step:.4f} per step)"
+
+
 def _summary(record: dict, epochs: int, improved: bool | None) -> str:
-    parts = [f"epoch {record['epoch']}/{epochs}", f"train loss {record['train_loss']:.4f}"]
-    names = {
-        "dev_objective": "dev loss",
-        "dev_loss": "dev nats/step",
-        "dev_accuracy": "dev accuracy",
-        "dev_span_f1": "dev span F1",
-        "dev_perplexity": "dev perplexity",
-    }
-    for key, name in names.items():
-        if key in record:
-            parts.append(f"{name} {record[key]:.4f}")
+    """The epoch's line: the keys of its metrics.json record, with their values."""
+    parts = [f"epoch {record['epoch']}/{epochs}"]
+    train = (record["train_loss"], record.get("train_loss_per_step"))
+    parts.append(_loss_text("train_loss", train))
+    for key in _LOGGED:
+        if key == "dev_objective" and key in record:
+            per_step = record.get("dev_objective_per_step")
+            parts.append(_loss_text(key, (record[key], per_step)))
+        elif key in record:
+            parts.append(f"{key} {record[key]:.4f}")
     parts.append(f"lr {record['lr']:.3g}")
     parts.append(f"{record['seconds']:.0f}s")
     return " | ".join(parts) + ("  (best so far)" if improved else "")

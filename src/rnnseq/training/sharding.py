@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rnnseq.data import Batch, bucket_batches, lm_stream_batches, shard_batches
+from rnnseq.options import OptionError
 
 __all__ = ["epoch_batches", "lm_batches"]
 
@@ -44,9 +45,11 @@ def epoch_batches(
         lengths, batch_size, shuffle=True, seed=seed, epoch=epoch, pool_batches=pool_batches
     )
     if len(order) < world_size:
-        raise ValueError(
-            f"--batch-size {batch_size} makes {len(order)} batch(es) of the training data, "
-            f"fewer than the {world_size} processes; use a smaller --batch-size"
+        raise OptionError(
+            f"{{0}} makes {len(order)} batch(es) of the training data, fewer than the "
+            f"{world_size} processes; use a smaller {{1}}",
+            ("batch_size", batch_size),
+            "batch_size",
         )
     return shard_batches(order, rank, world_size)
 

@@ -21,20 +21,69 @@ non-finite loss is seen by every process at once, so all stop together.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from rnnseq.data import Batch
+from rnnseq.options import literal, render
 from rnnseq.task_model import Objective
 from rnnseq.training.distributed import Context
 
-__all__ = ["NumericalError", "StepResult", "train_step"]
+__all__ = [
+    "TrainingFailed",
+    "NumericalError",
+    "OutOfMemory",
+    "StepResult",
+    "train_step",
+    "out_of_memory",
+]
 
 
-class NumericalError(RuntimeError):
+class TrainingFailed(RuntimeError):
+    """Training stopped: the run, not its input, went wrong (the command line's exit 1).
+
+    Its message may name options (``{0}``, ... of ``refs``, as in
+    :class:`~rnnseq.options.OptionError`): fields in Python, flags in :meth:`for_cli`.
+    """
+
+    def __init__(self, template: str, *refs):
+        self.template, self.refs = template, refs
+        super().__init__(render(template, refs, cli=False))
+
+    def for_cli(self) -> str:
+        return render(self.template, self.refs, cli=True)
+
+
+class NumericalError(TrainingFailed):
     """The loss or the gradient became NaN or infinite."""
+
+
+class OutOfMemory(TrainingFailed):
+    """A step needed more memory than the device had."""
+
+
+_ASKED = re.compile(r"(?:tried to allocate (\d+) bytes|Tried to allocate ([\d.]+ [KMGT]?i?B))")
+
+
+def out_of_memory(error: BaseException) -> str | None:
+    """For an allocation failure (torch's CPU allocator, CUDA, or Python's MemoryError):
+    what it tried to allocate ("38.7 GB", or "" when not said); None for other errors."""
+    if isinstance(error, MemoryError):
+        return ""
+    text = str(error)
+    if not (
+        isinstance(error, torch.OutOfMemoryError)
+        or "can't allocate memory" in text
+        or "out of memory" in text.lower()
+    ):
+        return None
+    m = _ASKED.search(text)
+    if m is None:
+        return ""
+    return f"{int(m.group(1)) / 1e9:.1f} GB" if m.group(1) else m.group(2)
 
 
 @dataclass
@@ -99,7 +148,7 @@ def train_step(
     )  # (3,)
     global_total, global_count, tokens = ctx.all_sum(local).tolist()
     if not math.isfinite(global_total):
-        raise NumericalError(f"the loss became {global_total} at {where}")
+        raise NumericalError(f"the loss became {global_total} at {literal(where)}")
 
     if count is None:
         loss = total * ctx.world_size
@@ -112,13 +161,15 @@ def train_step(
         if not torch.is_anomaly_enabled():
             raise
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise NumericalError(f"the gradient became nan at {where}: {first}") from None
+        raise NumericalError(
+            f"the gradient became nan at {literal(where)}: {literal(first)}"
+        ) from None
 
     params = [p for group in optimizer.param_groups for p in group["params"]]
     norm = float(nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf))
     if not math.isfinite(norm):  # the same on every process: DDP averaged the gradients
         optimizer.zero_grad(set_to_none=True)
-        raise NumericalError(f"the gradient became {norm} at {where}")
+        raise NumericalError(f"the gradient became {norm} at {literal(where)}")
     optimizer.step()
     return StepResult(
         total=global_total,
