@@ -4,6 +4,11 @@ With word dropout p (training only), w_t is first replaced by ``<unk>`` with
 probability p, independently at each real step; the characters of w_t stay, so
 the model learns to read an unseen word from its spelling and its context.
 
+With pretrained vectors (``config.embeddings``), the word embedding's rows are copied
+from the file's vectors by :meth:`TokenEmbedder.load_word_vectors` after the network is
+built; ``freeze_embeddings`` keeps them fixed (no gradient), and weight decay never
+applies to them (the rows of words that training never sees would decay to zero).
+
 It is also the models' boundary: it checks tokens, lengths and chars, and clears the
 padded steps (token and character ids set to 0) so whatever a batcher leaves there,
 -1, garbage or real ids, never reaches the network.
@@ -19,6 +24,8 @@ from rnnseq.models.config import ModelConfig
 
 # The word vocabulary's specials come first: <pad> = 0, <unk> = 1 (rnnseq.data.vocab).
 UNK_ID = 1
+# Attribute set (True) on parameters that the optimizer must not weight-decay.
+NO_WEIGHT_DECAY = "_rnnseq_no_weight_decay"
 
 
 class TokenEmbedder(nn.Module):
@@ -36,7 +43,18 @@ class TokenEmbedder(nn.Module):
         super().__init__()
         self.vocab_size = config.vocab_size
         self.char_vocab_size = config.char_vocab_size
-        self.word = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
+        self.pretrained = config.embeddings is not None
+        if self.pretrained:
+            # Zeros until load_word_vectors: a random init would draw V * E numbers, so
+            # every later layer would start differently for each vocabulary size
+            # (--max-vectors), where now only the rows of the added words differ.
+            weight = torch.zeros(config.vocab_size, config.embedding_dim)
+            self.word = nn.Embedding.from_pretrained(
+                weight, freeze=config.freeze_embeddings, padding_idx=0
+            )
+            setattr(self.word.weight, NO_WEIGHT_DECAY, True)
+        else:
+            self.word = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
         self.chars = build_char_features(
             config.char_features,
             config.char_vocab_size,
@@ -46,6 +64,21 @@ class TokenEmbedder(nn.Module):
         )
         self.output_size = config.embedding_dim + config.char_output_size
         self.word_dropout = config.word_dropout
+
+    def load_word_vectors(self, weight) -> None:
+        """Copy a (vocab_size, E) matrix (NumPy or tensor) into the word embedding; the
+        row of ``<pad>`` (id 0) stays zero.
+
+        Raises:
+            ValueError: ``weight`` has another shape.
+        """
+        weight = torch.as_tensor(weight, dtype=self.word.weight.dtype)
+        want = tuple(self.word.weight.shape)
+        if tuple(weight.shape) != want:
+            raise ValueError(f"word vectors must have shape {want}, got {tuple(weight.shape)}")
+        with torch.no_grad():
+            self.word.weight.copy_(weight)
+            self.word.weight[0].zero_()
 
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         tokens, lengths, chars = self.check(tokens, lengths, chars)
