@@ -54,7 +54,9 @@ from rnnseq.model_folder import CONFIG, FILES  # noqa: E402
 from rnnseq.serialization import load_tensors, save_tensors  # noqa: E402
 from rnnseq.tag_schemes import detect_scheme, spans  # noqa: E402
 
-WORD_WEIGHT = "net.embedder.word.weight"
+WORD_WEIGHT = "net.embedder.word.weight"  # the training words' rows
+ADDED = "net.embedder.added_vectors"  # the added words' rows (folders written before
+# 2026-12-03 hold all rows in WORD_WEIGHT)
 
 
 def find_data() -> Path | None:
@@ -98,14 +100,24 @@ def cut_folder(source: Path, target: Path, keep: int, cap: int) -> None:
         shutil.rmtree(target)
     target.mkdir(parents=True)
     config = json.loads((source / CONFIG).read_text())
+    vocabs = json.loads((source / FILES["vocabularies"]).read_text())
+    tensors, metadata = load_tensors(source / FILES["weights"])
+    if ADDED in tensors:
+        trained = tensors[WORD_WEIGHT].shape[0]
+        tensors[ADDED] = tensors[ADDED][: keep - trained].clone()
+        if keep == trained:
+            del tensors[ADDED]
+        for where in (config["sizes"], vocabs):
+            where.pop("added_words", None)
+            if keep > trained:
+                where["added_words"] = keep - trained
+    else:
+        tensors[WORD_WEIGHT] = tensors[WORD_WEIGHT][:keep].clone()
     config["sizes"]["vocab_size"] = keep
     config["training"]["data"]["max_vectors"] = cap
     (target / CONFIG).write_text(json.dumps(config, indent=1))
-    vocabs = json.loads((source / FILES["vocabularies"]).read_text())
     vocabs["words"]["tokens"] = vocabs["words"]["tokens"][:keep]
     (target / FILES["vocabularies"]).write_text(json.dumps(vocabs, ensure_ascii=False))
-    tensors, metadata = load_tensors(source / FILES["weights"])
-    tensors[WORD_WEIGHT] = tensors[WORD_WEIGHT][:keep].clone()
     save_tensors(target / FILES["weights"], tensors, metadata)
     shutil.copy(source / FILES["metrics"], target / FILES["metrics"])
 

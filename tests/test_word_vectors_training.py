@@ -29,6 +29,7 @@ DIM = 8
 UNSEEN = ["lisbon", "zebra", "quietly"]
 TINY = {"hidden": 8, "batch_size": 16, "epochs": 2, "threads": 1, "progress": False}
 WEIGHT = "net.embedder.word.weight"
+ADDED = "net.embedder.added_vectors"
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +56,15 @@ def vectors(data) -> tuple[Path, dict[str, np.ndarray]]:
     return path, write_vectors(path, UNSEEN + words)
 
 
+def rows_of(folder: Path) -> torch.Tensor:
+    """The (V, E) word rows of a saved model: the trained ones, then the added ones."""
+    tensors, _ = load_tensors(folder / "model.safetensors")
+    return torch.cat([tensors[WEIGHT], tensors.get(ADDED, tensors[WEIGHT][:0])])
+
+
 def row_of(folder: Path, word: str) -> torch.Tensor:
     tokens = json.loads((folder / "vocab.json").read_text())["words"]["tokens"]
-    tensors, _ = load_tensors(folder / "model.safetensors")
-    return tensors[WEIGHT][tokens.index(word)]
+    return rows_of(folder)[tokens.index(word)]
 
 
 def train(data, out, vectors_path, task="tag", **options):
@@ -83,10 +89,12 @@ def test_a_word_only_the_file_knows_keeps_its_vector_when_the_file_is_gone(
     assert words.lowercase_fallback
     ids = words.encode(["Lisbon", "zebra", "unheardof"])
     assert ids[0] != words.unk_id and ids[1] != words.unk_id and ids[2] == words.unk_id
-    weight = model.model.net.embedder.word.weight.detach()
-    # Fine-tuned by default, yet never in a batch: the row is the file's, bit for bit.
-    np.testing.assert_array_equal(weight[ids[0]].numpy(), table["lisbon"])
-    np.testing.assert_array_equal(weight[ids[1]].numpy(), table["zebra"])
+    with torch.no_grad():
+        rows = model.model.net.embedder.word_vectors(torch.tensor([ids]))[0]  # (3, E)
+    # The added words' rows are the file's, bit for bit; an unknown word reads <unk>'s.
+    np.testing.assert_array_equal(rows[0].numpy(), table["lisbon"])
+    np.testing.assert_array_equal(rows[1].numpy(), table["zebra"])
+    assert not torch.equal(rows[2], rows[0])
     (tags,) = model.predict([["the", "zebra", "runs", "."]])
     assert len(tags) == 4
     config = json.loads((out / "config.json").read_text())
@@ -111,9 +119,23 @@ def test_max_vectors_changes_only_the_added_rows_of_the_trained_model(data, vect
     large = train(data, tmp_path / "b", path, max_vectors=3, min_freq=1).out
     a, _ = load_tensors(small / "model.safetensors")
     b, _ = load_tensors(large / "model.safetensors")
-    assert a[WEIGHT].shape[0] + 2 == b[WEIGHT].shape[0]
+    assert (a[ADDED].shape[0], b[ADDED].shape[0]) == (1, 3)
     for name in a:
         assert torch.equal(a[name], b[name][: a[name].shape[0]]), name
+
+
+def test_the_added_rows_are_a_buffer_so_the_optimizer_never_sees_them(data, vectors, tmp_path):
+    path, _ = vectors
+    sizes = {}
+    for cap in (0, 3):
+        out = train(data, tmp_path / str(cap), path, max_vectors=cap, epochs=1).out
+        model = rnnseq.load(out).model
+        sizes[cap] = sum(p.numel() for p in model.parameters())
+        config = json.loads((out / "config.json").read_text())
+        assert config["sizes"].get("added_words", 0) == cap
+        vocab = json.loads((out / "vocab.json").read_text())
+        assert vocab.get("added_words", 0) == cap
+    assert sizes[0] == sizes[3]
 
 
 # --------------------------------------------------------------- freeze, fine-tune
@@ -268,6 +290,7 @@ def test_a_slice_of_the_real_glove_file_trains_a_tagger_that_predicts_without_it
     # "government" is among GloVe's first 2,000 words, never in the tiny data.
     (gid,) = words.encode(["Government"])
     assert gid != words.unk_id
-    row = model.model.net.embedder.word.weight[gid].detach().numpy()
+    with torch.no_grad():
+        row = model.model.net.embedder.word_vectors(torch.tensor([[gid]]))[0, 0].numpy()
     assert row.shape == (50,) and np.abs(row).sum() > 0
     assert len(model.predict([["The", "Government", "runs", "."]])[0]) == 4

@@ -181,6 +181,9 @@ class ModelConfig(ModelOptions):
     num_labels: int
     # Number of character ids, padding id 0 included; 0 = the model reads no characters.
     char_vocab_size: int = 0
+    # The last added_words word ids hold a vectors file's words that training never saw:
+    # their rows are the file's vectors, kept fixed (a buffer, not a parameter).
+    added_words: int = 0
 
     def __post_init__(self) -> None:
         if self.bidirectional is None:
@@ -215,6 +218,7 @@ class ModelConfig(ModelOptions):
         """Raise ``ValueError`` naming the first field whose value is impossible."""
         for name, low in (("vocab_size", 2), ("num_labels", 1), ("char_vocab_size", 0)):
             integer(low, _MAX_VOCAB)(name, getattr(self, name))
+        integer(0, self.vocab_size - 2)("added_words", self.added_words)  # <pad>, <unk> trained
         # Every architecture option is checked as for a task where it applies; which
         # options a task may set is the training config's business.
         _check_all(self)

@@ -92,12 +92,16 @@ class Task:
         raise NotImplementedError
 
     def sizes(self, vocabs: Vocabularies) -> dict[str, int]:
-        """The network's sizes from the vocabularies (vocab_size, num_labels, char_vocab_size)."""
-        return {
+        """The network's sizes from the vocabularies (vocab_size, num_labels,
+        char_vocab_size; and added_words when a vectors file added words)."""
+        sizes = {
             "vocab_size": len(vocabs.words),
             "num_labels": len(vocabs.labels),
             "char_vocab_size": 0 if vocabs.chars is None else len(vocabs.chars),
         }
+        if vocabs.added_words:
+            sizes["added_words"] = vocabs.added_words
+        return sizes
 
     # --------------------------------------------------------------- network
 

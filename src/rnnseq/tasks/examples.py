@@ -60,7 +60,8 @@ class ExamplesTask(Task):
             vocabs = self.build_vocabularies(learned, cfg)
             if cfg.model.embeddings is not None:
                 words, weight = pretrained_vocabulary(vocabs.words, cfg, extend=True)
-                vocabs = replace(vocabs, words=words)
+                added = len(words) - len(vocabs.words)
+                vocabs = replace(vocabs, words=words, added_words=added)
         encoded = self.encode(learned, vocabs, path=cfg.train)
         if dev is not None:
             self.encode(schemes.to_learned(dev, path=dev_name), vocabs, path=dev_name)
