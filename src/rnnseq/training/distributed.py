@@ -131,7 +131,7 @@ def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
     # The models' buffers never change while training (CRF constraint tables, the rows
     # of words added from a vectors file, up to hundreds of MB): DDP copies them from
     # rank 0 once, here, instead of before every forward.
-    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+    return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
 
 def teardown(ctx: Context) -> None:
