@@ -12,7 +12,8 @@ After the training vocabulary is built (classify, tag, lm with word units):
    (:func:`rnnseq.data.embedding_matrix`), and print how the words were found.
 
 Every process of a distributed run reads the same file with the same seed and so
-builds the same weight; only rank 0 prints and shows the progress bar.
+builds the same weight; only rank 0 prints and shows the progress bar (which follows
+``--progress``: by default, when stderr is a terminal).
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def pretrained_vocabulary(words: Vocab, cfg, *, extend: bool) -> tuple[Vocab, np
     path = cfg.model.embeddings
     cap = cfg.data.max_vectors if extend else 0
     main = _is_main_process()
-    vectors = read_word_vectors(path, keep=words.tokens, max_vectors=cap,
-                                progress=None if main else False)  # fmt: skip
+    # The bar follows --progress/--no-progress (default: when stderr is a terminal).
+    progress = cfg.training.progress if main else False
+    vectors = read_word_vectors(path, keep=words.tokens, max_vectors=cap, progress=progress)
     if vectors.dim != cfg.model.embedding_dim:
         raise OptionError(
             f"{{0}} differs from the {vectors.dim} numbers per word of {path}; leave out {{1}} "
