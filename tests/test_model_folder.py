@@ -98,6 +98,14 @@ TAMPERINGS = {
         ),
         "config.json: model.num_labels is 2 but the labels vocabulary has 3 entries",
     ),
+    "added words the vocabulary does not have": (
+        lambda f: edit_config(f, lambda c: c["sizes"].update(added_words=3)),
+        "config.json: model.added_words is 3 but vocab.json's added_words is 0",
+    ),
+    "a size nobody knows": (
+        lambda f: edit_config(f, lambda c: c["sizes"].update(layers_of_doom=3)),
+        "config.json: sizes must be a JSON object with vocab_size, num_labels, char_vocab_size",
+    ),
     "future format version": (
         lambda f: edit_config(f, lambda c: c.update(format_version=FORMAT_VERSION + 1)),
         f"newer rnnseq \\(format version {FORMAT_VERSION + 1}; .* reads up to {FORMAT_VERSION}\\)",

@@ -12,6 +12,8 @@ conversion, a loss, the lm stream, the split) fails here.
 
 from __future__ import annotations
 
+import gzip
+import itertools
 import json
 import math
 import subprocess
@@ -49,6 +51,10 @@ def _run(dataset: str, data: Path, runs: Path, settings: list[str]) -> dict:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads((runs / dataset / "result.json").read_text(encoding="utf-8"))
+
+
+def _folder_json(runs: Path, dataset: str, name: str) -> dict:
+    return json.loads((runs / dataset / "model" / name).read_text(encoding="utf-8"))
 
 
 def _tags(block: str, column: int, skip_ids: bool) -> list[str]:
@@ -98,6 +104,38 @@ def test_conll2003_crf_tagger_finds_entities_that_all_o_misses(tmp_path):
     all_o = test_tags.count("O") / len(test_tags)  # all-O: this accuracy and span F1 0
     assert result["test"]["tag_scheme"] == "IOB1"
     assert result["test"]["accuracy"] > all_o
+    assert result["value"] > 0.3  # span F1
+
+
+@pytest.mark.slow
+def test_conll2003_glove_config_trains_from_a_slice_of_the_real_vectors(tmp_path):
+    """conll2003_glove.conf with the first 2,000 lines of GloVe 6B 50d (the file's name
+    as the config expects it): the vectors give the embedding size, the folder keeps the
+    file's words, and the tagger beats all-O."""
+    shared = require_shared_data()
+    vectors = shared / "glove_6b_50d" / "glove.6B.50d.txt.gz"
+    if not vectors.exists():
+        pytest.skip(f"{vectors} is absent")
+    data = tmp_path / "data"
+    sizes = {"eng.train": 3000, "eng.testa": 300, "eng.testb": 600}
+    parts = {}
+    for name, n in sizes.items():
+        parts[name] = _blocks(shared / "conll2003" / name)[:n]
+        _write(data / "conll2003" / name, "".join(parts[name]))
+    sliced = data / "glove_6b_50d" / "glove.6B.50d.txt.gz"
+    sliced.parent.mkdir(parents=True)
+    with gzip.open(vectors, "rb") as f, gzip.open(sliced, "wb") as g:
+        g.write(b"".join(itertools.islice(f, 2000)))
+    settings = ["embedding-dim=50", "epochs=2", "max-steps=300", "lr=3e-3", "dropout=0.3"]
+    result = _run("conll2003_glove", data, tmp_path / "runs", settings)
+
+    config = _folder_json(tmp_path / "runs", "conll2003_glove", "config.json")
+    assert config["training"]["model"]["embedding_dim"] == 50
+    assert config["training"]["model"]["embeddings"] == str(sliced)
+    vocab = _folder_json(tmp_path / "runs", "conll2003_glove", "vocab.json")
+    assert "government" in vocab["words"]["tokens"] and vocab["words"]["lowercase"]
+    test_tags = [t for b in parts["eng.testb"] for t in _tags(b, -1, False)]
+    assert result["test"]["accuracy"] > test_tags.count("O") / len(test_tags)
     assert result["value"] > 0.3  # span F1
 
 

@@ -7,6 +7,7 @@ Each dataset has a config file beside this script, ``<dataset>.conf``: one
 ``key = value`` per line, ``#`` starts a comment. The keys ``train``, ``dev`` and
 ``test`` name data files (relative to the data folder), ``metric`` the key of
 ``rnnseq evaluate --json`` that is reported and ``target`` the figure to reach;
+``embeddings`` (pretrained word vectors) is relative to the data folder too;
 ``split = F`` cuts the one ``train`` file into its first F of characters (train)
 and the rest (dev and test), as nanoGPT does. Every other key is an option of
 ``rnnseq train`` (``true`` = a flag). The run:
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     run.mkdir(parents=True, exist_ok=True)
 
     files = {k: data / conf[k] for k in FILE_KEYS if k in conf}
+    if "embeddings" in conf:  # pretrained word vectors, also relative to the data folder
+        conf["embeddings"] = str(data / conf["embeddings"])
     if "split" in conf:
         files["train"], files["dev"] = split_text(files["train"], float(conf["split"]), run)
         files["test"] = files["dev"]

@@ -85,6 +85,7 @@ FILES = {
     "resume": "resume.safetensors",
 }
 _SIZES = ("vocab_size", "num_labels", "char_vocab_size")
+_OPTIONAL_SIZES = ("added_words",)  # written only when not 0 (folders with --embeddings)
 
 
 @dataclass
@@ -166,7 +167,11 @@ def config_json(model_config: ModelConfig, meta: FolderMeta) -> dict:
         "format_version": FORMAT_VERSION,
         "rnnseq_version": __version__,
         "task": meta.task.name,
-        "sizes": {k: getattr(model_config, k) for k in _SIZES},
+        "sizes": {
+            k: getattr(model_config, k)
+            for k in (*_SIZES, *_OPTIONAL_SIZES)
+            if k in _SIZES or getattr(model_config, k)
+        },
         "tag_scheme": meta.schemes.to_dict(),
         "files": dict(FILES),
         "training": training,
@@ -380,8 +385,9 @@ def _meta(raw: dict) -> tuple[FolderMeta, dict]:
     if "task" in training:
         raise ValueError("training holds a task of its own; the task is stored once, at the top")
     sizes = raw.get("sizes")
-    if not isinstance(sizes, dict) or set(sizes) != set(_SIZES):
-        raise ValueError(f"sizes must be a JSON object with {', '.join(_SIZES)}")
+    if not isinstance(sizes, dict) or not set(_SIZES) <= set(sizes) <= {*_SIZES, *_OPTIONAL_SIZES}:
+        optional = ", ".join(_OPTIONAL_SIZES)
+        raise ValueError(f"sizes must be a JSON object with {', '.join(_SIZES)} (and {optional})")
     try:
         config = TrainConfig.from_dict({**training, "task": name}).resolved()
     except (OptionError, TypeError) as e:
@@ -444,18 +450,14 @@ def _from_format_1(raw: dict) -> dict:
 
 
 def _check_sizes(config: ModelConfig, vocabs: Vocabularies, source) -> None:
+    chars = 0 if vocabs.chars is None else len(vocabs.chars)
     checks = [
-        ("vocab_size", config.vocab_size, len(vocabs.words), "words"),
-        ("num_labels", config.num_labels, len(vocabs.labels), "labels"),
-        (
-            "char_vocab_size",
-            config.char_vocab_size,
-            0 if vocabs.chars is None else len(vocabs.chars),
-            "chars",
-        ),
+        ("vocab_size", config.vocab_size, len(vocabs.words), "the words vocabulary has {}"),
+        ("num_labels", config.num_labels, len(vocabs.labels), "the labels vocabulary has {}"),
+        ("char_vocab_size", config.char_vocab_size, chars, "the chars vocabulary has {}"),
+        ("added_words", config.added_words, vocabs.added_words, "vocab.json's added_words is {}"),
     ]
-    for field, value, size, name in checks:
+    for field, value, size, what in checks:
         if value != size:
-            raise ModelFolderError(
-                f"{source}: model.{field} is {value} but the {name} vocabulary has {size} entries"
-            )
+            found = what.format(size) + (" entries" if " has " in what else "")
+            raise ModelFolderError(f"{source}: model.{field} is {value} but {found}")

@@ -47,20 +47,36 @@ class Vocabularies:
     words: Vocab
     labels: Vocab
     chars: Vocab | None = None
+    # The last ``added_words`` word ids are a vectors file's words that the training
+    # vocabulary lacks (``--embeddings``, :func:`rnnseq.data.extend_vocab`); their rows
+    # keep the file's vectors.
+    added_words: int = 0
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "words": self.words.to_dict(),
             "labels": self.labels.to_dict(),
             "chars": None if self.chars is None else self.chars.to_dict(),
         }
+        if self.added_words:  # written only when set, so other folders stay as they were
+            d["added_words"] = self.added_words
+        return d
 
     @classmethod
     def from_dict(cls, d: object) -> Vocabularies:
         if not isinstance(d, dict) or not {"words", "labels", "chars"} <= set(d):
             raise ValueError("vocabularies must be a JSON object with words, labels and chars")
         chars = None if d["chars"] is None else Vocab.from_dict(d["chars"])
-        return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["labels"]), chars)
+        words = Vocab.from_dict(d["words"])
+        added = d.get("added_words", 0)
+        specials = len(words.specials)
+        if isinstance(added, bool) or not isinstance(added, int) or not (
+            0 <= added <= len(words) - specials
+        ):
+            raise ValueError(
+                f"added_words must be an integer in [0, {len(words) - specials}], got {added!r}"
+            )
+        return cls(words, Vocab.from_dict(d["labels"]), chars, added)
 
 
 def limit_lengths(examples: list, max_length: int | None, on_long: str, path: str) -> list:

@@ -136,3 +136,30 @@ def test_real_glove_slice_gives_conll_words_their_vectors(tmp_path, shared_data)
     matrix, coverage = embedding_matrix(vocab, glove, seed=0)
     assert coverage == Coverage(exact=1, lowercased=3, missing=1)
     np.testing.assert_array_equal(matrix[2, :3], np.float32([0.418, 0.24968, -0.41242]))
+
+
+def test_a_lowercasing_vocabulary_adds_no_cased_file_word_under_another_words_name(vectors):
+    """The file has "Lisbon" but no "lisbon": adding "lisbon" would give it a random row."""
+    extended = extend_vocab(Vocab.build([["the"]], lowercase=True), vectors, max_vectors=6)
+    assert extended.tokens[2:] == ["the", "paris", "of", "rome", "berlin"]
+    _, coverage = embedding_matrix(extended, vectors, seed=0)
+    assert coverage.missing == 0
+
+
+def test_moments_of_a_vocabulary_make_the_random_rows_independent_of_the_words_added(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("".join(f"w{i} {i} {-i}\n" for i in range(1, 101)))
+    train = Vocab(["w1", "w2", "w3", "missing"])
+    rows = {}
+    for cap in (0, 50, 100):
+        glove = read_word_vectors(path, keep=train.tokens, max_vectors=cap)
+        vocab = extend_vocab(train, glove, max_vectors=cap)
+        rows[cap], _ = embedding_matrix(vocab, glove, seed=3, moments_of=train)
+    for cap in (50, 100):
+        np.testing.assert_array_equal(rows[cap][: len(train)], rows[0])
+    # mu and s of w1..w3 (2, -2 and 0.8165), not of all the vectors read
+    glove = read_word_vectors(path)
+    many, _ = embedding_matrix(Vocab(["w1"] + [f"x{i}" for i in range(4000)]), glove, seed=0,
+                               moments_of=train)  # fmt: skip
+    np.testing.assert_allclose(many[3:].mean(axis=0), [2, -2], atol=0.05)
+    np.testing.assert_allclose(many[3:].std(axis=0), [0.8165, 0.8165], rtol=0.05)

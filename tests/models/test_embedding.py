@@ -62,3 +62,46 @@ def test_word_dropout_keeps_the_characters_of_a_dropped_word():
 def test_word_dropout_outside_zero_one_is_rejected_naming_the_field(bad):
     with pytest.raises(ValueError, match="word_dropout"):
         _embedder(bad)
+
+
+# ------------------------------------------------------------- pretrained vectors
+
+
+def _pretrained(added: int, freeze: bool = False) -> TokenEmbedder:
+    cfg = ModelConfig(vocab_size=10, num_labels=3, embedding_dim=3, embeddings="v.txt",
+                      added_words=added, freeze_embeddings=freeze)  # fmt: skip
+    return TokenEmbedder(cfg)
+
+
+def test_pretrained_rows_load_with_pad_zero_and_added_rows_in_a_buffer():
+    emb = _pretrained(added=4)
+    weight = torch.arange(30.0).reshape(10, 3)  # (V, E)
+    emb.load_word_vectors(weight.numpy())
+    assert emb.word.weight.shape == (6, 3) and emb.added_vectors.shape == (4, 3)
+    assert "added_vectors" in dict(emb.named_buffers())
+    assert all(p is not emb.added_vectors for p in emb.parameters())
+    tokens = torch.tensor([[0, 1, 5, 6, 9]])  # <pad>, <unk>, last trained, first and last added
+    out = emb(tokens, torch.tensor([5]))[0]  # (T, E)
+    assert torch.equal(out[0], torch.zeros(3))
+    assert torch.equal(out[1:], weight[[1, 5, 6, 9]])
+
+
+def test_gradients_reach_the_trained_rows_only_and_none_when_frozen():
+    emb = _pretrained(added=4)
+    emb.load_word_vectors(torch.randn(10, 3))
+    emb(torch.tensor([[2, 7]]), torch.tensor([2])).sum().backward()
+    grad = emb.word.weight.grad  # (6, E): row 2 only
+    assert grad[2].abs().sum() > 0 and grad[[0, 1, 3, 4, 5]].abs().sum() == 0
+    frozen = _pretrained(added=4, freeze=True)
+    assert not frozen.word.weight.requires_grad
+    assert not frozen(torch.tensor([[2, 7]]), torch.tensor([2])).requires_grad
+
+
+def test_pretrained_vectors_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match=r"shape \(10, 3\), got \(9, 3\)"):
+        _pretrained(added=0).load_word_vectors(torch.zeros(9, 3))
+
+
+def test_added_words_must_leave_pad_and_unk_among_the_trained_rows():
+    with pytest.raises(ValueError, match="added_words must be an integer in"):
+        _pretrained(added=9)

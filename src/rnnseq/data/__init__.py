@@ -26,7 +26,7 @@ from rnnseq.data.jsonl_reader import read_jsonl
 from rnnseq.data.table_reader import read_csv, read_tsv
 from rnnseq.data.text_reader import EOS, read_units
 from rnnseq.data.vocab import PAD, UNK, Vocab
-from rnnseq.data.word_vectors import WordVectors, read_word_vectors
+from rnnseq.data.word_vectors import WordVectors, read_word_vectors, word_vector_dim
 
 # name -> module that defines it, imported on first use (these need torch).
 _LAZY = {
@@ -57,6 +57,7 @@ __all__ = [
     "UNK",
     "WordVectors",
     "read_word_vectors",
+    "word_vector_dim",
     "embedding_matrix",
     "extend_vocab",
     "Coverage",

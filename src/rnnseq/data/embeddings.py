@@ -55,7 +55,7 @@ class Coverage:
 
 
 def embedding_matrix(
-    vocab: Vocab, vectors: WordVectors, *, seed: int
+    vocab: Vocab, vectors: WordVectors, *, seed: int, moments_of: Vocab | None = None
 ) -> tuple[np.ndarray, Coverage]:
     """The initial word-embedding weight for ``vocab``: float32, shape (V, d).
 
@@ -82,6 +82,10 @@ def embedding_matrix(
         vectors: from :func:`rnnseq.data.read_word_vectors`.
         seed: seeds the random rows (same seed, vocabulary and file: same matrix,
             so every process of a distributed run builds the same weight).
+        moments_of: take mu and s from the vectors of this vocabulary's words only
+            (as written, else lowercased), e.g. the training vocabulary before
+            :func:`extend_vocab`, so that the random rows do not depend on how many
+            of the file's words were read; None: from every vector read.
 
     Returns:
         ``(matrix, coverage)``: the (V, d) float32 matrix and the counts.
@@ -95,6 +99,11 @@ def embedding_matrix(
     if len(vectors) == 0:
         raise DataError(vectors.path, None, "no vectors were read; cannot initialise embeddings")
     data = vectors.vectors.astype(np.float64)  # (n, d)
+    if moments_of is not None:
+        rows = [_row(table, w) for w in moments_of.tokens if w not in specials]
+        rows = [r for r in rows if r is not None]
+        if rows:
+            data = data[rows]  # (n', d)
     mu, s = data.mean(axis=0), data.std(axis=0)  # (d,), (d,)
     rng = np.random.default_rng(seed)
     matrix = rng.normal(mu, s, size=(len(vocab), vectors.dim)).astype(np.float32)  # (V, d)
@@ -124,6 +133,12 @@ def embedding_matrix(
     return matrix, Coverage(exact, lowercased, missing)
 
 
+def _row(table: dict[str, int], word: str) -> int | None:
+    """The row of ``word`` as written, else lowercased, else None."""
+    row = table.get(word)
+    return table.get(word.lower()) if row is None else row
+
+
 def extend_vocab(vocab: Vocab, vectors: WordVectors, *, max_vectors: int) -> Vocab:
     """The vocabulary a model with pretrained vectors carries: ``vocab``, then the
     first ``max_vectors`` words of the vectors file that ``vocab`` lacks.
@@ -134,7 +149,10 @@ def extend_vocab(vocab: Vocab, vectors: WordVectors, *, max_vectors: int) -> Voc
     training, finds the row of GloVe's ``"lisbon"``. A file word is added unless
     ``vocab`` holds it exactly (``"paris"`` is added even when training saw
     ``"Paris"``, because a lowercase ``"paris"`` in new text would not find
-    ``"Paris"``). With ``vocab.lowercase``, file words are added lowercased.
+    ``"Paris"``). With ``vocab.lowercase``, only the file's lowercase words are
+    added (a cased file's ``"Paris"`` would become ``"paris"``, whose own vector,
+    if the file has one, is another, and otherwise a random row), so every added
+    word has its vector as written.
 
     Args:
         vocab: the training vocabulary (e.g. ``Vocab.build(..., min_freq=2)``).
@@ -159,8 +177,8 @@ def extend_vocab(vocab: Vocab, vectors: WordVectors, *, max_vectors: int) -> Voc
     added: list[str] = []
     for i in np.flatnonzero(head):
         word = vectors.words[i]
-        if vocab.lowercase:
-            word = word.lower()
+        if vocab.lowercase and word != word.lower():
+            continue  # a lowercasing vocabulary could only add it with another word's row
         if word not in present:
             present.add(word)
             added.append(word)

@@ -45,7 +45,7 @@ import numpy as np
 
 from rnnseq.data.errors import DataError
 
-__all__ = ["WordVectors", "read_word_vectors"]
+__all__ = ["WordVectors", "read_word_vectors", "word_vector_dim"]
 
 _CHUNK = 1 << 22  # bytes read at a time (4 MiB): one block of lines is parsed at once
 _HEAD = 1 << 16  # bytes checked for a binary file before anything else
@@ -156,6 +156,32 @@ def read_word_vectors(
             for number, lines in _blocks(name, raw, bar):
                 parser.feed(number, lines)
     return parser.result()
+
+
+def word_vector_dim(path: str | os.PathLike[str]) -> int:
+    """d, the length of the vectors of a word-vectors file, from its first lines only.
+
+    The header's dim when the file has one, else the number of fields after the
+    word on the first vector line (what :func:`read_word_vectors` takes as d). Reads
+    one block of the file (4 MiB), so a training config can take its embedding size
+    from the file before the whole file is read.
+
+    Raises:
+        DataError: the file is empty, binary, an archive of another kind, or its
+            first line holds no numbers (naming the file and the line).
+        OSError: the file cannot be opened.
+    """
+    name = os.fspath(path)
+    parser = _Parser(name, set(), 0)
+    with open(name, "rb") as raw, _progress_bar(name, 0, False) as bar:
+        for number, lines in _blocks(name, raw, bar):
+            for offset, line in enumerate(lines):
+                line = line.rstrip(b" \r")
+                if line:
+                    parser._first_line(number + offset, line)
+                    assert parser.dim is not None
+                    return parser.dim
+    raise DataError(name, None, "the file is empty; expected lines 'word v1 ... vd'")
 
 
 def _wanted_bytes(keep: Iterable[str]) -> set[bytes]:

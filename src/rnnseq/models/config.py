@@ -42,6 +42,7 @@ _MAX_VOCAB = 1 << 24  # 16.7M ids
 _MAX_WIDTH = 1 << 14  # 16384 units
 _MAX_LAYERS = 32
 _MAX_KERNEL = 31
+_EMBEDDING_DIM = 100  # the word embedding size without pretrained vectors
 
 
 def _probability(name: str, value: Any) -> None:
@@ -54,6 +55,11 @@ def _odd(name: str, value: Any) -> None:
     integer(1, _MAX_KERNEL)(name, value)
     if value % 2 == 0:
         raise OptionError(f"{{0}} must be odd, got {value}", name)
+
+
+def _path_or_none(name: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise OptionError("{0} must name a file", name)
 
 
 def _boolean(name: str, value: Any) -> None:
@@ -71,8 +77,32 @@ class ModelOptions:
 
     # Recurrent cell: "rnn" (Elman, tanh), "lstm" or "gru".
     cell: str = option("lstm", "recurrent cell", choices=CELLS)
-    # Size E of the word embedding.
-    embedding_dim: int = option(100, "word embedding size", check=integer(1, _MAX_WIDTH))
+    # Pretrained word vectors (GloVe / word2vec text / fastText .vec, optionally gzipped)
+    # that initialise the word embedding; read once at training time, never again (the
+    # model folder holds the rows it needs).
+    embeddings: str | None = option(
+        None,
+        "pretrained word vectors initialising the word embedding: GloVe or word2vec text, "
+        "fastText .vec, optionally gzipped; the file gives --embedding-dim, and its first "
+        "--max-vectors words are kept for words training never saw",
+        check=_path_or_none,
+        metavar="FILE",
+    )
+    # Keep the pretrained rows as the file gives them (no gradient). See
+    # docs/EMBEDDINGS.md for the measurement behind the default.
+    freeze_embeddings: bool = option(
+        False,
+        "keep the --embeddings vectors fixed instead of fine-tuning them "
+        "(default: fine-tune; docs/EMBEDDINGS.md compares the two)",
+        check=_boolean,
+    )
+    # Size E of the word embedding: 100 by default; the file's dimension with embeddings.
+    embedding_dim: int | None = option(
+        None,
+        "word embedding size (default 100; with --embeddings, the file's dimension)",
+        check=integer(1, _MAX_WIDTH),
+        default=_EMBEDDING_DIM,
+    )
     # Hidden units per direction; the encoder outputs hidden * directions features.
     hidden: int = option(128, "hidden units per direction", check=integer(1, _MAX_WIDTH))
     # Stacked recurrent layers.
@@ -140,8 +170,9 @@ class ModelOptions:
 class ModelConfig(ModelOptions):
     """Complete description of a network: its :class:`ModelOptions` and its sizes.
 
-    ``bidirectional`` None means True and ``char_features`` None means "none" here
-    (a training config resolves them per task before a network is built).
+    ``bidirectional`` None means True, ``char_features`` None means "none" and
+    ``embedding_dim`` None means 100 here (a training config resolves them per task,
+    and the embedding size from the ``embeddings`` file, before a network is built).
     """
 
     # Number of input token ids, padding id 0 included (ids are in [0, vocab_size)).
@@ -150,12 +181,17 @@ class ModelConfig(ModelOptions):
     num_labels: int
     # Number of character ids, padding id 0 included; 0 = the model reads no characters.
     char_vocab_size: int = 0
+    # The last added_words word ids hold a vectors file's words that training never saw:
+    # their rows are the file's vectors, kept fixed (a buffer, not a parameter).
+    added_words: int = 0
 
     def __post_init__(self) -> None:
         if self.bidirectional is None:
             self.bidirectional = True
         if self.char_features is None:
             self.char_features = "none"
+        if self.embedding_dim is None:
+            self.embedding_dim = _EMBEDDING_DIM
         self.validate()
 
     @classmethod
@@ -182,6 +218,7 @@ class ModelConfig(ModelOptions):
         """Raise ``ValueError`` naming the first field whose value is impossible."""
         for name, low in (("vocab_size", 2), ("num_labels", 1), ("char_vocab_size", 0)):
             integer(low, _MAX_VOCAB)(name, getattr(self, name))
+        integer(0, self.vocab_size - 2)("added_words", self.added_words)  # <pad>, <unk> trained
         # Every architecture option is checked as for a task where it applies; which
         # options a task may set is the training config's business.
         _check_all(self)

@@ -4,6 +4,16 @@ With word dropout p (training only), w_t is first replaced by ``<unk>`` with
 probability p, independently at each real step; the characters of w_t stay, so
 the model learns to read an unseen word from its spelling and its context.
 
+With pretrained vectors (``config.embeddings``), the word embedding's rows are copied
+from the file's vectors by :meth:`TokenEmbedder.load_word_vectors` after the network is
+built; ``freeze_embeddings`` keeps them fixed (no gradient), and weight decay never
+applies to them. The last ``config.added_words`` ids are words of the file that the
+training vocabulary lacks: their rows are a buffer (``added_vectors``), not a parameter,
+so they keep the file's vectors and cost the optimizer nothing, however many there are:
+
+    E(w) = word.weight[w]                   w <  V - A   (trained, or frozen)
+         = added_vectors[w - (V - A)]       w >= V - A   (the file's vector, fixed)
+
 It is also the models' boundary: it checks tokens, lengths and chars, and clears the
 padded steps (token and character ids set to 0) so whatever a batcher leaves there,
 -1, garbage or real ids, never reaches the network.
@@ -19,6 +29,8 @@ from rnnseq.models.config import ModelConfig
 
 # The word vocabulary's specials come first: <pad> = 0, <unk> = 1 (rnnseq.data.vocab).
 UNK_ID = 1
+# Attribute set (True) on parameters that the optimizer must not weight-decay.
+NO_WEIGHT_DECAY = "_rnnseq_no_weight_decay"
 
 
 class TokenEmbedder(nn.Module):
@@ -36,7 +48,22 @@ class TokenEmbedder(nn.Module):
         super().__init__()
         self.vocab_size = config.vocab_size
         self.char_vocab_size = config.char_vocab_size
-        self.word = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=0)
+        self.pretrained = config.embeddings is not None
+        trained = config.vocab_size - config.added_words  # rows of the training vocabulary
+        if self.pretrained:
+            # Zeros until load_word_vectors (no random init to draw, so the rest of the
+            # network starts the same whatever the vocabulary's size).
+            weight = torch.zeros(trained, config.embedding_dim)
+            self.word = nn.Embedding.from_pretrained(
+                weight, freeze=config.freeze_embeddings, padding_idx=0
+            )
+            setattr(self.word.weight, NO_WEIGHT_DECAY, True)
+        else:
+            self.word = nn.Embedding(trained, config.embedding_dim, padding_idx=0)
+        added = None
+        if config.added_words:
+            added = torch.zeros(config.added_words, config.embedding_dim)  # (A, E)
+        self.register_buffer("added_vectors", added)
         self.chars = build_char_features(
             config.char_features,
             config.char_vocab_size,
@@ -47,6 +74,37 @@ class TokenEmbedder(nn.Module):
         self.output_size = config.embedding_dim + config.char_output_size
         self.word_dropout = config.word_dropout
 
+    def load_word_vectors(self, weight) -> None:
+        """Copy a (vocab_size, E) matrix (NumPy or tensor) into the word embedding (its
+        last ``added_words`` rows into ``added_vectors``); the row of ``<pad>`` (id 0)
+        stays zero.
+
+        Raises:
+            ValueError: ``weight`` has another shape.
+        """
+        weight = torch.as_tensor(weight, dtype=self.word.weight.dtype)
+        trained, dim = self.word.weight.shape
+        want = (self.vocab_size, dim)
+        if tuple(weight.shape) != want:
+            raise ValueError(f"word vectors must have shape {want}, got {tuple(weight.shape)}")
+        with torch.no_grad():
+            self.word.weight.copy_(weight[:trained])
+            self.word.weight[0].zero_()
+            if self.added_vectors is not None:
+                self.added_vectors.copy_(weight[trained:])
+
+    def word_vectors(self, tokens: Tensor) -> Tensor:
+        """E(w) for ids in [0, vocab_size): (N, T) -> (N, T, E)."""
+        if self.added_vectors is None:
+            return self.word(tokens)  # (N, T, E)
+        trained = self.word.num_embeddings
+        added = tokens >= trained  # (N, T)
+        x = self.word(tokens.masked_fill(added, 0))  # (N, T, E); 0 there, filled below
+        if bool(added.any()):
+            rows = nn.functional.embedding((tokens - trained).clamp(min=0), self.added_vectors)
+            x = torch.where(added.unsqueeze(-1), rows.to(x.dtype), x)  # (N, T, E)
+        return x
+
     def forward(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         tokens, lengths, chars = self.check(tokens, lengths, chars)
         return self.embed(tokens, chars)  # (N, T, E + F)
@@ -56,7 +114,7 @@ class TokenEmbedder(nn.Module):
         if self.training and self.word_dropout > 0:
             drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout  # (N, T)
             tokens = tokens.masked_fill(drop & (tokens != 0), UNK_ID)  # (N, T); padding stays 0
-        x = self.word(tokens)  # (N, T, E)
+        x = self.word_vectors(tokens)  # (N, T, E)
         if self.chars is not None:
             x = torch.cat([x, self.chars(chars)], dim=2)  # (N, T, E + F)
         return x

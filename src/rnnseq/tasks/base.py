@@ -41,6 +41,9 @@ class RunData:
     n_train: int  # examples (classify, tag) or units (lm)
     class_targets: Any = None  # what class weights are counted over (None: none)
     plan_cache: dict = field(default_factory=dict)  # what a task keeps between epochs
+    # The word embedding's initial weight from --embeddings: float32 (V, d), row i for
+    # word id i of vocabs.words; None without pretrained vectors (or on resume).
+    word_vectors: Any = None
 
 
 class Task:
@@ -56,6 +59,10 @@ class Task:
         return self.name
 
     # ------------------------------------------------------------------ data
+
+    def check_config(self, cfg: TrainConfig) -> None:
+        """Refuse options this task cannot honour together (an OptionError naming them);
+        called when a config is validated, before any file is read."""
 
     def read(self, path: str, cfg: TrainConfig) -> Any:
         """A training or dev file, as read with the run's data options."""
@@ -90,18 +97,28 @@ class Task:
         raise NotImplementedError
 
     def sizes(self, vocabs: Vocabularies) -> dict[str, int]:
-        """The network's sizes from the vocabularies (vocab_size, num_labels, char_vocab_size)."""
-        return {
+        """The network's sizes from the vocabularies (vocab_size, num_labels,
+        char_vocab_size; and added_words when a vectors file added words)."""
+        sizes = {
             "vocab_size": len(vocabs.words),
             "num_labels": len(vocabs.labels),
             "char_vocab_size": 0 if vocabs.chars is None else len(vocabs.chars),
         }
+        if vocabs.added_words:
+            sizes["added_words"] = vocabs.added_words
+        return sizes
 
     # --------------------------------------------------------------- network
 
     def build_network(self, config: ModelConfig, *, bf16: bool = False) -> nn.Module:
         """A freshly initialised network for ``config``."""
         raise NotImplementedError
+
+    def initialise(self, model: TaskModel, data: RunData) -> None:
+        """Put what the data brings into a freshly built model: the pretrained word
+        vectors (``data.word_vectors``) into its word embedding."""
+        if data.word_vectors is not None:
+            model.net.embedder.load_word_vectors(data.word_vectors)
 
     def check_folder(self, config: TrainConfig, schemes: SchemeMap) -> None:
         """Raise ValueError when a saved folder's fields disagree with this task."""

@@ -10,6 +10,7 @@ their labels (one per example, one per token), which the subclasses say.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from rnnseq.data import Vocab, bucket_batches, collate, read_dataset
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.preprocess import Vocabularies, limit_lengths
 from rnnseq.tasks.base import RunData, Task
+from rnnseq.tasks.word_vectors import pretrained_vocabulary
 from rnnseq.training.sharding import epoch_batches
 
 EVAL_TOKENS = 1 << 15  # padded tokens of one evaluation batch at most (one input at least)
@@ -55,14 +57,22 @@ class ExamplesTask(Task):
 
     def prepare(self, train, dev, dev_name, cfg, vocabs, schemes) -> RunData:
         """Vocabularies and the encoded training examples; the dev examples are encoded
-        once too, so a dev file the model could not score fails now, not after an epoch."""
+        once too, so a dev file the model could not score fails now, not after an epoch.
+        With ``--embeddings`` the word vocabulary takes the file's first ``--max-vectors``
+        words too, and ``word_vectors`` holds the embedding's initial weight."""
         learned = schemes.to_learned(train, path=cfg.train)
-        if vocabs is None:
+        weight = None
+        if vocabs is None:  # a resumed run reuses the saved vocabularies and weights
             vocabs = self.build_vocabularies(learned, cfg)
+            if cfg.model.embeddings is not None:
+                words, weight = pretrained_vocabulary(vocabs.words, cfg, extend=True)
+                added = len(words) - len(vocabs.words)
+                vocabs = replace(vocabs, words=words, added_words=added)
         encoded = self.encode(learned, vocabs, path=cfg.train)
         if dev is not None:
             self.encode(schemes.to_learned(dev, path=dev_name), vocabs, path=dev_name)
-        return RunData(vocabs, schemes, encoded, dev, dev_name, len(train), encoded.targets)
+        return RunData(vocabs, schemes, encoded, dev, dev_name, len(train), encoded.targets,
+                       word_vectors=weight)  # fmt: skip
 
     def build_vocabularies(self, train: Sequence, cfg) -> Vocabularies:
         """Word, label and (with character features) character vocabularies, from the

@@ -26,8 +26,10 @@ from rnnseq.explanation import Explanation, explained_step
 from rnnseq.kernels import use_linear_head
 from rnnseq.losses import linear_sequence_labeling_loss_terms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
+from rnnseq.options import OptionError
 from rnnseq.preprocess import Vocabularies
 from rnnseq.tasks.base import RunData, Task
+from rnnseq.tasks.word_vectors import pretrained_vocabulary
 from rnnseq.training.sharding import lm_batches
 
 __all__ = ["LanguageModelTask"]
@@ -73,11 +75,26 @@ class LanguageModelTask(Task):
             raise ValueError("--column does not apply to a language model's text")
         return read_dataset(path, self.name, format=format, unit=config.data.unit)
 
+    def check_config(self, cfg) -> None:
+        if cfg.model.embeddings is not None and cfg.data.unit != "word":
+            raise OptionError(
+                "{0} needs {1}: pretrained vectors are for words, not characters",
+                "embeddings",
+                ("unit", "word"),
+            )
+
     def prepare(self, train, dev, dev_name, cfg, vocabs, schemes) -> RunData:
-        if vocabs is None:
+        """The unit vocabulary (input and output) and the encoded text. With
+        ``--embeddings`` the input rows start from the file's vectors; no word is added,
+        since the vocabulary is also the output layer."""
+        weight = None
+        if vocabs is None:  # a resumed run reuses the saved vocabularies and weights
             units = Vocab.build([train], min_freq=cfg.data.min_freq, specials=(PAD, UNK))
+            if cfg.model.embeddings is not None:
+                units, weight = pretrained_vocabulary(units, cfg, extend=False)
             vocabs = Vocabularies(words=units, labels=units)
-        return RunData(vocabs, schemes, vocabs.words.encode(train), dev, dev_name, len(train))
+        ids = vocabs.words.encode(train)
+        return RunData(vocabs, schemes, ids, dev, dev_name, len(train), word_vectors=weight)
 
     # --------------------------------------------------------------- network
 

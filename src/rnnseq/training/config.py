@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnseq.data.formats import FORMATS
+from rnnseq.data.word_vectors import word_vector_dim
 from rnnseq.models.config import ModelOptions
 from rnnseq.objective import LossOptions
 from rnnseq.options import (
@@ -53,7 +54,7 @@ from rnnseq.options import (
     quoted,
     spec_of,
 )
-from rnnseq.tasks import TASK_NAMES, describe
+from rnnseq.tasks import TASK_NAMES, describe, get_task
 
 __all__ = [
     "DataOptions",
@@ -159,6 +160,17 @@ class DataOptions:
         "what to do with a sequence longer than --max-length",
         choices=("truncate", "error"),
         tasks=("classify", "tag"),
+    )
+    # With --embeddings: the vocabulary also takes the file's first N words that training
+    # never saw, so they keep their pretrained vector at prediction time (a language
+    # model's vocabulary is its output layer: none are added).
+    max_vectors: int | None = option(
+        None,
+        "with --embeddings, also keep the vectors of the file's first N words (the most "
+        "frequent) for words training never saw; 0 keeps only the training vocabulary",
+        check=integer(0),
+        tasks=("classify", "tag"),
+        default=Per("task", {"lm": 0}, otherwise=100_000),
     )
     # Span tags (IOB1/IOB2/IOBES) are learned in this scheme ("keep": as written);
     # predictions are written in the file's own scheme.
@@ -274,6 +286,9 @@ for _section, (_cls, _) in SECTIONS.items():
         _OWNER[_f.name] = _section
 
 
+_FIELDS = {f.name: f for cls, _ in SECTIONS.values() for f in dataclasses.fields(cls)}
+
+
 class TrainConfig:
     """Everything ``rnnseq train`` needs; see ``rnnseq train --help`` for each option.
 
@@ -381,6 +396,10 @@ class TrainConfig:
             raise OptionError(
                 f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {quoted(c.task)}", "task"
             )
+        if c.model.embeddings is not None and c.model.embedding_dim is None:
+            # The file decides; a value given by the user is checked against the vectors
+            # when they are read (rnnseq.tasks.word_vectors).
+            c.model.embedding_dim = word_vector_dim(c.model.embeddings)
         values = c.options()
         for section in SECTIONS:
             part = getattr(c, section)
@@ -421,6 +440,19 @@ class TrainConfig:
                 "hidden",
                 "embedding_dim",
             )
+        if m.embeddings is None:
+            default_cap = default_value(
+                spec_of(_FIELDS["max_vectors"]), None, self.task, values
+            )
+            for name, value, default in (
+                ("freeze_embeddings", m.freeze_embeddings, False),
+                ("max_vectors", self.data.max_vectors, default_cap),
+            ):
+                if value is not None and value != default:
+                    raise OptionError(
+                        "{0} applies only with {1} (pretrained word vectors)", name, "embeddings"
+                    )
+        get_task(self.task).check_config(self)
         if self.training.resume and self.training.overwrite:
             raise OptionError(
                 "{0} keeps the folder and {1} replaces it: give one", "resume", "overwrite"

@@ -128,7 +128,10 @@ def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return DistributedDataParallel(model, device_ids=ids)
+    # The models' buffers never change while training (CRF constraint tables, the rows
+    # of words added from a vectors file, up to hundreds of MB): DDP copies them from
+    # rank 0 once, here, instead of before every forward.
+    return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
 
 def teardown(ctx: Context) -> None:

@@ -149,9 +149,11 @@ class _Run:
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
         vocabs = self.data.vocabs
-        return build_task_model(
+        model = build_task_model(
             network_config(self.meta, vocabs), self.meta, vocabs, bf16=cfg.training.bf16
         )
+        self.task.initialise(model, self.data)  # pretrained word vectors, if any
+        return model
 
     def _load_run(self, cfg: TrainConfig):
         """The saved run's options, model (at its last checkpoint) and resume state;

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import torch
 
+from rnnseq.models.embedding import NO_WEIGHT_DECAY
 from rnnseq.training.config import TrainingOptions
 
 __all__ = ["make_optimizer", "LearningRateSchedule"]
 
 
 def make_optimizer(params, cfg: TrainingOptions, device: torch.device) -> torch.optim.Optimizer:
-    """Adam or SGD with the run's learning rate and weight decay.
+    """Adam or SGD with the run's learning rate and weight decay (none on parameters
+    marked ``NO_WEIGHT_DECAY``: pretrained word vectors).
 
     Adam runs fused (one kernel for all parameters: measured here 12.0 ms -> 1.4 ms
     per step for a BiLSTM tagger on CPU); the result is the same update.
     """
     params = [p for p in params if p.requires_grad]
+    decayed = [p for p in params if not getattr(p, NO_WEIGHT_DECAY, False)]
+    groups: list = params
+    if cfg.weight_decay and len(decayed) < len(params):
+        # Pretrained word vectors are not decayed: most of their rows (words training
+        # never sees) get no gradient, and decay alone would pull them to zero.
+        kept = [p for p in params if getattr(p, NO_WEIGHT_DECAY, False)]
+        groups = [{"params": decayed}, {"params": kept, "weight_decay": 0.0}]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    return torch.optim.SGD(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 class LearningRateSchedule:
