@@ -29,6 +29,7 @@ NAMES = {
     "flair": "Flair 0.15.1 ModelTrainer",
 }
 ORDER = list(NAMES)
+TITLES = {"ewt": "UD English EWT (UPOS)", "conll2003": "CoNLL-2003 English NER"}
 COLORS = {
     "defaults": "tab:blue",
     "tuned": "tab:green",
@@ -187,11 +188,14 @@ def plot(runs: list[dict], path: Path) -> None:
         ax.axhline(100 * level, color="black", linewidth=0.5, linestyle="--", alpha=0.5)
     low = min(levels) if levels else 0.0
     scores = [100 * e["score"] for r in runs for e in r["curve"]]
-    ax.set_ylim(max(min(scores), 100 * low - 10) - 0.5, max(scores) + 0.5)
+    floor = 100 * low - 10  # early epochs below this are cut off, unless nothing is above
+    bottom = max(min(scores), floor) if max(scores) > floor + 1 else min(scores)
+    ax.set_ylim(bottom - 0.5, max(scores) + 0.5)
+    ax.set_xlim(left=0)
     metric = "accuracy" if runs[0]["metric"] == "accuracy" else "span F1"
     ax.set_xlabel("CPU seconds of the training process (1 thread), dev scored after each epoch")
     ax.set_ylabel(f"dev {metric} (%)")
-    ax.set_title(f"Time to accuracy, {dataset}")
+    ax.set_title(f"Time to accuracy: {TITLES.get(dataset, dataset)}, dev set, 1 thread")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
