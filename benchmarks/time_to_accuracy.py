@@ -26,7 +26,7 @@ used --max-cpu CPU seconds, or when dev has not reached a new best for --flat ep
 
     python benchmarks/time_to_accuracy.py                      # EWT and CoNLL-2003, all
     python benchmarks/time_to_accuracy.py --dataset ewt --only flair
-    python benchmarks/time_to_accuracy.py --seeds 1 2 3 --reuse  # keep curves on disk
+    python benchmarks/time_to_accuracy.py --seeds 1 2 3 --reuse flair --docs  # the full run
     python benchmarks/time_to_accuracy.py --quick --results /tmp/tta  # smoke run
 
 One JSON file per run, `<results>/<dataset>-<variant>-seed<N>.json` (docs/results/tta by
@@ -308,7 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", nargs="+", choices=list(DATASETS), default=list(DATASETS))
     ap.add_argument("--only", nargs="+", choices=VARIANTS, help="run these variants only")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1], help="Flair: the first only")
-    ap.add_argument("--reuse", action="store_true", help="keep runs whose JSON exists")
+    ap.add_argument(
+        "--reuse",
+        nargs="*",
+        choices=VARIANTS,
+        metavar="VARIANT",
+        help="keep the runs whose JSON exists (of these variants only, if named)",
+    )
     ap.add_argument("--results", type=Path, default=REPO / "docs" / "results" / "tta")
     ap.add_argument("--max-epochs", type=int, default=20)
     ap.add_argument("--max-cpu", type=float, default=900.0, help="CPU seconds per run")
@@ -345,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             for variant in [] if args.report_only else variants:
                 for seed in args.seeds if variant in SEEDED else args.seeds[:1]:
                     path = args.results / f"{name}-{variant}-seed{seed}.json"
-                    if args.reuse and path.exists():
+                    reuse = args.reuse is not None and (not args.reuse or variant in args.reuse)
+                    if reuse and path.exists():
                         print(f"[{name} {variant} seed {seed}] reused: {path}")
                         continue
                     result = run_one(variant, data, files, seed, args, work)

@@ -190,7 +190,8 @@ def plot(runs: list[dict], path: Path) -> None:
     scores = [100 * e["score"] for r in runs for e in r["curve"]]
     floor = 100 * low - 10  # early epochs below this are cut off, unless nothing is above
     bottom = max(min(scores), floor) if max(scores) > floor + 1 else min(scores)
-    ax.set_ylim(bottom - 0.5, max(scores) + 0.5)
+    top = max(max(scores), 100 * max(levels)) if levels else max(scores)
+    ax.set_ylim(bottom - 0.5, top + 0.5)
     ax.set_xlim(left=0)
     metric = "accuracy" if runs[0]["metric"] == "accuracy" else "span F1"
     ax.set_xlabel("CPU seconds of the training process (1 thread), dev scored after each epoch")
