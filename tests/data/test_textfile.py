@@ -54,7 +54,7 @@ def _read_or_error(read, path):
         return ("error", str(e), e.line)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     prefix=ODD_TEXT,
     junk=st.binary(max_size=4),

@@ -27,7 +27,7 @@ def _outcome(read):
         return ("error", str(e))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     parts=st.lists(
         st.sampled_from(["ab", "é", "𝄞", " ", "\t", "\n", "\r", "\r\n", "\u2028", "\x1c", "<eos>"]),
