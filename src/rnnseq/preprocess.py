@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from rnnseq.data import (
     IGNORE_INDEX,
     MAX_WORD_LEN,
@@ -25,6 +27,7 @@ from rnnseq.data import (
     TagExample,
     Vocab,
 )
+from rnnseq.data.ragged import Ragged
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.tag_schemes import convert, detect_scheme
 
@@ -158,16 +161,14 @@ def encode_examples(
         encoded.targets = targets
         return encoded
     unseen: Counter[str] = Counter()
-    tag_targets = []
+    ids = []  # every tag of every example, flat (no list per example)
     for e in examples:
-        ids = []
         for tag in e.tags:
             if tag in known:
                 ids.append(known.encode([tag])[0])
             else:
                 unseen[tag] += 1
                 ids.append(IGNORE_INDEX)
-        tag_targets.append(ids)
     if unseen:
         names = ", ".join(f"{t} ({n})" for t, n in unseen.most_common(5))
         warnings.warn(
@@ -175,7 +176,8 @@ def encode_examples(
             f"({names}); they are counted as errors",
             stacklevel=2,
         )
-    encoded.targets = tag_targets
+    lengths = np.fromiter((len(e.tags) for e in examples), np.int64, len(examples))
+    encoded.targets = Ragged.from_lengths(np.asarray(ids, dtype=np.int64), lengths)
     return encoded
 
 
@@ -237,9 +239,15 @@ def class_weight_values(spec: str | None, labels: Vocab, targets: Sequence) -> l
         return None
     num = len(labels)
     if spec == "balanced":
-        flat = [t for row in targets for t in (row if isinstance(row, list) else [row])]
-        counts = Counter(t for t in flat if t != IGNORE_INDEX)
-        total = sum(counts.values())
+        if isinstance(targets, Ragged):  # tag targets of an EncodedDataset
+            flat = targets.values
+        elif isinstance(targets, np.ndarray):  # classify targets of an EncodedDataset
+            flat = targets
+        else:
+            flat = [t for row in targets for t in (row if isinstance(row, list) else [row])]
+        flat = np.asarray(flat, dtype=np.int64).reshape(-1)  # (M,)
+        counts = np.bincount(flat[flat != IGNORE_INDEX], minlength=num).tolist()  # (C,)
+        total = sum(counts)
         return [total / (num * counts[c]) if counts[c] else 1.0 for c in range(num)]
     weights = [1.0] * num
     for item in spec.split(","):

@@ -1,4 +1,4 @@
-"""rnnseq.data.lm_windows: lazy windows over an id array (a token file's memory map)
+"""rnnseq.data.lm_windows: lazy windows over ids (an array, or a token file's reader)
 equal the in-memory windows tensor for tensor, and train identically."""
 
 from __future__ import annotations
@@ -58,6 +58,19 @@ def test_one_process_equals_lm_stream_batches_on_a_memory_map(tmp_path):
     ids.tofile(path)
     mapped = np.memmap(path, dtype="<u2", mode="r")
     assert_same_batches(LMWindows(mapped, 7, 13), lm_stream_batches(ids.tolist(), 7, 13))
+
+
+def test_windows_read_from_a_token_file_reader_equal_lm_batches(tmp_path):
+    source = tmp_path / "corpus.txt"
+    source.write_text("abcdefgh" * 50 + "z", encoding="utf-8")
+    tokens = token_file(source, cache_dir=tmp_path / "cache")
+    ids = tokens.ids.tolist()
+    assert_same_batches(LMWindows(tokens.reader(), 3, 7), lm_batches(ids, 3, 7))
+    train = tokens.reader(0, 300)  # a held-out split: the first 300 units train
+    assert_same_batches(
+        LMWindows(train, 2, 5, rank=1, world_size=2),
+        lm_batches(ids[:300], 2, 5, rank=1, world_size=2),
+    )
 
 
 def test_windows_are_random_access_in_any_order():
@@ -121,6 +134,6 @@ def test_training_from_the_token_file_equals_training_in_memory(tmp_path, unit):
     tokens = token_file(source, unit=unit, cache_dir=tmp_path / "cache")
     assert tokens.vocab == vocab.words
     losses, weights = _train(in_memory, len(vocab.words))
-    mapped_losses, mapped_weights = _train(LMWindows(tokens.ids, 4, 16), len(tokens.vocab))
+    mapped_losses, mapped_weights = _train(LMWindows(tokens.reader(), 4, 16), len(tokens.vocab))
     assert mapped_losses == losses  # to the last digit
     assert all(torch.equal(weights[k], mapped_weights[k]) for k in weights)

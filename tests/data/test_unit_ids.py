@@ -79,9 +79,9 @@ def test_first_appearance_ids_number_the_words_as_they_come(tmp_path_factory, pa
     assert [words[i] for i in ids] == units
 
 
-def test_remap_ids_writes_the_table_lookup_in_chunks():
+def test_remap_ids_writes_the_table_lookup_chunk_by_chunk():
     ids = np.array([3, 0, 2, 2, 1, 3, 0], dtype="<u4")
     table = np.array([10, 11, 12, 13], dtype="u1")
     out = io.BytesIO()
-    remap_ids(ids, table, out, chunk=3)
+    remap_ids([ids[:3], ids[3:6], ids[6:]], table, out)
     assert list(out.getvalue()) == [13, 10, 12, 12, 11, 13, 10]

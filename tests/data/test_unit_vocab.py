@@ -83,7 +83,7 @@ def test_count_ids_counts_first_appearance_ids_up_to_the_limit(limit):
     units = ["b", "a", "c", "a", "d", "b", "a"]
     words = list(dict.fromkeys(units))
     ids = np.array([words.index(u) for u in units], dtype="<u4")
-    counted = count_ids(ids, words, limit=limit, chunk=3)
+    counted = count_ids([ids[:3], ids[3:6], ids[6:]], words, limit=limit)
     prefix = units if limit is None else units[:limit]
     assert counted.counts == dict(Counter(prefix)) and list(counted.counts) == list(
         dict.fromkeys(prefix)

@@ -1,46 +1,165 @@
 """Examples turned into ids once, before training: the input of :func:`collate`.
 
-Pure Python lists (no torch), so a dataset is encoded once and every epoch's
-batches are cut from it.
+Flat NumPy arrays, no torch and no Python object per token: word ids, tag ids
+and character ids are each one :class:`~rnnseq.data.ragged.Ragged` (values +
+offsets, each in the smallest integer type that holds it), so a sentence of T
+words of w characters costs about T·(2 + 1 + w + 4) bytes (word ids, tag ids,
+character ids, character offsets) instead of a few hundred bytes of lists per
+word. ``benchmarks/flat_examples.py`` measures both.
+
+A dataset too large to keep in memory is written once as ``.npy`` files and
+mapped back (:meth:`EncodedDataset.save`, :meth:`EncodedDataset.load`); the
+training run does so when its arrays exceed :data:`SPILL_BYTES`.
+
+Rows read as lists (``dataset.tokens[i]`` is a list of ints, ``chars[i][j]``
+one word's character ids), so code written for lists of lists keeps working;
+:func:`rnnseq.data.batching.collate` reads the arrays directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
 
 from rnnseq.data.examples import ClassifyExample, TagExample
+from rnnseq.data.ragged import Ragged, compact, dtype_for
 from rnnseq.data.vocab import Vocab
 
-__all__ = ["EncodedDataset", "MAX_WORD_LEN"]
+__all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "SPILL_BYTES"]
 
 MAX_WORD_LEN = 20  # characters kept per word for character features (the first ones)
+SPILL_BYTES = 1 << 30  # a training set whose arrays hold more is mapped from disk
+_CHUNK = 1 << 15  # examples encoded at a time (bounds the temporary lists)
+_TASKS = ("classify", "tag")
 
 
-@dataclass
-class EncodedDataset:
-    """A dataset as id lists.
+class CharRows(Sequence[list[list[int]]]):
+    """The character ids of every word, grouped by example: ``chars[i][j]`` is a list.
 
-    task: "classify" (one target per example) or "tag" (one per token).
-    tokens: word ids of each example, ``tokens[i][j]``.
-    targets: classify: ``targets[i]`` a label id; tag: ``targets[i][j]`` a tag
-        id; None for unlabelled input (prediction).
-    chars: character ids of each word, ``chars[i][j][k]`` (at most
-        ``max_word_len`` per word), or None without character features.
+    words: one row per word of the dataset (all examples' words in order).
+    offsets: (n + 1,) where each example's words start in ``words`` (the
+        offsets of the dataset's tokens).
     """
 
-    task: str
-    tokens: list[list[int]]
-    targets: list[int] | list[list[int]] | None = None
-    chars: list[list[list[int]]] | None = None
+    __slots__ = ("words", "offsets")
+
+    def __init__(self, words: Ragged, offsets: np.ndarray) -> None:
+        if int(offsets[-1]) != len(words):
+            raise ValueError(f"offsets must end at the {len(words)} words, got {int(offsets[-1])}")
+        self.words, self.offsets = words, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> list[list[int]]:  # type: ignore[override]
+        n = len(self)
+        i = int(i) + n if i < 0 else int(i)
+        if not 0 <= i < n:
+            raise IndexError(f"row {i} of {n}")
+        return [self.words[j] for j in range(int(self.offsets[i]), int(self.offsets[i + 1]))]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, CharRows):
+            return self.words == other.words and np.array_equal(self.offsets, other.offsets)
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return [self[i] for i in range(len(self))] == [[list(w) for w in row] for row in other]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class EncodedDataset:
+    """A dataset as flat id arrays.
+
+    Args / attributes:
+        task: "classify" (one target per example) or "tag" (one per token).
+        tokens: word ids of each example, ``tokens[i][j]`` (a :class:`Ragged`;
+            lists of lists are converted).
+        targets: classify: (n,) label ids, ``targets[i]``; tag: a :class:`Ragged`
+            of tag ids, row i as long as ``tokens[i]`` (may hold -100, a step the
+            loss ignores); None for unlabelled input (prediction). Lists are
+            converted; assigning later converts too.
+        chars: character ids of each word, ``chars[i][j][k]`` (at most
+            ``max_word_len`` per word; a :class:`CharRows`), or None.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        tokens: Ragged | Sequence[Sequence[int]],
+        targets: np.ndarray | Ragged | Sequence | None = None,
+        chars: CharRows | Sequence[Sequence[Sequence[int]]] | None = None,
+    ) -> None:
+        if task not in _TASKS:
+            raise ValueError(f"task must be 'classify' or 'tag', got {task!r}")
+        self.task = task
+        self.tokens = tokens if isinstance(tokens, Ragged) else Ragged.from_rows(tokens)
+        self.targets = targets
+        self.chars = chars
 
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def __repr__(self) -> str:
+        return f"EncodedDataset({self.task!r}, {len(self)} examples, {self.nbytes:,} bytes)"
+
     @property
     def lengths(self) -> list[int]:
         """Tokens per example (what :func:`bucket_batches` sorts by)."""
-        return [len(t) for t in self.tokens]
+        return self.tokens.lengths.tolist()
+
+    @property
+    def targets(self) -> np.ndarray | Ragged | None:
+        return self._targets
+
+    @targets.setter
+    def targets(self, targets) -> None:
+        if targets is None or (self.task == "tag" and isinstance(targets, Ragged)):
+            pass
+        elif self.task == "classify":
+            targets = compact(np.asarray(targets, dtype=np.int64).reshape(-1))  # (n,)
+        else:
+            targets = Ragged.from_rows(targets)
+        if targets is not None:
+            lengths = targets.lengths if isinstance(targets, Ragged) else None
+            if len(targets) != len(self) or (
+                lengths is not None and not np.array_equal(lengths, self.tokens.lengths)
+            ):
+                per = "label per example" if self.task == "classify" else "tag per token"
+                raise ValueError(f"targets must hold one {per}")
+        self._targets = targets
+
+    @property
+    def chars(self) -> CharRows | None:
+        return self._chars
+
+    @chars.setter
+    def chars(self, chars) -> None:
+        if chars is not None and not isinstance(chars, CharRows):
+            chars = list(chars)
+            words = Ragged.from_rows(list(chain.from_iterable(chars)))
+            counts = np.fromiter(map(len, chars), np.int64, len(chars))
+            if not np.array_equal(counts, self.tokens.lengths):
+                raise ValueError("chars must hold one list of character ids per token")
+            chars = CharRows(words, self.tokens.offsets)
+        if chars is not None and not np.array_equal(chars.offsets, self.tokens.offsets):
+            raise ValueError("chars must hold one list of character ids per token")
+        self._chars = chars
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (what :data:`SPILL_BYTES` is compared with)."""
+        total = self.tokens.nbytes
+        if self.targets is not None:
+            total += self.targets.nbytes
+        if self.chars is not None:
+            total += self.chars.words.nbytes
+        return total
 
     @classmethod
     def from_examples(
@@ -64,10 +183,10 @@ class EncodedDataset:
         """
         if all(isinstance(e, ClassifyExample) for e in examples):
             task = "classify"
-            targets: list = labels.encode([e.label for e in examples])
+            targets: np.ndarray | Ragged = np.asarray(labels.encode([e.label for e in examples]))
         elif all(isinstance(e, TagExample) for e in examples):
             task = "tag"
-            targets = [labels.encode(e.tags) for e in examples]
+            targets = _encode_rows(labels, _chunks([e.tags for e in examples]))
         else:
             raise ValueError("examples must be all ClassifyExample or all TagExample")
         encoded = cls.from_tokens(
@@ -91,14 +210,64 @@ class EncodedDataset:
         max_word_len: int = MAX_WORD_LEN,
     ) -> EncodedDataset:
         """Encode unlabelled token lists (``targets`` is None), e.g. for prediction."""
-        if task not in ("classify", "tag"):
+        if task not in _TASKS:
             raise ValueError(f"task must be 'classify' or 'tag', got {task!r}")
         if max_word_len < 1:
             raise ValueError(f"max_word_len must be >= 1, got {max_word_len}")
         if char_vocab is not None and char_vocab.pad_id != 0:
             raise ValueError("char_vocab must have <pad> as id 0 (char padding is 0)")
-        tokens = [vocab.encode(s) for s in sentences]
-        chars = None
+        encoded = cls(task, _encode_rows(vocab, _chunks(sentences)))
         if char_vocab is not None:
-            chars = [[char_vocab.encode(w[:max_word_len]) for w in s] for s in sentences]
-        return cls(task=task, tokens=tokens, targets=None, chars=chars)
+            words = ([w[:max_word_len] for s in chunk for w in s] for chunk in _chunks(sentences))
+            encoded.chars = CharRows(_encode_rows(char_vocab, words), encoded.tokens.offsets)
+        return encoded
+
+    def save(self, folder: str | os.PathLike[str]) -> None:
+        """Write the arrays as ``.npy`` files (no pickle) and a small ``dataset.json``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in self._arrays().items():
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
+        meta = {"task": self.task, "arrays": sorted(self._arrays())}
+        (folder / "dataset.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> EncodedDataset:
+        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet."""
+        folder = Path(folder)
+        meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
+        a = {
+            name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
+            for name in meta["arrays"]
+        }
+        data = cls(meta["task"], Ragged(a["tokens"], a["token_offsets"]))
+        if "targets" in a:
+            offsets = a.get("target_offsets")
+            data.targets = a["targets"] if offsets is None else Ragged(a["targets"], offsets)
+        if "chars" in a:
+            data.chars = CharRows(Ragged(a["chars"], a["char_offsets"]), data.tokens.offsets)
+        return data
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"tokens": self.tokens.values, "token_offsets": self.tokens.offsets}
+        if isinstance(self.targets, Ragged):
+            arrays |= {"targets": self.targets.values, "target_offsets": self.targets.offsets}
+        elif self.targets is not None:
+            arrays["targets"] = self.targets
+        if self.chars is not None:
+            arrays |= {"chars": self.chars.words.values, "char_offsets": self.chars.words.offsets}
+        return arrays
+
+
+def _chunks(rows: Sequence) -> Iterator[Sequence]:
+    return (rows[start : start + _CHUNK] for start in range(0, len(rows), _CHUNK))
+
+
+def _encode_rows(vocab: Vocab, chunks: Iterable[Sequence[Sequence[str]]]) -> Ragged:
+    """Ids of rows of strings, a chunk of rows at a time (no list per row is kept)."""
+    dtype = dtype_for(0, max(len(vocab) - 1, 0))
+    values, lengths = [np.empty(0, dtype)], [np.empty(0, np.int64)]
+    for rows in chunks:
+        lengths.append(np.fromiter(map(len, rows), np.int64, len(rows)))
+        values.append(np.array(vocab.encode(chain.from_iterable(rows)), dtype=dtype))
+    return Ragged.from_lengths(np.concatenate(values), np.concatenate(lengths))

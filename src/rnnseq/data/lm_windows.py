@@ -4,8 +4,9 @@ The same batches as :func:`rnnseq.training.sharding.lm_batches` (and, for one
 process, :func:`rnnseq.data.lm_stream.lm_stream_batches`), tensor for tensor,
 without building them up front: those functions copy the whole stream into
 (rows, windows · bptt) tensors; here window k of this process's rows is cut
-from the array when it is asked for, so memory is one batch, whatever the
-length of the corpus, and the array may be a memory map shared by processes.
+from the ids when it is asked for (one contiguous slice per row), so memory is
+one batch, whatever the length of the corpus, and the ids may be read from a
+token file shared by all processes.
 
 The layout (see :mod:`rnnseq.data.lm_stream`): the n - 1 targets of the stream
 x_0 … x_{n-1} are split into R = batch_size · world_size rows whose lengths
@@ -37,7 +38,10 @@ class LMWindows(Sequence[Batch]):
     """This process's rows of every window of the unit stream ``ids``, made on demand.
 
     Args:
-        ids: (n,) unit ids, any integer dtype (a token file's ``np.memmap``).
+        ids: (n,) unit ids of any integer dtype: anything with ``len`` and contiguous
+            slices, e.g. an array, or a token file's
+            :meth:`~rnnseq.data.token_file.TokenFile.reader` (which, unlike its
+            memory map, keeps no page it read in the process's resident memory).
         batch_size: rows per process.
         bptt: steps per window.
         rank, world_size: this process and how many train together.
@@ -64,8 +68,8 @@ class LMWindows(Sequence[Batch]):
             raise ValueError(f"world_size must be >= 1, got {world_size}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
-        if np.ndim(ids) != 1:
-            raise ValueError(f"ids must be one-dimensional, got shape {np.shape(ids)}")
+        if isinstance(ids, np.ndarray) and ids.ndim != 1:
+            raise ValueError(f"ids must be one-dimensional, got shape {ids.shape}")
         if len(ids) < 2:
             raise ValueError(f"ids must hold at least 2 units, got {len(ids)}")
         self.ids, self.bptt = ids, bptt
@@ -91,9 +95,10 @@ class LMWindows(Sequence[Batch]):
         offset = k * self.bptt
         T = min(self.bptt, self.longest - offset)
         lengths = np.clip(self.lengths - offset, 0, self.bptt)  # (N,)
-        positions = self.starts[:, None] + offset + np.arange(T + 1)  # (N, T + 1)
-        np.minimum(positions, len(self.ids) - 1, out=positions)  # past a row's end: masked below
-        values = np.asarray(self.ids[positions], dtype=np.int64)  # (N, T + 1)
+        values = np.zeros((len(lengths), T + 1), dtype=np.int64)  # (N, T + 1)
+        for row, (start, n) in enumerate(zip(self.starts.tolist(), lengths.tolist(), strict=True)):
+            if n:  # inputs x[s : s + n] and targets x[s + 1 : s + n + 1], s = a_r + k·bptt
+                values[row, : n + 1] = self.ids[start + offset : start + offset + n + 1]
         padding = np.arange(T) >= lengths[:, None]  # (N, T)
         tokens = values[:, :T].copy()  # (N, T)
         targets = values[:, 1:].copy()  # (N, T)

@@ -58,6 +58,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rnnseq.data.errors import DataError
+from rnnseq.data.id_file import IdReader, read_chunks
 from rnnseq.data.text_reader import UNITS
 from rnnseq.data.textfile import CHUNK_BYTES
 from rnnseq.data.unit_ids import encode_units, first_appearance_ids, id_dtype, remap_ids
@@ -86,7 +87,9 @@ class TokenFile:
     """An encoded text, memory-mapped.
 
     path: the array file (``….tokens``); the header is beside it (``….tokens.json``).
-    ids: (n,) the unit ids, a read-only ``np.memmap`` of uint8 / uint16 / uint32.
+    ids: (n,) the unit ids, a read-only ``np.memmap`` of uint8 / uint16 / uint32
+        (pages it touches count as the process's resident memory: for long reads,
+        such as training windows, use :meth:`reader`).
     vocab: the vocabulary the ids index (``<pad>`` = 0, ``<unk>`` = 1).
     unit: "char" or "word".
     header: the JSON header, as read.
@@ -100,6 +103,11 @@ class TokenFile:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def reader(self, start: int = 0, stop: int | None = None) -> IdReader:
+        """Ids ``[start, stop)`` read from the file on demand, without mapping it: what
+        training windows should read (:mod:`rnnseq.data.id_file` says why)."""
+        return IdReader(self.path, self.ids.dtype, start=start, stop=stop)
 
 
 def holdout_cut(n_units: int, holdout: float) -> int:
@@ -343,13 +351,12 @@ class _Encoding:
             with open(first, "wb") as out:
                 words = self._pass("reading", first_appearance_ids, self.source, out)
             n = os.stat(first).st_size // 4
-            ids = np.memmap(first, dtype="<u4", mode="r", shape=(n,))
             vocab_units = self._training_units(n, holdout)
-            vocab = lm_vocab(count_ids(ids, words, limit=vocab_units), min_freq=min_freq)
+            counted = count_ids(read_chunks(first, "<u4"), words, limit=vocab_units)
+            vocab = lm_vocab(counted, min_freq=min_freq)
             final = np.array(vocab.encode(words), dtype=id_dtype(len(vocab)))  # first id -> id
             with open(self.tmp, "wb") as out:
-                remap_ids(ids, final, out)
-            del ids
+                remap_ids(read_chunks(first, "<u4"), final, out)
         finally:
             first.unlink(missing_ok=True)
         return vocab, vocab_units, n

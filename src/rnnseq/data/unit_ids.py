@@ -19,7 +19,7 @@ of two, as splitting and looking up words is what costs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import BinaryIO
 
@@ -120,10 +120,10 @@ def first_appearance_ids(
     return list(index)
 
 
-def remap_ids(ids: np.ndarray, table: np.ndarray, out: BinaryIO, *, chunk: int = 1 << 22) -> None:
-    """Write ``table[ids]`` to ``out``, ``chunk`` ids at a time (``ids`` may be a memory map).
+def remap_ids(chunks: Iterable[np.ndarray], table: np.ndarray, out: BinaryIO) -> None:
+    """Write ``table[ids]`` to ``out`` for each chunk of ids, in order.
 
-    Shape: ids (n,) integers in [0, len(table)); table (V,) of the output type.
+    Shape: each chunk (m,) integers in [0, len(table)); table (V,) of the output type.
     """
-    for start in range(0, len(ids), chunk):
-        out.write(memoryview(table[ids[start : start + chunk]]))
+    for ids in chunks:
+        out.write(memoryview(table[ids]))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,20 +82,25 @@ def count_units(
 
 
 def count_ids(
-    ids: np.ndarray, units: list[str], *, limit: int | None = None, chunk: int = 1 << 24
+    chunks: Iterable[np.ndarray], units: list[str], *, limit: int | None = None
 ) -> UnitCounts:
     """The counts of units already numbered by first appearance
     (:func:`rnnseq.data.unit_ids.first_appearance_ids`): ``units[k]`` is unit id k.
 
     Args:
-        ids: (n,) the ids (a memory map is read ``chunk`` at a time).
+        chunks: the ids, in order, a chunk at a time (e.g. :func:`rnnseq.data.id_file.read_chunks`).
         limit: count the first ``limit`` ids only (None: all).
     """
-    n = len(ids) if limit is None else min(limit, len(ids))
-    found = np.zeros(len(units), dtype=np.int64)
-    for start in range(0, n, chunk):
-        found += np.bincount(ids[start : min(start + chunk, n)], minlength=len(units))
-    # Ids number units by first appearance, so this order is theirs in ids[:n] too.
+    found = np.zeros(len(units), dtype=np.int64)  # (V,)
+    n = 0
+    for ids in chunks:
+        if limit is not None:
+            ids = ids[: limit - n]
+        found += np.bincount(ids, minlength=len(units))
+        n += len(ids)
+        if n == limit:
+            break
+    # Ids number units by first appearance, so this order is theirs in the first n ids too.
     counts = {u: int(c) for u, c in zip(units, found.tolist(), strict=True) if c}
     return UnitCounts(counts, n)
 
