@@ -109,3 +109,24 @@ def test_a_saved_dataset_loads_equal_and_maps_its_arrays(tmp_path, mmap):
     classify.save(tmp_path / "c")
     loaded = EncodedDataset.load(tmp_path / "c")
     assert loaded.targets.tolist() == [1, 0] and loaded.chars is None
+
+
+def test_datasets_encoded_in_chunks_concatenate_to_the_whole():
+    words = Vocab.build(e.tokens for e in TAGGED)
+    tags = Vocab.build((e.tags for e in TAGGED), specials=())
+    chars = Vocab.build(w for e in TAGGED for w in e.tokens)
+    whole = EncodedDataset.from_examples(TAGGED * 3, words, tags, char_vocab=chars)
+    parts = [
+        EncodedDataset.from_examples(TAGGED * 2, words, tags, char_vocab=chars),
+        EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars),
+    ]
+    joined = EncodedDataset.concat(parts)
+    assert joined.tokens == whole.tokens and joined.targets == whole.targets
+    assert joined.chars == whole.chars
+    classify = [EncodedDataset("classify", [[1]], [0]), EncodedDataset("classify", [[2, 3]], [300])]
+    both = EncodedDataset.concat(classify)
+    assert both.tokens == [[1], [2, 3]] and both.targets.tolist() == [0, 300]
+    with pytest.raises(ValueError, match="all have targets"):
+        EncodedDataset.concat([classify[0], EncodedDataset("classify", [[1]])])
+    with pytest.raises(ValueError, match="same task"):
+        EncodedDataset.concat([classify[0], EncodedDataset("tag", [[1]])])

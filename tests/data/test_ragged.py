@@ -67,3 +67,10 @@ def test_rows_are_indexed_by_one_integer_in_range():
         r[2]
     with pytest.raises(TypeError, match="one integer"):
         r[0:1]
+
+
+def test_concat_joins_rows_in_order_and_promotes_types():
+    a, b = Ragged.from_rows([[1, 2], []]), Ragged.from_rows([[300], [4]])
+    joined = Ragged.concat([a, b])
+    assert joined == [[1, 2], [], [300], [4]] and joined.values.dtype == np.uint16
+    assert Ragged.concat([]) == []

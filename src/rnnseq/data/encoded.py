@@ -222,6 +222,27 @@ class EncodedDataset:
             encoded.chars = CharRows(_encode_rows(char_vocab, words), encoded.tokens.offsets)
         return encoded
 
+    @classmethod
+    def concat(cls, parts: Sequence[EncodedDataset]) -> EncodedDataset:
+        """The examples of ``parts`` (encoded with the same vocabularies), in order: a
+        large set encoded a chunk at a time, without all its examples read at once."""
+        if not parts or len({p.task for p in parts}) != 1:
+            raise ValueError("parts must be one or more datasets of the same task")
+        for name in ("targets", "chars"):
+            if len({getattr(p, name) is None for p in parts}) != 1:
+                raise ValueError(f"parts must all have {name} or all lack them")
+        data = cls(parts[0].task, Ragged.concat([p.tokens for p in parts]))
+        if parts[0].targets is not None:
+            targets = [p.targets for p in parts]
+            if data.task == "classify":
+                data.targets = compact(np.concatenate(targets).astype(np.int64, copy=False))
+            else:
+                data.targets = Ragged.concat(targets)
+        if parts[0].chars is not None:
+            words = Ragged.concat([p.chars.words for p in parts])
+            data.chars = CharRows(words, data.tokens.offsets)
+        return data
+
     def save(self, folder: str | os.PathLike[str]) -> None:
         """Write the arrays as ``.npy`` files (no pickle) and a small ``dataset.json``."""
         folder = Path(folder)

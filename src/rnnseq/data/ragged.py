@@ -90,6 +90,14 @@ class Ragged(Sequence[list[int]]):
         np.cumsum(lengths, dtype=dtype, out=offsets[1:])
         return cls(compact(values), offsets)
 
+    @classmethod
+    def concat(cls, parts: Sequence[Ragged]) -> Ragged:
+        """The rows of ``parts``, one part after another."""
+        if not parts:
+            return cls.from_rows([])
+        values = np.concatenate([p.values for p in parts])
+        return cls.from_lengths(values, np.concatenate([p.lengths for p in parts]))
+
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
