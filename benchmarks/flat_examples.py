@@ -8,10 +8,12 @@ Sentences are generated: lines drawn at random (seeded) from the shared PTB
 training text, each word tagged with one of 17 tags (a fixed function of the
 word), so lengths and word shapes are those of real English (about 21 words of
 about 4.6 characters). They are made and encoded 50,000 at a time, so only the
-encoded dataset stays; each representation is built in a fresh process and its
-cost is the rise of the resident set (``ru_maxrss``, after a garbage collection)
-over the process with its vocabularies built, per million sentences, with and
-without character ids (the tagger's default reads characters).
+encoded dataset stays; each representation is built in a fresh process, per
+million sentences, with and without character ids (the tagger reads characters
+by default). Two figures: "MB/million" counts the structure exactly (the
+arrays' bytes; for lists, every list object, ``sys.getsizeof``); "RSS MB/million"
+is the rise of the resident set after a garbage collection and ``malloc_trim``
+(what the OS sees, allocator leftovers included).
 
 Throughput: the default tagger (BiLSTM 128, character CNN) trained for --steps
 steps of 32 sentences from length buckets, batches made by each representation's
@@ -22,6 +24,7 @@ of collate alone and of collate + step, and training tokens per CPU second.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -52,11 +55,32 @@ def current_rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+_LINES: list[list[str]] = []
+
+
+def ptb_lines() -> list[list[str]]:
+    """PTB's training lines as word lists (read once per process)."""
+    if not _LINES:
+        text = PTB.read_text(encoding="utf-8")
+        _LINES.extend(line.split() for line in text.splitlines() if line.split())
+    return _LINES
+
+
+def release() -> None:
+    """Collect garbage and hand freed heap back to the OS, so the resident set shows
+    what is still held (glibc's malloc_trim; a no-op elsewhere)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def sentence_chunks(n: int, seed: int = 0):
     """``n`` tagged sentences, CHUNK at a time, as TagExample lists."""
     from rnnseq.data import TagExample
 
-    lines = [line.split() for line in PTB.read_text(encoding="utf-8").splitlines() if line.split()]
+    lines = ptb_lines()
     rng = random.Random(seed)
     for start in range(0, n, CHUNK):
         picked = [lines[rng.randrange(len(lines))] for _ in range(min(CHUNK, n - start))]
@@ -126,43 +150,55 @@ class Lists:
         return collate_lists(self.tokens, self.targets, self.chars, indices)
 
 
-def build(rep: str, n: int, chars: bool):
+def build(rep: str, n: int, vocabs):
     from rnnseq.data import EncodedDataset, collate
 
-    words, tags, char_vocab = vocabularies(chars)
+    words, tags, char_vocab = vocabs
     if rep == "lists":
         data = Lists()
         for chunk in sentence_chunks(n):
             data.add(*encode_lists(chunk, words, tags, char_vocab))
-        return data, data.collate, (words, tags, char_vocab)
+        return data, data.collate
     parts = []
     for chunk in sentence_chunks(n):
         parts.append(EncodedDataset.from_examples(chunk, words, tags, char_vocab=char_vocab))
     data = EncodedDataset.concat(parts)
     del parts
-    return data, (lambda rows: collate(data, rows)), (words, tags, char_vocab)
+    return data, (lambda rows: collate(data, rows))
+
+
+def structure_mb(data) -> float:
+    """Bytes the dataset's own structure holds, counted exactly: the arrays (flat), or
+    every list object (lists; their ids are the vocabularies' shared int objects)."""
+    if not isinstance(data, Lists):
+        return data.nbytes / 2**20
+    total = sum(map(sys.getsizeof, (data.tokens, data.targets)))
+    total += sum(map(sys.getsizeof, data.tokens)) + sum(map(sys.getsizeof, data.targets))
+    if data.chars is not None:
+        total += sys.getsizeof(data.chars) + sum(map(sys.getsizeof, data.chars))
+        total += sum(sys.getsizeof(w) for s in data.chars for w in s)
+    return total / 2**20
 
 
 def child_memory(rep: str, n: int, chars: bool) -> dict:
-    vocabularies(chars)  # what the baseline process holds too (then freed)
-    gc.collect()
+    ptb_lines()
+    vocabs = vocabularies(chars)  # held by both representations: not counted
+    release()
     before = current_rss_mb()
     start = time.process_time()
-    data, _, _ = build(rep, n, chars)
+    data, _ = build(rep, n, vocabs)
     seconds = time.process_time() - start
-    gc.collect()
+    release()
     after = current_rss_mb()
-    result = {
+    return {
         "rss_before_mb": before,
         "rss_after_mb": after,
         "peak_rss_mb": rss_mb(),
-        "mb_per_million": (after - before) / n * 1e6,
+        "rss_mb_per_million": (after - before) / n * 1e6,
+        "structure_mb_per_million": structure_mb(data) / n * 1e6,
         "encode_cpu_s": seconds,
         "tokens": int(sum(data.lengths)),
     }
-    if rep == "flat":
-        result["array_mb_per_million"] = data.nbytes / 2**20 / n * 1e6
-    return result
 
 
 def child_throughput(rep: str, n: int, steps: int) -> dict:
@@ -175,7 +211,8 @@ def child_throughput(rep: str, n: int, steps: int) -> dict:
     from rnnseq.training.step import train_step
 
     torch.set_num_threads(1)
-    data, collate, (words, tags, char_vocab) = build(rep, n, True)
+    words, tags, char_vocab = vocabs = vocabularies(True)
+    data, collate = build(rep, n, vocabs)
     batches = bucket_batches(data.lengths, 32, shuffle=True, seed=1)[:steps]
     config = ModelConfig(
         task="tag", vocab_size=len(words), num_labels=len(tags), char_vocab_size=len(char_vocab)
@@ -235,16 +272,19 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     results = {"load_before": os.getloadavg(), "memory": [], "throughput": []}
     print(f"load average {os.getloadavg()[0]:.2f}; one thread per process", flush=True)
-    print(f"{'rep':>6} {'sentences':>10} {'chars':>6} {'MB/million':>11} {'peak RSS MB':>12}")
+    print(
+        f"{'rep':>6} {'sentences':>10} {'chars':>6} {'MB/million':>11} {'RSS MB/million':>15} "
+        f"{'peak RSS MB':>12} {'encode cpu s':>13}"
+    )
     for rep, n in (("lists", args.lists), ("flat", args.flat)):
         for chars in ("chars", "nochars"):
             r = run("memory", rep, str(n), chars)
             r.update(rep=rep, sentences=n, chars=chars == "chars")
             results["memory"].append(r)
-            extra = f"  (arrays {r['array_mb_per_million']:.0f})" if rep == "flat" else ""
             print(
-                f"{rep:>6} {n:>10,} {chars == 'chars'!s:>6} {r['mb_per_million']:>11.0f} "
-                f"{r['peak_rss_mb']:>12.0f}{extra}  {r['tokens'] / n:.1f} tokens/sentence",
+                f"{rep:>6} {n:>10,} {chars == 'chars'!s:>6} {r['structure_mb_per_million']:>11.0f} "
+                f"{r['rss_mb_per_million']:>15.0f} {r['peak_rss_mb']:>12.0f} "
+                f"{r['encode_cpu_s']:>13.1f}  {r['tokens'] / n:.1f} tokens/sentence",
                 flush=True,
             )
     print(f"\n{'rep':>6} {'collate ms/batch':>17} {'step cpu s':>11} {'tokens/cpu s':>13}  loss")

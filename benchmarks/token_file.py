@@ -9,7 +9,8 @@ for later runs). Each measurement runs in a fresh process with one thread, and
 reports that process's CPU seconds, wall seconds and peak resident memory
 (``ru_maxrss``):
 
-    vocab      the vocabulary pass alone (count_units: chars by np.bincount, words by Counter)
+    vocab      the vocabulary pass alone: chars, count_units (np.bincount); words, the
+               first-appearance pass that numbers the words (its ids thrown away)
     encode     token_file() on an empty cache: everything a first run does
                (chars: count + encode passes; words: one first-appearance pass + renumbering)
     reopen     token_file() again (stat trusted), then LMWindows' first batch; plus the
@@ -82,9 +83,13 @@ def child(kind: str, path: Path, unit: str, cache: Path) -> dict:
     from rnnseq.data.token_cache import token_file
 
     if kind == "vocab":
+        from rnnseq.data.unit_ids import first_appearance_ids
         from rnnseq.data.unit_vocab import count_units
 
-        return _measure(lambda: {"units": count_units(path, unit).n_units})
+        if unit == "char":
+            return _measure(lambda: {"units": count_units(path, unit).n_units})
+        with open(os.devnull, "wb") as sink:  # words: the first-appearance pass is the count
+            return _measure(lambda: {"units": len(first_appearance_ids(path, sink))})
     if kind == "encode":
         shutil.rmtree(cache, ignore_errors=True)
 

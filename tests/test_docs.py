@@ -4,11 +4,15 @@ import doctest
 
 import pytest
 
+import rnnseq.data.lm_windows
+import rnnseq.data.ragged
 import rnnseq.losses
 import rnnseq.reference
 
+MODULES = [rnnseq.reference, rnnseq.losses, rnnseq.data.ragged, rnnseq.data.lm_windows]
 
-@pytest.mark.parametrize("module", [rnnseq.reference, rnnseq.losses])
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

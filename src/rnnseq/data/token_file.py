@@ -49,6 +49,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,8 @@ __all__ = [
     "holdout_cut",
     "vocab_digest",
     "stat_fields",
+    "write_header",
+    "hash_file",
     "FORMAT",
     "VERSION",
 ]
@@ -277,7 +280,7 @@ class _Encoding:
     def __init__(self, source: Path, dest: Path, unit: str, show: bool, chunk_bytes: int):
         self.source, self.dest, self.unit = source, dest, unit
         self.show, self.chunk_bytes = show, chunk_bytes
-        self.tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}")
+        self.tmp = dest.with_name(f"{dest.name}.tmp{os.getpid()}.{threading.get_ident()}")
         self.hashes: set[str] = set()  # of every pass: one element, or the file changed
 
     def run(self, min_freq: int, holdout: float, vocab: Vocab | None) -> TokenFile:
