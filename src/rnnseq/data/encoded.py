@@ -287,8 +287,9 @@ def _chunks(rows: Sequence) -> Iterator[Sequence]:
 def _encode_rows(vocab: Vocab, chunks: Iterable[Sequence[Sequence[str]]]) -> Ragged:
     """Ids of rows of strings, a chunk of rows at a time (no list per row is kept)."""
     dtype = dtype_for(0, max(len(vocab) - 1, 0))
-    values, lengths = [np.empty(0, dtype)], [np.empty(0, np.int64)]
+    parts = [Ragged.from_rows([])]
     for rows in chunks:
-        lengths.append(np.fromiter(map(len, rows), np.int64, len(rows)))
-        values.append(np.array(vocab.encode(chain.from_iterable(rows)), dtype=dtype))
-    return Ragged.from_lengths(np.concatenate(values), np.concatenate(lengths))
+        lengths = np.fromiter(map(len, rows), np.int64, len(rows))  # (chunk,)
+        ids = np.array(vocab.encode(chain.from_iterable(rows)), dtype=dtype)  # (Σ lengths,)
+        parts.append(Ragged.from_lengths(ids, lengths))
+    return Ragged.concat(parts)

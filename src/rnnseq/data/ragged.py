@@ -92,11 +92,18 @@ class Ragged(Sequence[list[int]]):
 
     @classmethod
     def concat(cls, parts: Sequence[Ragged]) -> Ragged:
-        """The rows of ``parts``, one part after another."""
+        """The rows of ``parts``, one part after another (memory: the result, plus one
+        part's offsets at a time)."""
         if not parts:
             return cls.from_rows([])
-        values = np.concatenate([p.values for p in parts])
-        return cls.from_lengths(values, np.concatenate([p.lengths for p in parts]))
+        dtype = dtype_for(0, sum(len(p.values) for p in parts))
+        offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=dtype)  # (n + 1,)
+        row = shift = 0
+        for p in parts:
+            offsets[row + 1 : row + len(p) + 1] = p.offsets[1:]
+            offsets[row + 1 : row + len(p) + 1] += shift
+            row, shift = row + len(p), shift + len(p.values)
+        return cls(compact(np.concatenate([p.values for p in parts])), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
