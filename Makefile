@@ -6,6 +6,9 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# The real conlleval.pl, which tests/test_evaluation_conlleval.py compares our span
+# scores with; fetched from seqeval's sdist (see tests/conlleval_perl.py), not kept here.
+CONLLEVAL := $(VENV)/share/conlleval/conlleval.pl
 
 .PHONY: demo test lint bench clean
 
@@ -18,7 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/rnnseq demo
 
-test: $(STAMP)
+$(CONLLEVAL): | $(STAMP)
+	$(PY) tests/conlleval_perl.py --fetch $(CONLLEVAL)
+
+test: $(STAMP) $(CONLLEVAL)
 	$(PY) -m pytest -q -n 2
 
 lint: $(STAMP)

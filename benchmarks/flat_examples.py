@@ -206,7 +206,9 @@ def child_throughput(rep: str, n: int, steps: int) -> dict:
 
     from rnnseq.data import bucket_batches
     from rnnseq.models import ModelConfig
-    from rnnseq.task_model import LossOptions, TaskModel
+    from rnnseq.objective import LossOptions
+    from rnnseq.task_model import Objective, TaskModel
+    from rnnseq.tasks import get_task
     from rnnseq.training.distributed import Context
     from rnnseq.training.step import train_step
 
@@ -214,12 +216,15 @@ def child_throughput(rep: str, n: int, steps: int) -> dict:
     words, tags, char_vocab = vocabs = vocabularies(True)
     data, collate = build(rep, n, vocabs)
     batches = bucket_batches(data.lengths, 32, shuffle=True, seed=1)[:steps]
-    config = ModelConfig(
-        task="tag", vocab_size=len(words), num_labels=len(tags), char_vocab_size=len(char_vocab)
+    config = ModelConfig(  # the tagger's defaults: BiLSTM 128, character CNN
+        vocab_size=len(words),
+        num_labels=len(tags),
+        char_vocab_size=len(char_vocab),
+        char_features="cnn",
     )
     torch.manual_seed(0)
-    model = TaskModel(config)
-    opts = LossOptions(kind="ce", time_reduction="sum", reduction="mean")
+    model = TaskModel(get_task("tag"), config)
+    opts = Objective(LossOptions(loss="ce", time_reduction="sum", reduction="mean"))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     collate_s = step_s = 0.0
     tokens = 0

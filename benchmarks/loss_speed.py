@@ -5,6 +5,7 @@ One command prints everything, measured in one run on one machine:
     python benchmarks/loss_speed.py                  # about 5-10 minutes on 2 cores
     python benchmarks/loss_speed.py --quick          # a smoke run on small shapes
     python benchmarks/loss_speed.py --device cuda    # the same on a GPU
+    python benchmarks/loss_speed.py --shapes word-LM --plan path=plain   # one shape, one path
 
 Losses, forward + backward, on logits (N, T, C) with ragged lengths (each row
 uniformly 50-100 % of T real steps):
@@ -29,11 +30,17 @@ per variant: the peak resident set (VmHWM, reset just before the step) less
 the resident set with the inputs made. On CUDA, memory is the caching
 allocator's peak of allocated bytes during the step, less those allocated
 before it, and CPU threads are not varied.
+
+rnnseq's kernels run with the device's default plan (rnnseq.kernels.default_plan)
+unless ``--plan FIELD=VALUE`` overrides a field of it (repeatable; e.g.
+``path=plain``, ``chunk_elements=131072``, ``dense_chunks=false``); the plan in
+force is printed with the results.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -48,6 +55,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from rnnseq.kernels import KernelPlan, current_plan, use_plan
 from rnnseq.losses import linear_sequence_labeling_loss, sequence_labeling_loss
 
 # name -> (N, T, C)
@@ -66,6 +74,7 @@ QUICK_LOSS_SHAPES = {"word-LM (small)": (4, 20, 3000)}
 QUICK_HEAD_SHAPES = {"head (small)": (4, 20, 64, 3000)}
 MIB = 1 << 20
 DEVICE = torch.device("cpu")  # set by --device
+PLAN_FIELDS: dict = {}  # kernel-plan fields set by --plan
 
 
 # --------------------------------------------------------------------------
@@ -211,6 +220,11 @@ def _status_kib(field: str) -> int:
 def measure_peak(spec: dict) -> int:
     """In this (fresh) process: peak resident bytes of one step beyond the inputs."""
     torch.set_num_threads(spec["threads"])
+    with use_plan(spec["plan"]):
+        return _measure_peak(spec)
+
+
+def _measure_peak(spec: dict) -> int:
     shape = spec["shape"]
     hidden = shape[2] if spec["kind"] == "head" else None
     vocab = shape[-1]
@@ -247,7 +261,10 @@ def peaks_in_fresh_processes(kind: str, variants, shape, threads: int) -> dict[s
         return {variant: cuda_peak(kind, variant, shape) for variant in variants}
     children = {}
     for variant in variants:
-        spec = {"kind": kind, "variant": variant, "shape": list(shape), "threads": threads}
+        spec = {
+            "kind": kind, "variant": variant, "shape": list(shape), "threads": threads,
+            "plan": PLAN_FIELDS,
+        }  # fmt: skip
         children[variant] = subprocess.Popen(
             [sys.executable, __file__, "--child", json.dumps(spec)],
             stdout=subprocess.PIPE,
@@ -354,16 +371,49 @@ def report_heads(shapes, threads_list, repeats) -> None:
                 )
 
 
+def parse_plan(items: list[str]) -> dict:
+    """``FIELD=VALUE`` strings -> KernelPlan field values, typed by each field's default."""
+    defaults = {f.name: f.default for f in dataclasses.fields(KernelPlan)}
+    fields = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in defaults or not text:
+            known = list(defaults)
+            raise SystemExit(f"--plan {item!r}: expected FIELD=VALUE, FIELD one of {known}")
+        default = defaults[name]
+        if text.lower() == "none":
+            value = None
+        elif isinstance(default, bool):
+            value = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, str):
+            value = text
+        else:
+            value = int(text)
+        fields[name] = value
+    return fields
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small shapes, 1 thread: a smoke run")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved timing rounds")
     parser.add_argument("--threads", help="comma-separated thread counts (default 1,2)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument(
+        "--shapes", help="comma-separated shape names to run (default: all of the tables)"
+    )
+    parser.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a field of rnnseq's kernel plan (repeatable), e.g. path=plain",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one memory measurement
     args = parser.parse_args(argv)
-    global DEVICE
+    global DEVICE, PLAN_FIELDS
     DEVICE = torch.device(args.device)
+    PLAN_FIELDS = parse_plan(args.plan)
     if args.child:
         print(measure_peak(json.loads(args.child)))
         return
@@ -372,19 +422,36 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 1 if args.quick else args.repeats
     loss_shapes = QUICK_LOSS_SHAPES if args.quick else LOSS_SHAPES
     head_shapes = QUICK_HEAD_SHAPES if args.quick else HEAD_SHAPES
+    if args.shapes:
+        names = [name.strip() for name in args.shapes.split(",")]
+        unknown = set(names) - set(loss_shapes) - set(head_shapes)
+        if unknown:
+            raise SystemExit(f"--shapes: unknown {sorted(unknown)}; known: "
+                             f"{list(loss_shapes) + list(head_shapes)}")  # fmt: skip
+        loss_shapes = {k: v for k, v in loss_shapes.items() if k in names}
+        head_shapes = {k: v for k, v in head_shapes.items() if k in names}
+    with use_plan(PLAN_FIELDS):
+        run(args, loss_shapes, head_shapes, threads_list, repeats)
 
+
+def run(args, loss_shapes, head_shapes, threads_list, repeats) -> None:
+    """Print the machine, the plan, the bandwidth and both tables."""
     started = time.perf_counter()
     print(f"Machine: {machine()}")
     print(f"Load average before (1, 5, 15 min): {load()}")
+    overridden = f", with --plan {' '.join(args.plan)}" if args.plan else ""
     bandwidth = {}
     for threads in threads_list:
         torch.set_num_threads(threads)
+        print(f"Kernel plan, {threads} thread(s){overridden}: {current_plan(DEVICE)}")
         size = (16 if args.quick else 256) * MIB
         bandwidth[threads] = copy_bandwidth(size, 3 if args.quick else 9)
         gigabytes = bandwidth[threads] / 1e9
         print(f"Copy bandwidth, {threads} thread(s): {gigabytes:.1f} GB/s (read + written)")
-    report_losses(loss_shapes, threads_list, repeats, bandwidth)
-    report_heads(head_shapes, threads_list, repeats)
+    if loss_shapes:
+        report_losses(loss_shapes, threads_list, repeats, bandwidth)
+    if head_shapes:
+        report_heads(head_shapes, threads_list, repeats)
     print(f"\nLoad average after (1, 5, 15 min): {load()}")
     print(f"Total run time: {time.perf_counter() - started:.0f} s")
 

@@ -17,8 +17,8 @@ reports that process's CPU seconds, wall seconds and peak resident memory
                whole process's wall time, imports included
     rehash     token_file() after `touch` (stat untrusted: the SHA-256 decides)
     windows    2,000 windows of 64 rows × 256 steps from the token file's reader
-    in-memory  today's path for comparison (read_units, build_vocabularies, encode,
-               lm_batches), on the sizes given by --in-memory (default 0.1 GB only)
+    in-memory  today's path for comparison (read_run_data, as rnnseq train --task lm
+               runs it, then lm_batches), on the sizes given by --in-memory (0.1 GB)
 
 MB/s is megabytes of text per CPU second. Results go to runs/bench_tokens/results.json.
 """
@@ -137,19 +137,17 @@ def child(kind: str, path: Path, unit: str, cache: Path) -> dict:
     if kind == "in-memory":
         import torch
 
-        from rnnseq.data import read_units
-        from rnnseq.preprocess import build_vocabularies
+        from rnnseq.training.config import TrainConfig
+        from rnnseq.training.setup import read_run_data
         from rnnseq.training.sharding import lm_batches
 
         torch.set_num_threads(1)
+        cfg = TrainConfig(task="lm", train=str(path), out="unused", unit=unit).resolved()
 
         def in_memory():
-            units = read_units(path, unit=unit)
-            vocabs = build_vocabularies(
-                units, "lm", min_freq=1, lowercase=False, char_features=False
-            )
-            windows = lm_batches(vocabs.words.encode(units), ROWS, BPTT)
-            return {"units": len(units), "windows": len(windows)}
+            data = read_run_data(cfg)  # what rnnseq train --task lm does before its first step
+            windows = lm_batches(data.train, ROWS, BPTT)
+            return {"units": data.n_train, "windows": len(windows)}
 
         return _measure(in_memory)
     raise ValueError(f"unknown measurement {kind!r}")

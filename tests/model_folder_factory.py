@@ -18,10 +18,11 @@ from rnnseq.model_folder import (
     FolderMeta,
     build_task_model,
     create_folder,
+    network_config,
     write_weights,
 )
-from rnnseq.models import ModelConfig
-from rnnseq.preprocess import SchemeMap, build_vocabularies
+from rnnseq.tasks import get_task
+from rnnseq.training.config import TrainConfig
 
 LM_TEXT = "to be or not to be, that is the question.\nwhether tis nobler in the mind\n" * 5
 NER = [
@@ -48,23 +49,23 @@ def make_model_folder(
     its vocabularies built from ``data`` (default: :func:`training_data`)."""
     out = Path(out)
     data = training_data(task) if data is None else data
-    kind = "tag" if task == "ner" else task
-    schemes = SchemeMap.choose(data, "iobes") if kind == "tag" else SchemeMap(None, None)
-    learned = schemes.to_learned(data) if kind == "tag" else data
-    vocabs = build_vocabularies(
-        learned, kind, min_freq=1, lowercase=False, char_features=kind == "tag"
-    )
-    config = ModelConfig(
-        task=kind,
-        vocab_size=len(vocabs.words),
-        num_labels=len(vocabs.labels),
-        char_vocab_size=0 if vocabs.chars is None else len(vocabs.chars),
+    kind = get_task("tag" if task == "ner" else task)
+    window = {"bptt": 16} if kind.name == "lm" else {}
+    cfg = TrainConfig(
+        task=kind.name,
+        train="(generated)",
+        out=str(out),
+        min_freq=1,
         embedding_dim=8,
         hidden=8,
         char_dim=4,
         char_hidden=4,
-    )
-    meta = FolderMeta(kind, "ce", schemes, unit="char", bptt=16, training={})
+        **window,
+    ).resolved()
+    schemes = kind.schemes(data, cfg)
+    vocabs = kind.prepare(data, None, None, cfg, None, schemes).vocabs
+    meta = FolderMeta(kind, cfg, schemes)
+    config = network_config(meta, vocabs)
     create_folder(out, config, vocabs, meta, overwrite=False)
     torch.manual_seed(seed)
     write_weights(out / FILES["weights"], build_task_model(config, meta, vocabs))

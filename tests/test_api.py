@@ -20,32 +20,18 @@ import rnnseq
 from real_data import require_shared_data
 from rnnseq.cli import main
 from rnnseq.data import read_dataset
-from rnnseq.data.demo import demo_sentiment, demo_tagging
 from rnnseq.model_folder import FILES, create_folder, write_weights
 from rnnseq.training.config import TrainConfig
+from tiny_data import write_tiny_data
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"hidden": 16, "embedding_dim": 16, "batch_size": 16, "epochs": 2, "threads": 1}
 TINY["progress"] = False
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("api")
-    tags = demo_tagging(150, seed=8)
-    (d / "tags.jsonl").write_text(
-        "".join(json.dumps({"tokens": e.tokens, "tags": e.tags}) + "\n" for e in tags)
-    )
-    reviews = demo_sentiment(150, seed=8)
-    (d / "reviews.tsv").write_text("".join(f"{' '.join(e.tokens)}\t{e.label}\n" for e in reviews))
-    return d
+    return write_tiny_data(tmp_path_factory.mktemp("api"), n=150, seed=8)
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +54,8 @@ def test_train_takes_keywords_a_dict_or_a_config(data, tagger):
     from_config = rnnseq.train(config, epochs=1)  # keywords override the config
     assert [e["epoch"] for e in from_dict.metrics["epochs"]] == [1, 2]
     assert [e["epoch"] for e in from_config.metrics["epochs"]] == [1]
-    saved = json.loads((data / "c2" / "config.json").read_text())["training"]
-    assert saved["epochs"] == 1 and saved["task"] == "classify"
+    saved = json.loads((data / "c2" / "config.json").read_text())
+    assert saved["training"]["training"]["epochs"] == 1 and saved["task"] == "classify"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ import os
 import sys
 
 import pytest
-import torch
 
 from model_folder_factory import make_model_folder
 from rnnseq.cli import main
@@ -23,15 +22,6 @@ MEGABYTE = 1 << 20
 
 GOOD_TSV = b"a fine film\tpos\nnot good\tneg\nvery good indeed\tpos\nbad\tneg\n"
 GOOD_CONLL = b"EU B-ORG\nrejects O\n\nPeter B-PER\nBlackburn I-PER\n"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared machine: one thread is much faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(capsys, *argv):
@@ -355,12 +345,13 @@ def test_evaluate_names_a_missing_model_folder_a_file_or_a_directory(
 
 
 def test_unseen_tag_in_evaluation_data_counts_as_wrong_with_one_warning(models, write, capsys):
-    path = write("d.jsonl", json.dumps({"tokens": ["a", "b"], "tags": ["ZZZ", "YYY"]}).encode())
+    tags = ["ZZZ", "YYY", "NOUN"]  # one tag the model knows: something is left to score
+    path = write("d.jsonl", json.dumps({"tokens": ["a", "b", "c"], "tags": tags}).encode())
     code, out, err = run(capsys, "evaluate", "--model", models["tag"], "--data", path, "--json")
     assert code == 0, err
-    assert len(err.splitlines()) == 1 and "never seen in training" in err
+    assert len(err.splitlines()) == 1 and "2 token(s) carry tags never seen in training" in err
     result = json.loads(out)
-    assert result["n_tokens"] == 2 and result["accuracy"] == 0.0
+    assert result["n_tokens"] == 3 and result["accuracy"] <= 1 / 3
 
 
 @pytest.fixture

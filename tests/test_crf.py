@@ -9,6 +9,7 @@ import torch
 
 from rnnseq import crf as crf_module
 from rnnseq.crf import LinearChainCRF, crf_loss, viterbi_decode
+from rnnseq.losses import sequence_labeling_loss
 from rnnseq.tag_schemes import allowed_transitions
 
 REDUCTIONS = ("mean", "sum", "none", "token_mean")
@@ -447,6 +448,26 @@ def test_bad_input_raises_an_error_naming_the_argument(kwargs, error, name):
         decode_kwargs = {k: v for k, v in kwargs.items() if k not in ("tags", "reduction")}
         with pytest.raises(error, match=name):
             viterbi_decode(**decode_kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"lengths": [4, 1]},
+        {"lengths": [-1, 1]},
+        {"lengths": [1, 1, 1]},
+        {"lengths": [1.0, 2.0]},
+        {"lengths": [1, 1], "mask": torch.ones(2, 3, dtype=torch.bool)},
+        {"mask": torch.ones(2, 2, dtype=torch.bool)},
+    ],
+)
+def test_lengths_and_mask_are_checked_with_the_labeling_losses_messages(kwargs):
+    emissions, tags = torch.zeros(2, 3, 3), torch.zeros(2, 3, dtype=torch.long)
+    with pytest.raises((TypeError, ValueError)) as ours:
+        crf_loss(emissions, tags, transitions=torch.zeros(3, 3), **kwargs)
+    with pytest.raises((TypeError, ValueError)) as theirs:
+        sequence_labeling_loss(emissions, tags, **kwargs)
+    assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
 
 
 def test_gold_sequence_breaking_the_constraints_is_refused_naming_tags():

@@ -7,6 +7,8 @@ import pytest
 from rnnseq.evaluation import (
     accuracy,
     classification_scores,
+    confusion_matrix,
+    per_type_span_scores,
     perplexity,
     span_scores,
     tagging_scores,
@@ -69,3 +71,42 @@ def test_tagging_scores_report_span_f1_only_for_span_schemes():
 def test_perplexity_is_exp_of_loss():
     assert perplexity(math.log(65)) == pytest.approx(65)
     assert perplexity(1e6) == math.inf
+
+
+def test_per_type_scores_by_hand():
+    gold = [["B-PER", "I-PER", "O", "B-LOC", "B-LOC"]]
+    pred = [["B-PER", "O", "O", "B-LOC", "B-ORG"]]
+    # PER: predicted (0,1) vs gold (0,2): wrong; LOC: (3,4) right, (4,5) missed;
+    # ORG: (4,5) predicted, never gold.
+    scores = per_type_span_scores(gold, pred, "IOB2")
+    assert list(scores) == ["LOC", "ORG", "PER"]
+    assert scores["LOC"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
+    assert scores["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert scores["PER"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert per_type_span_scores([["O"]], [["O"]], "IOB2") == {}
+    with pytest.raises(ValueError, match="as many sentences"):
+        per_type_span_scores([["O"]], [], "IOB2")
+
+
+def test_tagging_scores_carry_span_precision_recall_and_per_type_for_span_tags_only():
+    gold = [["I-PER", "I-PER", "O", "I-LOC"], ["I-ORG"]]
+    pred = [["I-PER", "I-PER", "O", "O"], ["I-ORG"]]
+    s = tagging_scores(gold, pred)
+    assert s["span_precision"] == 1.0 and s["span_recall"] == pytest.approx(2 / 3)
+    assert s["per_type"]["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert s["per_type"]["PER"]["f1"] == 1.0 and set(s["per_type"]) == {"LOC", "ORG", "PER"}
+    assert "per_type" not in tagging_scores([["DET", "NOUN"]], [["DET", "VERB"]])
+
+
+def test_confusion_matrix_rows_are_gold_columns_predicted():
+    gold = ["a", "a", "b", "c", "c", "c"]
+    pred = ["a", "b", "b", "a", "c", "z"]
+    assert confusion_matrix(gold, pred, ["a", "b", "c"]) == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    # a label left out is not counted, in a row or in a column
+    assert confusion_matrix(gold, pred, ["c", "a"]) == [[1, 1], [0, 1]]
+    assert confusion_matrix([], [], []) == []
+    with pytest.raises(ValueError, match="same length"):
+        confusion_matrix(["a"], [], ["a"])
+    with pytest.raises(ValueError, match="distinct"):
+        confusion_matrix(["a"], ["a"], ["a", "a"])

@@ -1,14 +1,14 @@
-"""rnnseq._fused: the fused per-step cross-entropy equals the plain path, and the dispatch uses it.
+"""rnnseq.kernels.cross_entropy: the fused per-step cross-entropy equals the plain path, and
+the dispatch uses it.
 
 The plain path (log_softmax + gather, autograd's backward) is the oracle: every
 case runs on both and must agree in value and gradient. The fused Function has
 two modes (one log_softmax for short rows; chunks of rows keeping only (μ, s)
 for long ones), and chunks read contiguous rows in place or gather scattered
-ones; the ``paths`` fixture below forces each.
+ones; the kernel plans in PATHS below force each.
 """
 
 import math
-from contextlib import contextmanager
 
 import pytest
 import torch
@@ -17,47 +17,41 @@ from hypothesis import strategies as st
 
 import test_losses
 import test_losses_agreement
-from rnnseq import _fused
+from rnnseq.kernels import (
+    clear_gradient_cache,
+    cross_entropy,
+    current_plan,
+    default_plan,
+    use_plan,
+)
+from rnnseq.kernels.gradient_cache import new_gradient
 from rnnseq.losses import sequence_classification_loss, sequence_labeling_loss
 
 SETTINGS = settings(max_examples=25, deadline=None)
 
-# name -> (path, elements per chunk or None for the default, CHUNKED_MIN_CLASSES, dense)
+# name -> the kernel plan's fields that force it (the rest: the device's defaults)
 PATHS = {
-    "plain": ("plain", None, _fused.CHUNKED_MIN_CLASSES, None),
-    "fused": ("fused", None, _fused.CHUNKED_MIN_CLASSES, None),
+    "plain": {"path": "plain"},
+    "fused": {"path": "fused"},
     # A chunk of one counted row: many chunks, contiguous rows read in place.
-    "fused-row-chunks": ("fused", 1, 1, False),
+    "fused-row-chunks": {
+        "path": "fused", "chunk_elements": 1, "chunked_min_classes": 1, "dense_chunks": False,
+    },
     # Chunks of several counted rows, always gathered (as on CUDA), never read in place.
-    "fused-gather-chunks": ("fused", 24, 1, False),
+    "fused-gather-chunks": {
+        "path": "fused", "chunk_elements": 24, "chunked_min_classes": 1, "dense_chunks": False,
+        "read_runs_in_place": False,
+    },
     # A few slices over all rows, padding included (as with several CPU threads).
-    "fused-dense-chunks": ("fused", 1, 1, True),
-}
-_real_chunks = _fused._chunks
+    "fused-dense-chunks": {
+        "path": "fused", "chunk_elements": 1, "chunked_min_classes": 1, "dense_chunks": True,
+    },
+}  # fmt: skip
 
 
-def _gathering_chunks(rows, per_chunk, device):
-    return _real_chunks(rows, per_chunk, torch.device("meta"))  # not "cpu": no slices
-
-
-@contextmanager
 def forced(name: str):
     """Put the per-step loss on one of PATHS inside a ``with`` block."""
-    path, chunk_elements, chunked_min, dense = PATHS[name]
-    knobs = {"CHUNKED_MIN_CLASSES": chunked_min, "DENSE_CHUNKS": dense}
-    if chunk_elements is not None:
-        knobs.update(CPU_CHUNK_ELEMENTS=chunk_elements, CUDA_CHUNK_ELEMENTS=chunk_elements)
-    if name == "fused-gather-chunks":
-        knobs["_chunks"] = _gathering_chunks
-    saved = {key: getattr(_fused, key) for key in knobs}
-    for key, value in knobs.items():
-        setattr(_fused, key, value)
-    try:
-        with _fused.loss_path(path):
-            yield
-    finally:
-        for key, value in saved.items():
-            setattr(_fused, key, value)
+    return use_plan(PATHS[name])
 
 
 def run(name, fn, logits, *args, upstream=None, **kw):
@@ -192,7 +186,9 @@ def test_fused_function_passes_gradcheck(name, kw):
     eps = kw.get("label_smoothing", 0.0)
 
     def per_step(z):
-        return _fused.cross_entropy_per_step(z, targets, counted, weight, eps, torch.float64)
+        return cross_entropy.cross_entropy_per_step(
+            z, targets, counted, weight, eps, torch.float64, current_plan()
+        )
 
     with forced(name):
         assert torch.autograd.gradcheck(per_step, (logits,))
@@ -259,7 +255,7 @@ def uses_fused(loss: torch.Tensor) -> bool:
 def test_auto_dispatch_fuses_class_index_losses_on_cpu():
     logits = torch.randn(2, 3, 17, requires_grad=True)
     targets = torch.zeros(2, 3, dtype=torch.long)
-    assert _fused.current_path() == "auto"
+    assert current_plan().path == "auto"
     assert uses_fused(sequence_labeling_loss(logits, targets))
     assert uses_fused(sequence_labeling_loss(logits, targets, reduction="none"))
     assert uses_fused(sequence_classification_loss(logits[:, 0], targets[:, 0]))
@@ -275,7 +271,7 @@ def test_auto_dispatch_keeps_cuda_on_the_plain_path():
 def test_probability_targets_and_trainable_class_weights_stay_on_the_plain_path():
     logits = torch.randn(2, 3, 100, requires_grad=True)
     probs = torch.softmax(torch.randn(2, 3, 100), -1)
-    with _fused.loss_path("fused"):
+    with use_plan(path="fused"):
         assert not uses_fused(sequence_labeling_loss(logits, probs))
         w = torch.ones(100, requires_grad=True)
         loss = sequence_labeling_loss(logits, torch.zeros(2, 3, dtype=torch.long), weight=w)
@@ -284,34 +280,35 @@ def test_probability_targets_and_trainable_class_weights_stay_on_the_plain_path(
         assert w.grad is not None
 
 
-def test_loss_path_forces_each_path_and_restores_the_setting():
+def test_use_plan_forces_each_path_and_restores_the_plan():
     logits = torch.randn(2, 3, 4, requires_grad=True)
     targets = torch.zeros(2, 3, dtype=torch.long)
-    with _fused.loss_path("fused"):
+    with use_plan(path="fused"):
         assert uses_fused(sequence_labeling_loss(logits, targets))
-        with _fused.loss_path("plain"):
+        with use_plan(path="plain"):
             assert not uses_fused(sequence_labeling_loss(logits * 100, targets))
-        assert _fused.current_path() == "fused"
-    assert _fused.current_path() == "auto"
+        assert current_plan().path == "fused"
+    assert current_plan().path == "auto"
     with pytest.raises(ValueError, match="path"):
-        with _fused.loss_path("fast"):
+        with use_plan(path="fast"):
             pass
 
 
 def test_chunks_read_contiguous_runs_in_place_and_gather_scattered_rows():
-    cpu = torch.device("cpu")
     runs = torch.tensor([0, 1, 2, 3, 4, 10, 11, 12])  # two runs of counted rows
-    chunks = _fused._chunks(runs, 3, cpu)
+    chunks = cross_entropy.chunks(runs, 3, in_place=True)
     assert [(k0, k1, where) for k0, k1, where in chunks] == [
         (0, 3, slice(0, 3)),
         (3, 5, slice(3, 5)),
         (5, 8, slice(10, 13)),
     ]
     scattered = torch.tensor([0, 2, 4, 6, 8, 10, 12])  # runs of one row: chunks of 5 gather
-    chunks = _fused._chunks(scattered, 5, cpu)
+    chunks = cross_entropy.chunks(scattered, 5, in_place=True)
     assert [(k0, k1) for k0, k1, _ in chunks] == [(0, 5), (5, 7)]
     assert all(where is None for _, _, where in chunks)
-    assert _fused._chunks(torch.tensor([], dtype=torch.long), 3, cpu) == []
+    assert cross_entropy.chunks(torch.tensor([], dtype=torch.long), 3, in_place=True) == []
+    gathered = cross_entropy.chunks(runs, 3, in_place=False)  # as on CUDA
+    assert gathered == [(0, 3, None), (3, 6, None), (6, 8, None)]
 
 
 @pytest.mark.parametrize("name", ["fused", "fused-row-chunks"])
@@ -328,7 +325,7 @@ def test_a_second_backward_through_a_retained_graph_gives_the_same_gradient(name
 
 
 def test_gradient_memory_is_reused_only_once_nothing_holds_the_last_gradient():
-    steps = _fused.CACHED_GRADIENT_BYTES // (4 * 1000) + 1  # a gradient the cache serves
+    steps = default_plan("cpu").cached_gradient_bytes // (4 * 1000) + 1  # the cache serves it
     torch.manual_seed(6)
     logits = torch.randn(1, steps, 1000, requires_grad=True)
     targets = torch.randint(0, 1000, (1, steps))
@@ -350,18 +347,19 @@ def test_gradient_memory_is_reused_only_once_nothing_holds_the_last_gradient():
     third = gradient()  # the last buffer is free again: reused, same values
     assert third.data_ptr() == second_ptr and torch.equal(third, expected)
     assert torch.equal(kept, expected)
-    _fused.clear_gradient_cache()
+    clear_gradient_cache()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
 def test_cached_gradients_come_back_with_the_asked_shape_and_dtype(dtype):
-    rows = _fused.CACHED_GRADIENT_BYTES // 1000 + 1
-    buffer = _fused._new_gradient(rows, 1000, dtype, torch.device("cpu"))
+    threshold = default_plan("cpu").cached_gradient_bytes
+    rows = threshold // 1000 + 1
+    buffer = new_gradient(rows, 1000, dtype, torch.device("cpu"), threshold)
     assert buffer.shape == (rows, 1000) and buffer.dtype == dtype and buffer.is_contiguous()
     buffer.fill_(1.5)
     assert buffer.sum().item() == pytest.approx(1.5 * rows * 1000, rel=1e-2)
     del buffer
-    _fused.clear_gradient_cache()
+    clear_gradient_cache()
 
 
 # ------------------------------------------- the existing loss tests, on each path

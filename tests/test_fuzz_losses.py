@@ -45,14 +45,6 @@ TOLERANCE = {
 IGNORE = -100
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------
 # Strategies
 # --------------------------------------------------------------------------

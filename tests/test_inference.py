@@ -3,36 +3,22 @@ tiny models trained here, including the edges (blank inputs, lm line starts, CRF
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 import torch
 
 from rnnseq.api import train
-from rnnseq.data.demo import demo_sentiment, demo_tagging
 from rnnseq.inference import Predictor
+from tiny_data import write_tiny_data
 
 TINY = {"hidden": 16, "embedding_dim": 16, "batch_size": 8, "threads": 1, "progress": False}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Tiny trained models, loaded: tag (CE and CRF), classify, and three lms."""
-    d = tmp_path_factory.mktemp("inference")
-    tags = demo_tagging(120, seed=5)
-    (d / "tags.jsonl").write_text(
-        "".join(json.dumps({"tokens": e.tokens, "tags": e.tags}) + "\n" for e in tags)
-    )
-    reviews = demo_sentiment(120, seed=5)
-    (d / "reviews.tsv").write_text("".join(f"{' '.join(e.tokens)}\t{e.label}\n" for e in reviews))
+    d = write_tiny_data(tmp_path_factory.mktemp("inference"))
     # Lines a small lm learns exactly: after "a" comes "b", after "b" the line ends.
     (d / "ab.txt").write_text("ab\n" * 300)
     (d / "cat.txt").write_text("the cat sat\n" * 200)
@@ -97,8 +83,10 @@ def test_predict_lines_streams_in_chunks_without_changing_the_answers(models, na
         )[0]
 
 
-def test_predict_blocks_keeps_tokens_with_spaces_as_one_token(models):
-    (block,) = models["tag"].predict_blocks([["New York", "runs"]])
+def test_labelled_input_keeps_tokens_with_spaces_as_one_token(models):
+    from rnnseq.data import TagExample
+
+    (block,) = models["tag"].predict_labelled([TagExample(["New York", "runs"], ["X", "X"])])
     assert [line.split("\t")[0] for line in block.splitlines()[:2]] == ["New York", "runs"]
 
 
@@ -179,12 +167,12 @@ def test_explain_probabilities_are_the_model_distribution(models):
     # CRF marginals: a distribution at every step (∂ log Z / ∂ emissions)
     crf = models["crf"]
     from rnnseq.data import collate
-    from rnnseq.preprocess import encode_texts
 
-    encoded = encode_texts([["the", "old", "dog", "runs", "."], ["a"]], crf.vocabs, "tag")
+    tag = crf.meta.task
+    encoded = tag.encode_tokens([["the", "old", "dog", "runs", "."], ["a"]], crf.vocabs)
     batch = collate(encoded, [0, 1])
     scores, _ = crf.model.scores(batch)
-    probs = crf.model.probabilities(scores, batch.lengths)  # (N, T, C)
+    probs = tag.probabilities(crf.model, scores, batch.lengths)  # (N, T, C)
     assert probs[0].sum(-1) == pytest.approx(torch.ones(5), abs=1e-5)
     assert probs[1, 0].sum() == pytest.approx(1.0, abs=1e-5)
 

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnseq import _linear_loss
+from rnnseq.kernels import linear_cross_entropy as kernel
 from rnnseq.losses import linear_sequence_labeling_loss, sequence_labeling_loss
 
 REDUCTIONS = [
@@ -124,13 +124,13 @@ def test_chunked_head_equals_unfused_head_on_generated_cases(
 
 def test_only_chunks_of_logits_are_ever_made(monkeypatch):
     made = []
-    real = _linear_loss._logits
+    real = kernel._logits
 
     def spy(h, weight, bias):
         made.append(h.shape[0])
         return real(h, weight, bias)
 
-    monkeypatch.setattr(_linear_loss, "_logits", spy)
+    monkeypatch.setattr(kernel, "_logits", spy)  # a spy that counts
     torch.manual_seed(1)
     hidden = torch.randn(4, 10, 6, requires_grad=True)
     weight, bias = layer(6, 30, dtype=torch.float32)
@@ -177,10 +177,10 @@ def test_backward_scales_by_the_incoming_gradient_and_can_run_twice():
     weight, bias = layer(3, 7)
     targets = torch.randint(0, 7, (2, 4))
     loss = linear_sequence_labeling_loss(hidden, weight, bias, targets, chunk_size=3)
-    (loss * 2.5).backward(retain_graph=True)
+    (loss * 2.5).backward(retain_graph=True)  # the eager buffers are handed over here...
     first = [x.grad.clone() for x in (hidden, weight, bias)]
-    loss.backward(retain_graph=True)  # the eager buffers are handed over here...
-    loss.backward()  # ...so this one recomputes
+    loss.backward(retain_graph=True)  # ...so this one recomputes,
+    loss.backward()  # and so does this one
     for x, f in zip((hidden, weight, bias), first, strict=True):
         torch.testing.assert_close(x.grad, f * (2.5 + 2) / 2.5)
 

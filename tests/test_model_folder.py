@@ -28,15 +28,6 @@ from rnnseq.model_folder import FORMAT_VERSION, ModelFolderError
 SRC = Path(__file__).resolve().parents[1] / "src" / "rnnseq"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models on a shared machine: one thread is much faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     return make_model_folder(tmp_path_factory.mktemp("pristine") / "model", "classify")
@@ -81,19 +72,19 @@ class _Payload:
 TAMPERINGS = {
     # config.json
     "unknown cell class": (
-        lambda f: edit_config(f, lambda c: c["model"].update(cell="Transformer")),
-        "config.json: ModelConfig.cell must be one of",
+        lambda f: edit_config(f, lambda c: c["training"]["model"].update(cell="Transformer")),
+        "config.json: training: cell must be one of",
     ),
     "config names a Python object": (
-        lambda f: edit_config(f, lambda c: c["model"].update(__class__="os.system")),
-        "config.json: ModelConfig has no field '__class__'",
+        lambda f: edit_config(f, lambda c: c["training"]["model"].update(__class__="os.system")),
+        "config.json: training: __class__ is not an option",
     ),
     "unknown task": (
         lambda f: edit_config(f, lambda c: c.update(task="rm -rf")),
         "config.json: task must be classify, tag or lm",
     ),
     "shape does not match the weights": (
-        lambda f: edit_config(f, lambda c: c["model"].update(hidden=9)),
+        lambda f: edit_config(f, lambda c: c["training"]["model"].update(hidden=9)),
         "model.safetensors: tensor .* has shape",
     ),
     "vocabulary does not match the config": (
@@ -325,7 +316,7 @@ sys.exit(main(["evaluate", "--model", sys.argv[1], "--data", sys.argv[2]]))
 def test_config_of_a_huge_model_is_refused_before_allocating_it(folder, data_file):
     edit_config(
         folder,
-        lambda c: c["model"].update(hidden=16384, embedding_dim=16384, layers=32),
+        lambda c: c["training"]["model"].update(hidden=16384, embedding_dim=16384, layers=32),
     )
     env = {**os.environ, "PYTHONPATH": str(SRC.parent)}
     done = subprocess.run(

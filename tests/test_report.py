@@ -34,7 +34,8 @@ def test_table_names_the_label_column_by_where_the_labels_came_from():
     rows = [("a", "X", 0.5)]
     assert "true label" in explanation_table(_expl(rows, True)).splitlines()[0]
     assert "predicted label" in explanation_table(_expl(rows, False)).splitlines()[0]
-    assert "next unit" in explanation_table(_expl(rows, True), task="lm").splitlines()[0]
+    lm = Explanation(_expl(rows, True).steps, True, label_head="next unit")
+    assert "next unit" in explanation_table(lm).splitlines()[0]
 
 
 def test_table_escapes_whitespace_and_clips_long_inputs():
@@ -112,6 +113,30 @@ def test_evaluation_report_lists_the_scores_and_aligns_the_per_class_table():
     assert table[0].split() == ["class", "precision", "recall", "F1", "support"]
     assert table[1].split() == ["B-LOC", "1.0000", "0.5000", "0.6667", "2"]
     assert len({len(line) for line in table}) == 1  # every column right-aligned
-    assert "nats per example" in evaluation_report(result, "x.tsv", task="classify")
+    assert "entities" not in text  # no per_type, no entity block
+    assert "nats per example" in evaluation_report(result, "x.tsv", "example")
     lm = {"loss": 1.0, "accuracy": 0.5, "perplexity": math.e, "n_examples": 1, "n_tokens": 9}
-    assert "perplexity  2.72" in evaluation_report(lm, "t.txt", task="lm")
+    assert "perplexity  2.72" in evaluation_report(lm, "t.txt")
+
+
+def test_evaluation_report_prints_entity_scores_in_conlleval_layout():
+    result = {
+        "loss": 0.25, "accuracy": 0.9, "macro_f1": 0.85, "n_examples": 3, "n_tokens": 12,
+        "tag_scheme": "IOB2", "span_precision": 0.7035, "span_recall": 0.92831,
+        "span_f1": 0.80044,
+        "per_type": {
+            "LOC": {"precision": 0.72008, "recall": 0.93765, "f1": 0.81459, "support": 1668},
+            "MISC": {"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 2},
+        },
+        "per_class": {"O": {"precision": 0.9, "recall": 1.0, "f1": 0.947, "support": 10}},
+    }
+    blocks = evaluation_report(result, "test.conll").split("\n\n")
+    entity = blocks[1].splitlines()
+    assert entity[0] == "  entities (IOB2 tags, strict spans, as conlleval scores them)"
+    assert entity[1] == ("            overall: precision:  70.35%; recall:  92.83%; "
+                         "FB1:  80.04  support 1670")
+    assert entity[2] == ("                LOC: precision:  72.01%; recall:  93.77%; "
+                         "FB1:  81.46  support 1668")
+    assert entity[3].endswith("MISC: precision:  50.00%; recall: 100.00%; FB1:  66.67  "
+                              "support    2")
+    assert blocks[2].splitlines()[0].split() == ["class", "precision", "recall", "F1", "support"]

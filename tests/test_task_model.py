@@ -4,8 +4,13 @@ import pytest
 import torch
 
 from rnnseq.data import Batch
+from rnnseq.kernels import default_plan
 from rnnseq.models import ModelConfig
-from rnnseq.task_model import CHUNKED_HEAD_MIN_VOCAB, LossOptions, TaskModel
+from rnnseq.objective import LossOptions
+from rnnseq.task_model import Objective, TaskModel
+from rnnseq.tasks import get_task
+
+LM = get_task("lm")
 
 
 def lm_batch(vocab: int) -> Batch:
@@ -28,22 +33,27 @@ def lm_batch(vocab: int) -> Batch:
     ],
 )
 def test_large_lm_uses_the_chunked_head_with_the_same_loss_and_gradients(opts):
-    vocab = CHUNKED_HEAD_MIN_VOCAB + 10
+    vocab = default_plan(torch.device("cpu")).linear_head_min_classes + 10
     torch.manual_seed(0)
     cfg = ModelConfig(
-        task="lm", vocab_size=vocab, num_labels=vocab, hidden=8, embedding_dim=8, dropout=0.0
+        vocab_size=vocab,
+        num_labels=vocab,
+        hidden=8,
+        embedding_dim=8,
+        dropout=0.0,
+        bidirectional=False,
     )
-    model = TaskModel(cfg).double()
-    assert model.uses_chunked_head
+    model = TaskModel(LM, cfg).double()
+    assert LM.uses_chunked_head(model)
     batch = lm_batch(vocab)
+    opts = Objective(opts)
 
-    chunked = model.loss_terms(batch, opts)
+    chunked, _ = model.loss_terms(batch, opts)
     chunked.value().backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
     scores, _ = model.scores(batch)
-    total, count = model.objective(scores, batch, opts)
-    direct = total if count is None else total / count
+    direct = model.objective(scores, batch, opts).value()
     direct.backward()
 
     torch.testing.assert_close(chunked.value(), direct)
@@ -52,5 +62,7 @@ def test_large_lm_uses_the_chunked_head_with_the_same_loss_and_gradients(opts):
 
 
 def test_small_lm_forms_its_logits():
-    cfg = ModelConfig(task="lm", vocab_size=70, num_labels=70, hidden=8, embedding_dim=8)
-    assert not TaskModel(cfg).uses_chunked_head
+    cfg = ModelConfig(
+        vocab_size=70, num_labels=70, hidden=8, embedding_dim=8, bidirectional=False
+    )
+    assert not LM.uses_chunked_head(TaskModel(LM, cfg))

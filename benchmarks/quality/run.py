@@ -18,6 +18,9 @@ and the rest (dev and test), as nanoGPT does. Every other key is an option of
    wall and CPU seconds of both steps, the load average before and after (the
    machine may be shared), and the exact commands.
 
+Run it with a Python that has rnnseq's dependencies, ``.venv/bin/python`` once ``make
+test`` has made it; any other Python is told so in one line (exit status 2).
+
 RUN is ``runs/quality/<name>`` (``--runs`` to change). The data folder is the first
 ``shared/data`` found walking up from this file, else ``--data``.
 """
@@ -25,8 +28,10 @@ RUN is ``runs/quality/<name>`` (``--runs`` to change). The data folder is the fi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import re
 import resource
 import shlex
 import subprocess
@@ -56,6 +61,16 @@ def read_conf(path: Path) -> dict[str, str]:
         if key not in conf:
             raise ValueError(f"{path}: the key {key!r} is missing")
     return conf
+
+
+def missing_dependencies(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
+    """The run-time dependencies of rnnseq (``pyproject.toml``'s ``dependencies``) that
+    this Python cannot import. Read with a regular expression: ``tomllib`` is only in
+    Python 3.11 and later."""
+    text = pyproject.read_text(encoding="utf-8")
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M)
+    names = re.findall(r'"([A-Za-z0-9_.-]+)', block.group(1)) if block else []
+    return [n for n in names if importlib.util.find_spec(n.lower().replace("-", "_")) is None]
 
 
 def find_data(start: Path = HERE) -> Path | None:
@@ -122,6 +137,19 @@ def main(argv: list[str] | None = None) -> int:
         help="override a config key, e.g. --set loss=ce (repeatable)",
     )
     args = parser.parse_args(argv)
+    missing = missing_dependencies()
+    if missing:
+        here = Path.cwd().resolve() == REPO
+        venv = Path(".venv/bin/python") if here else REPO / ".venv/bin/python"
+        script = Path("benchmarks/quality/run.py") if here else Path(__file__).resolve()
+        make = "make test" if here else f"make -C {shlex.quote(str(REPO))} test"
+        again = shlex.join([str(venv), str(script), *sys.argv[1:]])
+        print(
+            f"run.py: this Python ({sys.executable}) lacks {', '.join(missing)}, which rnnseq "
+            f"needs; `{make}` creates .venv with them (once), then run: {again}",
+            file=sys.stderr,
+        )
+        return 2
 
     conf = read_conf(HERE / f"{args.dataset}.conf")
     for item in args.set:

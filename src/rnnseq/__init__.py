@@ -19,6 +19,10 @@ _LAZY = {
     "sequence_classification_loss": "rnnseq.losses",
     "sequence_labeling_loss": "rnnseq.losses",
     "linear_sequence_labeling_loss": "rnnseq.losses",
+    "sequence_classification_loss_terms": "rnnseq.losses",
+    "sequence_labeling_loss_terms": "rnnseq.losses",
+    "linear_sequence_labeling_loss_terms": "rnnseq.losses",
+    "LossTerms": "rnnseq.losses",
     "SequenceClassificationLoss": "rnnseq.losses",
     "SequenceLabelingLoss": "rnnseq.losses",
 }

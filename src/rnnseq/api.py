@@ -29,14 +29,15 @@ def train(config: TrainConfig | dict | None = None, **options) -> TrainResult:
     Paths may be ``str`` or ``os.PathLike``. Returns the folder and its metrics.
     """
     if isinstance(config, TrainConfig):
-        fields = config.to_dict() | options
+        fields = config.options() | options
     elif config is None or isinstance(config, dict):
         fields = dict(config or {}) | options
     else:
         raise ValueError(f"config must be a TrainConfig or a dict, got {type(config).__name__}")
     missing = [name for name in ("task", "train", "out") if fields.get(name) is None]
     if missing:
-        raise ValueError(f"train() needs {', '.join(missing)} (as in rnnseq train --task ...)")
+        raise ValueError(f"train() needs {', '.join(missing)}: what to learn, from which file, "
+                         "into which folder")
     for name in ("train", "dev", "out"):
         if isinstance(fields.get(name), os.PathLike):
             fields[name] = os.fspath(fields[name])

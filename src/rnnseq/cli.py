@@ -14,7 +14,6 @@ the file (and line); a numerical failure during training exits with status 1.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import warnings
@@ -41,306 +40,17 @@ class UsageError(Exception):
 
 
 def _add_train(sub) -> None:
-    from rnnseq.training.config import TrainConfig
+    from rnnseq.training.config import add_train_arguments
 
-    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     p = sub.add_parser(
         "train",
         help="train a model and write its folder",
         description="Train a recurrent model on FILE and write DIR: weights (safetensors), "
         "config and vocabularies (JSON), metrics.json and a loss-curve PNG, checkpointed after "
-        "every epoch. Defaults give a good model without tuning.",
+        "every epoch. Defaults give a good model without tuning; an option that does not "
+        "apply to the task is refused.",
     )
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--task",
-        required=True,
-        choices=["classify", "tag", "lm"],
-        help="classify: one label per text; tag: one label per token; "
-        "lm: predict the next character or word",
-    )
-    g.add_argument("--train", required=True, metavar="FILE", help="training data")
-    g.add_argument("--dev", metavar="FILE", help="dev data for model selection and early stopping")
-    g.add_argument(
-        "--holdout",
-        type=float,
-        default=d["holdout"],
-        metavar="FRACTION",
-        help="without --dev, hold out this last fraction of --train as dev (e.g. 0.1)",
-    )
-    g.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
-    g.add_argument(
-        "--format",
-        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
-        help="input format (default: from the file name, else the content)",
-    )
-    g.add_argument(
-        "--column",
-        metavar="C",
-        help="CoNLL-U field with the tags (default upos, e.g. xpos), or the label "
-        "column named in a TSV/CSV header",
-    )
-    g.add_argument(
-        "--unit",
-        choices=["char", "word"],
-        default=d["unit"],
-        help="lm units: characters (default) or whitespace words with <eos> per line",
-    )
-    g.add_argument("--lowercase", action="store_true", help="lowercase words (chars keep case)")
-    g.add_argument(
-        "--min-freq",
-        type=int,
-        metavar="N",
-        help="words seen fewer than N times become <unk> (default 2; lm 1)",
-    )
-    g.add_argument(
-        "--max-length",
-        type=int,
-        metavar="N",
-        help="longest sequence in tokens; longer ones are truncated with a warning",
-    )
-    g.add_argument(
-        "--on-long",
-        choices=["truncate", "error"],
-        default=d["on_long"],
-        help="what to do with a sequence longer than --max-length",
-    )
-    g.add_argument(
-        "--tag-scheme",
-        choices=["keep", "iob2", "iobes"],
-        default=d["tag_scheme"],
-        help="learn span tags (IOB1/IOB2/IOBES) in this scheme; output keeps the "
-        "file's scheme (default iobes)",
-    )
-
-    g = p.add_argument_group("model")
-    g.add_argument(
-        "--cell",
-        choices=["rnn", "lstm", "gru"],
-        default=d["cell"],
-        help="recurrent cell (default lstm)",
-    )
-    g.add_argument(
-        "--embedding-dim",
-        type=int,
-        default=d["embedding_dim"],
-        metavar="N",
-        help=f"word embedding size (default {d['embedding_dim']})",
-    )
-    g.add_argument(
-        "--hidden",
-        type=int,
-        default=d["hidden"],
-        metavar="N",
-        help=f"hidden units per direction (default {d['hidden']})",
-    )
-    g.add_argument(
-        "--layers",
-        type=int,
-        default=d["layers"],
-        metavar="N",
-        help="stacked recurrent layers (default 1)",
-    )
-    g.add_argument(
-        "--bidirectional",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="read both directions (default: yes for classify/tag; lm never)",
-    )
-    g.add_argument(
-        "--dropout",
-        type=float,
-        default=d["dropout"],
-        metavar="P",
-        help=f"dropout on embeddings, between layers and before the output "
-        f"(default {d['dropout']})",
-    )
-    g.add_argument(
-        "--pooling",
-        choices=["last", "mean", "max"],
-        default=d["pooling"],
-        help="classify: how step outputs become one vector (default max)",
-    )
-    g.add_argument(
-        "--char-features",
-        choices=["none", "cnn", "lstm"],
-        help="character-level word features (default cnn for tag, none otherwise)",
-    )
-    g.add_argument(
-        "--tie-embeddings",
-        action="store_true",
-        help="lm: share input embedding and output layer (needs --hidden = --embedding-dim)",
-    )
-
-    g = p.add_argument_group("loss")
-    g.add_argument(
-        "--loss",
-        choices=["ce", "crf"],
-        default=d["loss"],
-        help="ce: cross-entropy per step (default); crf: linear-chain CRF (tag)",
-    )
-    g.add_argument(
-        "--time-reduction",
-        choices=["sum", "mean"],
-        default=d["time_reduction"],
-        help="over a sequence's steps: sum (default) or mean",
-    )
-    g.add_argument(
-        "--reduction",
-        choices=["mean", "token_mean", "sum"],
-        default=d["reduction"],
-        help="over the batch: mean over sequences (default), token_mean over steps, or sum",
-    )
-    g.add_argument(
-        "--label-smoothing",
-        type=float,
-        default=d["label_smoothing"],
-        metavar="EPS",
-        help="replace the true distribution y by (1-EPS)·y + EPS/C (default 0)",
-    )
-    g.add_argument(
-        "--class-weights",
-        metavar="SPEC",
-        help="'balanced' (inverse frequency) or LABEL=W,LABEL=W (others 1)",
-    )
-
-    g = p.add_argument_group("training")
-    g.add_argument(
-        "--epochs",
-        type=int,
-        default=d["epochs"],
-        metavar="N",
-        help=f"passes over the training data (default {d['epochs']})",
-    )
-    g.add_argument(
-        "--batch-size",
-        type=int,
-        default=d["batch_size"],
-        metavar="N",
-        help="sequences per batch; lm: parallel rows of the text (default 32)",
-    )
-    g.add_argument(
-        "--bucket-pool",
-        type=int,
-        default=d["bucket_pool"],
-        metavar="N",
-        help="classify/tag: sort pools of N batches by length and cut them into batches, "
-        "so each batch pads little; 1 = random batches, which pad more but mix lengths "
-        f"(default {d['bucket_pool']})",
-    )
-    g.add_argument(
-        "--bptt",
-        type=int,
-        default=d["bptt"],
-        metavar="N",
-        help=f"lm: steps per backpropagation window (default {d['bptt']})",
-    )
-    g.add_argument(
-        "--lr", type=float, metavar="LR", help="learning rate (default 1e-3 for adam, 1.0 for sgd)"
-    )
-    g.add_argument(
-        "--optimizer",
-        choices=["adam", "sgd"],
-        default=d["optimizer"],
-        help="optimizer (default adam)",
-    )
-    g.add_argument(
-        "--weight-decay",
-        type=float,
-        default=d["weight_decay"],
-        metavar="W",
-        help="L2 weight decay (default 0)",
-    )
-    g.add_argument(
-        "--clip",
-        type=float,
-        default=d["clip"],
-        metavar="NORM",
-        help=f"clip the gradient norm (0 = off; default {d['clip']})",
-    )
-    g.add_argument(
-        "--schedule",
-        choices=["plateau", "exponential", "none"],
-        default=d["schedule"],
-        help="learning rate: plateau (× --lr-decay when dev stops improving; "
-        "default), exponential (× --lr-decay every epoch from --decay-start), none",
-    )
-    g.add_argument(
-        "--lr-decay",
-        type=float,
-        default=d["lr_decay"],
-        metavar="F",
-        help=f"factor of the schedule (default {d['lr_decay']})",
-    )
-    g.add_argument(
-        "--decay-start",
-        type=int,
-        default=d["decay_start"],
-        metavar="EPOCH",
-        help="exponential schedule: first epoch whose end decays the rate (default 1)",
-    )
-    g.add_argument(
-        "--patience",
-        type=int,
-        default=d["patience"],
-        metavar="N",
-        help=f"stop after N epochs without a better dev score (0 = never; default {d['patience']})",
-    )
-    g.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimizer steps")
-    g.add_argument(
-        "--seed",
-        type=int,
-        default=d["seed"],
-        metavar="N",
-        help="random seed for initialisation, dropout and data order (default 1)",
-    )
-    g.add_argument(
-        "--device",
-        choices=["auto", "cpu", "cuda"],
-        default=d["device"],
-        help="auto (cuda when available; default), cpu or cuda",
-    )
-    g.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
-    g.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        metavar="STEPS",
-        help="also checkpoint every STEPS steps (default: at epoch ends only)",
-    )
-    g.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the interrupted run whose checkpoint is in --out",
-    )
-    g.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
-    g.add_argument(
-        "--detect-anomaly",
-        action="store_true",
-        help="find the operation that produced a NaN (slow)",
-    )
-    g.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="progress bar (default: when stderr is a terminal)",
-    )
-
-    g = p.add_argument_group("more model options")
-    g.add_argument(
-        "--word-dropout",
-        type=float,
-        default=d["word_dropout"],
-        metavar="P",
-        help="while training, replace each word by <unk> with probability P, so rare and "
-        "unseen words are read from characters and context (default 0)",
-    )
-    g.add_argument(
-        "--bf16",
-        action="store_true",
-        help="train with bfloat16 matrix products (autocast), several times faster on CPUs "
-        "with AMX or AVX-512-BF16; weights, loss and evaluation stay float32",
-    )
+    add_train_arguments(p)
     p.set_defaults(run=_train)
 
 
@@ -348,9 +58,8 @@ def _train(args) -> int:
     from rnnseq.training.config import TrainConfig
     from rnnseq.training.loop import train
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-    result = train(cfg)
+    given = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
+    result = train(TrainConfig(**given))
     if not result.is_main:  # one summary per run, from rank 0
         return 0
     best = result.metrics.get("best") or (result.metrics["epochs"] or [{}])[-1]
@@ -392,6 +101,12 @@ def _load(args):
     return Predictor.load(args.model, device=args.device, batch_size=args.batch_size)
 
 
+def _format_choices() -> list[str]:
+    from rnnseq.data.formats import FORMATS
+
+    return list(FORMATS)
+
+
 def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate",
@@ -405,7 +120,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--format",
-        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
+        choices=_format_choices(),
         help="input format (default: from the file name, else the content)",
     )
     p.add_argument("--column", metavar="C", help="CoNLL-U tag field or header label column")
@@ -420,7 +135,7 @@ def _evaluate(args) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in result.items() if k != "per_class"}))
     else:
-        print(evaluation_report(result, args.data, predictor.task))
+        print(evaluation_report(result, args.data, predictor.meta.task.loss_unit))
     return 0
 
 
@@ -444,7 +159,7 @@ def _add_predict(sub) -> None:
     )
     p.add_argument(
         "--format",
-        choices=["conllu", "conll", "tsv", "csv", "jsonl", "text"],
+        choices=_format_choices(),
         help="read FILE as labelled data of this format (conllu, conll, tsv, csv, jsonl) and "
         "predict its inputs; lm: text, the same as no --format",
     )
@@ -481,17 +196,14 @@ def _predict(args) -> int:
     _bound_kernel_cache()
     predictor = _load(args)
     generation = {"max_new": args.max_new, "temperature": args.temperature, "seed": args.seed}
-    if predictor.task == "lm":
-        if args.format not in (None, "text"):
-            raise UsageError(f"--format {args.format} cannot hold lm prompts; use --format text")
-        blocks = _predict_raw(predictor, args.input, generation)
-    elif args.format is not None:
+    task = predictor.meta.task
+    if task.reads_labelled_input(args.format):
         if args.input == "-":
             raise UsageError("--format needs a FILE (labelled data), not standard input")
-        from rnnseq.data import read_dataset
-
-        data = read_dataset(args.input, predictor.task, format=args.format)
-        blocks = predictor.predict_blocks(e.tokens for e in data)
+        data = task.read_labelled(
+            args.input, format=args.format, column=None, config=predictor.meta.config
+        )
+        blocks = predictor.predict_labelled(data)
     else:
         blocks = _predict_raw(predictor, args.input, generation)
     out = sys.stdout
@@ -519,7 +231,7 @@ def _predict_raw(predictor, path: str, generation: dict):
             raise UsageError(f"{path}: cannot read ({e.strerror or e})") from None
         name, chunk = path, 256
     try:
-        lines = _input_lines(source, name, need_text=predictor.task == "classify")
+        lines = _input_lines(source, name, need_text=predictor.meta.task.needs_text)
         yield from predictor.predict_lines(lines, chunk=chunk, **generation)
     finally:
         if path != "-":
@@ -594,14 +306,11 @@ def _explain(args) -> int:
     from rnnseq.report import explanation_table, use_colour
 
     predictor = _load(args)
-    labels = None
-    if args.labels is not None:
-        labels = args.labels.split() if predictor.task == "tag" else [args.labels.strip()]
-    expl = predictor.explain(args.text, labels)
+    expl = predictor.explain(args.text, args.labels)
     if args.json:
         print(json.dumps(expl.to_dict()))
     else:
-        print(explanation_table(expl, colour=use_colour(), task=predictor.task))
+        print(explanation_table(expl, colour=use_colour()))
     return 0
 
 
@@ -700,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     usage or input, 130 interrupted). Bad input is one line on stderr, never a traceback."""
     args = build_parser().parse_args(argv)
     from rnnseq.data.download import DownloadError
+    from rnnseq.options import OptionError
     from rnnseq.serialization import ModelFolderError
     from rnnseq.training.loop import NumericalError
 
@@ -710,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     except NumericalError as e:
         print(f"rnnseq {args.command}: {_one_line(e)}", file=sys.stderr)
         return 1
+    except OptionError as e:  # named as flags here, as fields in Python
+        print(f"rnnseq {args.command}: error: {_one_line(e.for_cli())}", file=sys.stderr)
+        return EXIT_USAGE
     except (UsageError, ValueError, ModelFolderError, DownloadError) as e:
         # DataError (readers) and UnicodeDecodeError are ValueErrors too.
         print(f"rnnseq {args.command}: error: {_one_line(e)}", file=sys.stderr)

@@ -38,9 +38,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LinearChainCRF", "crf_loss", "viterbi_decode"]
+from rnnseq._loss_checks import (
+    LABELING_REDUCTIONS,
+    _check_reduction,
+    _check_terms_reductions,
+    _counted_steps,
+)
+from rnnseq.reductions import LossTerms, batch_count
 
-REDUCTIONS = ("mean", "sum", "none", "token_mean")
+__all__ = ["LinearChainCRF", "crf_loss", "crf_loss_terms", "viterbi_decode"]
+
+REDUCTIONS = LABELING_REDUCTIONS  # ("mean", "sum", "none", "token_mean")
 FORBIDDEN = -1e30  # the score of a forbidden move; see the module docstring
 
 Constraints = tuple  # (start (C,), transitions (C, C), end (C,)) boolean tables
@@ -107,43 +115,29 @@ def _check_constraints(constraints, num_tags: int):
 
 
 def _step_mask(emissions: Tensor, lengths, mask) -> Tensor:
-    """(N, T) bool, True at real steps, always a prefix per row."""
+    """(N, T) bool, True at real steps, always a prefix per row.
+
+    lengths and mask are checked as in :mod:`rnnseq.losses` (same rules, same
+    messages), plus the CRF's own: a chain can neither weight nor skip steps, so
+    a mask must be bool and a prefix per row.
+    """
     n, t_max = emissions.shape[:2]
-    device = emissions.device
-    if lengths is not None and mask is not None:
-        raise ValueError("give at most one of lengths and mask, got both")
-    if mask is not None:
+    if mask is not None and lengths is None:
         if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
             dtype = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
             raise ValueError(
                 f"mask must be a bool tensor (a CRF chain cannot weight steps), got {dtype}"
             )
-        if tuple(mask.shape) != (n, t_max):
-            raise ValueError(f"mask must have shape ({n}, {t_max}), got {tuple(mask.shape)}")
-        mask = mask.to(device)
-        holes = mask[:, 1:] & ~mask[:, :-1]  # (N, T-1): a real step after a padded one
+    steps, _ = _counted_steps(lengths, mask, n, t_max, emissions.device, torch.float32)  # (N, T)
+    if mask is not None:
+        holes = steps[:, 1:] & ~steps[:, :-1]  # (N, T-1): a real step after a padded one
         if holes.any():
             row = int(holes.any(1).nonzero()[0])
             raise ValueError(
                 f"mask must be a prefix per row (True...True False...False) because a chain "
                 f"cannot skip steps; row {row} has a hole"
             )
-        return mask
-    if lengths is None:
-        return torch.ones(n, t_max, dtype=torch.bool, device=device)
-    if not isinstance(lengths, Tensor) and len(lengths) == 0:
-        lengths = torch.zeros(0, dtype=torch.long)  # [] would otherwise become float32
-    lengths = torch.as_tensor(lengths, device=device)
-    if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
-        raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
-    if tuple(lengths.shape) != (n,):
-        raise ValueError(f"lengths must have shape ({n},), got {tuple(lengths.shape)}")
-    if n and (lengths.min() < 0 or lengths.max() > t_max):
-        raise ValueError(
-            f"lengths must be in [0, {t_max}], got min {int(lengths.min())} "
-            f"and max {int(lengths.max())}"
-        )
-    return torch.arange(t_max, device=device) < lengths.unsqueeze(1)  # (N, T)
+    return steps
 
 
 def _check_tags(tags, steps: Tensor, num_tags: int) -> Tensor:
@@ -298,7 +292,8 @@ def crf_loss(
     The loss is one number per sequence, so there is no time_reduction (as in
     :func:`rnnseq.losses.sequence_labeling_loss`'s "sum" over time, a row's NLL is
     already a whole-sequence quantity). A batch with nothing counted gives 0, with
-    gradient 0, never NaN.
+    gradient 0, never NaN. For the scalar reductions this is
+    :func:`crf_loss_terms` ``(...).value()``.
 
     Args:
         emissions: (N, T, C) floating scores; float16/bfloat16 are computed in float32
@@ -324,14 +319,67 @@ def crf_loss(
         >>> round(loss.item(), 4)
         1.3863
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction, REDUCTIONS)
+    tables = (transitions, start_transitions, end_transitions, constraints)
+    loss = _crf_nll(emissions, tags, lengths, mask, reduction, *tables)
+    return (loss if reduction == "none" else loss.value()).to(emissions.dtype)
+
+
+def crf_loss_terms(
+    emissions: Tensor,
+    tags: Tensor,
+    lengths=None,
+    *,
+    mask: Tensor | None = None,
+    reduction: str = "mean",
+    transitions: Tensor,
+    start_transitions: Tensor | None = None,
+    end_transitions: Tensor | None = None,
+    constraints: Constraints | None = None,
+) -> LossTerms:
+    """:func:`crf_loss` as a (total, count) pair: loss = total / count.
+
+    With NLL_i and T_i as in :func:`crf_loss`::
+
+        total = Σ_i NLL_i
+        count = N' = rows with T_i > 0         reduction="mean"
+              = Σ_i T_i                        reduction="token_mean"
+              = None                           reduction="sum"
+
+    (the counts of :mod:`rnnseq.reductions`, as for every loss of rnnseq). Totals
+    and counts of several batches (or processes) add up; divide once
+    (:meth:`~rnnseq.reductions.LossTerms.value`). reduction="none" is a ValueError.
+
+    Args:
+        as in :func:`crf_loss`; reduction "mean" | "sum" | "token_mean".
+
+    Shape:
+        as in :func:`crf_loss`; total and count are scalars in the computation's
+        dtype (at least float32).
+
+    Example:
+        >>> e = torch.zeros(2, 2, 2)  # every path scores 0: NLL = T · log 2 per row
+        >>> total, count = crf_loss_terms(
+        ...     e, torch.zeros(2, 2, dtype=torch.long), [2, 1], transitions=torch.zeros(2, 2),
+        ...     reduction="token_mean",
+        ... )
+        >>> round(total.item(), 4), count.item()  # 3 · log 2 over 3 steps
+        (2.0794, 3.0)
+    """
+    _check_terms_reductions(reduction, REDUCTIONS)
+    tables = (transitions, start_transitions, end_transitions, constraints)
+    return _crf_nll(emissions, tags, lengths, mask, reduction, *tables)
+
+
+def _crf_nll(
+    emissions, tags, lengths, mask, reduction, transitions, start, end, constraints
+) -> Tensor | LossTerms:
+    """The per-row NLL (N,) for reduction="none", else the LossTerms."""
     emissions, steps, tables, allowed = _prepare(
-        emissions, lengths, mask, transitions, start_transitions, end_transitions, constraints
+        emissions, lengths, mask, transitions, start, end, constraints
     )
     num_tags = emissions.shape[2]
     tags = _check_tags(tags, steps, num_tags)  # (N, T) long, 0 at padding
-    out_dtype = emissions.dtype
     if emissions.shape[1] == 0:
         emissions, steps, tags = _pad_empty_time(emissions, steps, tags)
     if allowed is not None:
@@ -345,17 +393,11 @@ def crf_loss(
         emit, tags, steps, start, trans, end
     )  # (N,)
     nll = torch.where(lengths > 0, nll, 0)  # (N,); empty rows are 0, with gradient 0
-
-    total = nll.sum()
     if reduction == "none":
-        loss = nll
-    elif reduction == "sum":
-        loss = total
-    elif reduction == "mean":
-        loss = total / (lengths > 0).sum().clamp(min=1)
-    else:  # token_mean
-        loss = total / lengths.sum().clamp(min=1)
-    return loss.to(out_dtype)
+        return nll
+    # A row's NLL is its whole-sequence loss; each real step counts 1.
+    count = batch_count(reduction, steps, steps.to(dtype), dtype)
+    return LossTerms(nll.sum(), count)
 
 
 @torch.no_grad()
@@ -406,7 +448,8 @@ class LinearChainCRF(nn.Module):
     state dict) and apply to both the loss and decoding.
 
     ``forward`` returns :func:`crf_loss` (the NLL, see there for the math and the
-    reductions); ``viterbi_decode`` returns the best tag sequences.
+    reductions), ``loss_terms`` the same as (total, count) (:func:`crf_loss_terms`);
+    ``viterbi_decode`` returns the best tag sequences.
 
     Shape:
         emissions (N, T, C), tags (N, T), lengths (N,) or mask (N, T).
@@ -460,6 +503,20 @@ class LinearChainCRF(nn.Module):
     ) -> Tensor:
         """The NLL of ``tags``; see :func:`crf_loss`."""
         return crf_loss(emissions, tags, lengths, mask=mask, reduction=reduction, **self._tables())
+
+    def loss_terms(
+        self,
+        emissions: Tensor,
+        tags: Tensor,
+        lengths=None,
+        *,
+        mask: Tensor | None = None,
+        reduction: str = "mean",
+    ) -> LossTerms:
+        """The NLL of ``tags`` as (total, count); see :func:`crf_loss_terms`."""
+        return crf_loss_terms(
+            emissions, tags, lengths, mask=mask, reduction=reduction, **self._tables()
+        )
 
     def viterbi_decode(
         self, emissions: Tensor, lengths=None, *, mask: Tensor | None = None

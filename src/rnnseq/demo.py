@@ -105,16 +105,16 @@ def run_demo(out: str | Path, seed: int = 1) -> dict:
     )
     print(
         explanation_table(
-            tag_model.explain(" ".join(gold.tokens), gold.tags), colour=colour, task="tag"
+            tag_model.explain(" ".join(gold.tokens), gold.tags), colour=colour
         )
     )
     print(f'\nrnnseq explain --model {tagger.out} --text "{TAG_SENTENCE}"')
-    print(explanation_table(tag_model.explain(TAG_SENTENCE), colour=colour, task="tag"))
+    print(explanation_table(tag_model.explain(TAG_SENTENCE), colour=colour))
 
     cls_model = Predictor.load(classifier.out, device="cpu")
     for text, label in REVIEWS:
         print(f'\nrnnseq explain --model {classifier.out} --text "{text}" --labels {label}')
-        print(explanation_table(cls_model.explain(text, [label]), colour=colour, task="classify"))
+        print(explanation_table(cls_model.explain(text, [label]), colour=colour))
 
     tag_best = tagger.metrics["best"] or {}
     cls_best = classifier.metrics["best"] or {}

@@ -12,6 +12,10 @@ so the same functions score the command line, the Python API and the tests.
   predicted tags are first rewritten as IOB2 with conlleval's chunk reading
   (:func:`rnnseq.tag_schemes.to_iob2`), so the original IOB1 CoNLL-2003 files are
   scored correctly, then scored by ``seqeval`` in strict IOB2 mode;
+  per entity type X the same three figures over the spans of type X, and its
+  support = the number of gold spans of type X;
+- confusion matrix: counts[i][j] = number of positions whose gold label is
+  labels[i] and whose predicted label is labels[j];
 - perplexity = exp(mean cross-entropy in nats per counted step).
 
 Rates are fractions in [0, 1].
@@ -30,7 +34,9 @@ __all__ = [
     "per_class_scores",
     "classification_scores",
     "span_scores",
+    "per_type_span_scores",
     "tagging_scores",
+    "confusion_matrix",
     "perplexity",
 ]
 
@@ -98,9 +104,65 @@ def span_scores(
     }
 
 
+def per_type_span_scores(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], scheme: str
+) -> dict[str, dict[str, float]]:
+    """Strict span precision, recall, F1 and support (gold spans) per entity type.
+
+    Scored as :func:`span_scores` (conlleval's chunks, then seqeval strict IOB2); the
+    types are those of the gold or the predicted spans, sorted. A type never predicted
+    has precision 0; a type absent from the gold has recall 0 and support 0.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(
+            f"gold and pred must hold as many sentences, got {len(gold)} and {len(pred)}"
+        )
+    from seqeval.metrics.v1 import precision_recall_fscore_support, unique_labels
+    from seqeval.scheme import IOB2
+
+    gold2 = [to_iob2(list(tags), scheme) for tags in gold]
+    pred2 = [to_iob2(list(tags), scheme) for tags in pred]
+    types = unique_labels(gold2, pred2, IOB2)
+    if not types:  # no span anywhere (seqeval also refuses an empty corpus)
+        return {}
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold2, pred2, average=None, scheme=IOB2, zero_division=0
+    )
+    return {
+        kind: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for kind, p, r, f, n in zip(types, precision, recall, f1, support, strict=True)
+    }
+
+
+def confusion_matrix(
+    gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]
+) -> list[list[int]]:
+    """counts[i][j] = positions with gold label ``labels[i]`` and prediction ``labels[j]``.
+
+    Rows are gold, columns predicted, both in the order of ``labels``; a position whose
+    gold or predicted label is not in ``labels`` is not counted (so a caller can show
+    the most frequent classes only). Shape: (len(labels), len(labels)), plain ints.
+    """
+    if len(gold) != len(pred):
+        raise ValueError(
+            f"gold and pred must have the same length, got {len(gold)} and {len(pred)}"
+        )
+    index = {label: k for k, label in enumerate(labels)}
+    if len(index) != len(labels):
+        raise ValueError(f"labels must be distinct, got {list(labels)}")
+    counts = [[0] * len(labels) for _ in labels]
+    for g, p in zip(gold, pred, strict=True):
+        i, j = index.get(g), index.get(p)
+        if i is not None and j is not None:
+            counts[i][j] += 1
+    return counts
+
+
 def tagging_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict:
     """Token accuracy, macro-F1 and per-tag report; span scores when the gold tags form
-    a span scheme (then also "tag_scheme": "IOB1" | "IOB2" | "IOBES")."""
+    a span scheme: then also "tag_scheme" ("IOB1" | "IOB2" | "IOBES"),
+    "span_precision", "span_recall", "span_f1" and "per_type" (entity type ->
+    {"precision", "recall", "f1", "support"})."""
     flat_gold = [t for sent in gold for t in sent]
     flat_pred = [t for sent in pred for t in sent]
     scores = classification_scores(flat_gold, flat_pred)
@@ -112,6 +174,7 @@ def tagging_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
             span_precision=spans["precision"],
             span_recall=spans["recall"],
             span_f1=spans["f1"],
+            per_type=per_type_span_scores(gold, pred, scheme),
         )
     return scores
 

@@ -7,6 +7,9 @@ Two losses, one per task:
   summed (or averaged) over the real steps of each sequence, then averaged over
   the sequences.
 
+and :func:`linear_sequence_labeling_loss` (from :mod:`rnnseq.linear_losses`),
+the labeling loss of an output layer's logits without forming them.
+
 Both follow ``../shared/CONTRACT.md`` ("The math", "rnnseq.losses") to the
 letter and agree with the NumPy walkthrough in :mod:`rnnseq.reference`. Where
 the semantics coincide they equal ``torch.nn.functional.cross_entropy``; where
@@ -20,8 +23,15 @@ they differ, they differ on purpose:
 - float16/bfloat16 logits are computed in float32 and the result returned in
   the logits' dtype.
 
-The per-step cross-entropy is computed by :func:`_cross_entropy_per_step`; the
-reductions over time and over the batch are plain tensor code on (N, T).
+Each loss has a ``*_terms`` sibling with the same arguments that returns the
+batch's loss as a :class:`~rnnseq.reductions.LossTerms` (total, count) pair, to
+be summed over batches or processes and divided once; the scalar loss is
+exactly ``terms.value()``. The reductions themselves are defined once, in
+:mod:`rnnseq.reductions`.
+
+The per-step cross-entropy is computed by :func:`_cross_entropy_per_step`, on
+the fused kernel of :mod:`rnnseq.kernels` or the plain ``log_softmax`` path, as
+the kernel plan in force says (:func:`rnnseq.kernels.use_plan`).
 """
 
 from __future__ import annotations
@@ -29,31 +39,44 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnseq import _fused
-from rnnseq._linear_loss import linear_cross_entropy, rows_per_chunk
+from rnnseq import kernels
 from rnnseq._loss_checks import (
     CLASSIFICATION_REDUCTIONS,
     LABELING_REDUCTIONS,
     _check_logits,
     _check_options,
-    _check_output_layer,
     _check_targets,
+    _check_terms_reductions,
     _check_time_reduction,
     _check_weight,
+    _compute_dtype,
     _counted_steps,
+    _counted_targets,
     _safe_targets,
+)
+from rnnseq.linear_losses import linear_sequence_labeling_loss, linear_sequence_labeling_loss_terms
+from rnnseq.reductions import (
+    LossTerms,
+    batch_count,
+    row_losses,
+    step_coefficients,
+    step_counts,
 )
 
 __all__ = [
+    "LossTerms",
     "sequence_classification_loss",
+    "sequence_classification_loss_terms",
     "sequence_labeling_loss",
+    "sequence_labeling_loss_terms",
     "linear_sequence_labeling_loss",
+    "linear_sequence_labeling_loss_terms",
     "SequenceClassificationLoss",
     "SequenceLabelingLoss",
 ]
 
 # --------------------------------------------------------------------------
-# The per-step cross-entropy and the divisions.
+# The per-step cross-entropy.
 # --------------------------------------------------------------------------
 
 
@@ -64,6 +87,7 @@ def _cross_entropy_per_step(
     weight: Tensor | None,
     label_smoothing: float,
     dtype: torch.dtype,
+    plan: kernels.KernelPlan,
 ) -> Tensor:
     """L_m for M steps, each a row of C logits: 0 (with zero gradient) where not counted.
 
@@ -75,16 +99,16 @@ def _cross_entropy_per_step(
     With probability targets y: L = -Σ_k w_k · ((1 - ε) y_k + ε / C) · log softmax(z)_k.
 
     Two implementations give the same numbers: the fused autograd Function of
-    :mod:`rnnseq._fused` (class-index targets; one pass forward, one backward,
-    uncounted rows skipped) when :func:`rnnseq._fused.use_fused` says so, else
-    the plain ``log_softmax`` + ``gather`` below.
+    :mod:`rnnseq.kernels.cross_entropy` (class-index targets; one pass forward,
+    one backward, uncounted rows skipped) when :func:`rnnseq.kernels.use_fused`
+    says so for ``plan``, else the plain ``log_softmax`` + ``gather`` below.
 
     Shape:
         logits (M, C), targets (M,) int or (M, C) float, counted (M,) bool -> (M,) in ``dtype``.
     """
-    if _fused.use_fused(logits, targets, weight):
-        return _fused.cross_entropy_per_step(
-            logits, targets, counted, weight, label_smoothing, dtype
+    if kernels.use_fused(plan, logits, targets, weight):
+        return kernels.cross_entropy.cross_entropy_per_step(
+            logits, targets, counted, weight, label_smoothing, dtype, plan
         )
     return _plain_cross_entropy_per_step(logits, targets, counted, weight, label_smoothing, dtype)
 
@@ -126,18 +150,8 @@ def _plain_cross_entropy_per_step(
     return torch.where(counted, losses, 0.0)  # (M,)
 
 
-def _safe_divide(total: Tensor, count: Tensor) -> Tensor:
-    """total / count, and 0 (with zero gradient) where count is 0."""
-    nonzero = count != 0
-    return torch.where(nonzero, total / torch.where(nonzero, count, 1), 0.0)
-
-
-def _compute_dtype(logits: Tensor) -> torch.dtype:
-    return torch.float64 if logits.dtype == torch.float64 else torch.float32
-
-
 # --------------------------------------------------------------------------
-# Public functions.
+# Sequence classification.
 # --------------------------------------------------------------------------
 
 
@@ -165,7 +179,8 @@ def sequence_classification_loss(
         "sum":   Σ_i L_i
         "mean":  Σ_i L_i / Σ_i w[c_i]       (/ N without weights or with probability targets)
 
-    An empty batch gives 0 with a zero gradient.
+    An empty batch gives 0 with a zero gradient. For "sum" and "mean" this is
+    :func:`sequence_classification_loss_terms` ``(...).value()``.
 
     Args:
         logits: unnormalised scores z.
@@ -189,34 +204,87 @@ def sequence_classification_loss(
     """
     _check_logits(logits, 2, "(N, C)")
     _check_options(reduction, CLASSIFICATION_REDUCTIONS, label_smoothing)
+    loss = _classification(logits, targets, weight, label_smoothing, reduction)
+    return (loss if reduction == "none" else loss.value()).to(logits.dtype)
+
+
+def sequence_classification_loss_terms(
+    logits: Tensor,
+    targets: Tensor,
+    *,
+    weight: Tensor | None = None,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> LossTerms:
+    """:func:`sequence_classification_loss` as a (total, count) pair: loss = total / count.
+
+    With L_i as in :func:`sequence_classification_loss`::
+
+        total = Σ_i L_i
+        count = Σ_i w[c_i]       reduction="mean" (N without weights or with probability targets)
+              = None             reduction="sum" (nothing to divide by)
+
+    Totals and counts of several batches (or processes) add up; divide once
+    (:meth:`~rnnseq.reductions.LossTerms.value`). reduction="none" is a ValueError.
+
+    Args:
+        logits, targets, weight, label_smoothing: as in :func:`sequence_classification_loss`.
+        reduction: "mean" | "sum".
+
+    Shape:
+        logits (N, C), targets (N,) or (N, C), weight (C,); total and count are
+        scalars in the computation's dtype (float32, or float64 for float64 logits).
+
+    Example:
+        >>> logits = torch.zeros(3, 4, requires_grad=True)   # every loss is ln 4
+        >>> total, count = sequence_classification_loss_terms(logits, torch.tensor([0, 1, 3]))
+        >>> round(total.item(), 4), count.item()             # 3 · ln 4, 3 examples
+        (4.1589, 3.0)
+    """
+    _check_logits(logits, 2, "(N, C)")
+    _check_terms_reductions(reduction, CLASSIFICATION_REDUCTIONS)
+    _check_options(reduction, CLASSIFICATION_REDUCTIONS, label_smoothing)
+    return _classification(logits, targets, weight, label_smoothing, reduction)
+
+
+def _classification(logits, targets, weight, label_smoothing, reduction) -> Tensor | LossTerms:
+    """The per-example losses (N,) for reduction="none", else the LossTerms."""
     index_targets = _check_targets(targets, logits)
     n, num_classes = logits.shape
     dtype = _compute_dtype(logits)
     weight = _check_weight(weight, num_classes, logits, dtype)
+    plan = kernels.current_plan(logits.device)
     counted = torch.ones(n, dtype=torch.bool, device=logits.device)  # (N,)
+    class_weight = None
     if index_targets:
         targets = _safe_targets(targets, counted, num_classes, None)  # (N,)
-        if reduction != "none" and _fused.use_fused(logits, targets, weight):
-            # loss = Σ_i a_i · L_i: a_i = 1 ("sum"), or 1 / Σ_i w[c_i] ("mean").
-            coef = torch.ones(n, dtype=dtype, device=logits.device)  # (N,)
-            if reduction == "mean":
-                count = coef.sum() if weight is None else weight[targets].sum()
-                coef = _safe_divide(coef, count)
-            return _fused.cross_entropy_per_step(
-                logits, targets, counted, weight, label_smoothing, dtype, coef
-            ).to(logits.dtype)
-
-    losses = _cross_entropy_per_step(logits, targets, counted, weight, label_smoothing, dtype)
+        if weight is not None:
+            class_weight = weight[targets]  # (N,) w[c_i]
     if reduction == "none":
-        return losses.to(logits.dtype)  # (N,)
-    total = losses.sum()
-    if reduction == "sum":
-        return total.to(logits.dtype)
-    if index_targets and weight is not None:
-        count = weight[targets].sum()
+        return _cross_entropy_per_step(
+            logits, targets, counted, weight, label_smoothing, dtype, plan
+        )  # (N,)
+
+    # An example is a one-step row, and the classification "mean" (PyTorch's
+    # weighted mean) is the token mean of such rows.
+    count = None
+    if reduction == "mean":
+        counts = step_counts(counted, None, class_weight, dtype)  # (N,) w[c_i], or 1
+        count = batch_count("token_mean", counted[:, None], counts, dtype)
+    if kernels.use_fused(plan, logits, targets, weight):
+        total = kernels.cross_entropy.cross_entropy_per_step(
+            logits, targets, counted, weight, label_smoothing, dtype, plan, counted.to(dtype)
+        )  # Σ_i 1 · L_i, one autograd node
     else:
-        count = torch.tensor(float(n), dtype=dtype, device=logits.device)
-    return _safe_divide(total, count).to(logits.dtype)
+        total = _plain_cross_entropy_per_step(
+            logits, targets, counted, weight, label_smoothing, dtype
+        ).sum()
+    return LossTerms(total, count)
+
+
+# --------------------------------------------------------------------------
+# Sequence labeling.
+# --------------------------------------------------------------------------
 
 
 def sequence_labeling_loss(
@@ -254,7 +322,8 @@ def sequence_labeling_loss(
 
     Nothing counted is never a division by zero: such a row, or batch, is 0
     with a zero gradient. Steps that are not counted are fully inert, whatever
-    their logits (NaN and inf included) or targets hold.
+    their logits (NaN and inf included) or targets hold. For the scalar
+    reductions this is :func:`sequence_labeling_loss_terms` ``(...).value()``.
 
     Args:
         logits: unnormalised scores z.
@@ -285,232 +354,114 @@ def sequence_labeling_loss(
     _check_logits(logits, 3, "(N, T, C)")
     _check_options(reduction, LABELING_REDUCTIONS, label_smoothing)
     _check_time_reduction(time_reduction, reduction)
-    index_targets = _check_targets(targets, logits)
-    n, t, num_classes = logits.shape
-    dtype = _compute_dtype(logits)
-    weight = _check_weight(weight, num_classes, logits, dtype)
-
-    counted, step_weight = _counted_steps(lengths, mask, n, t, logits, dtype)  # (N, T), m_ij
-    class_weight = None
-    if index_targets:
-        counted = counted & (targets != ignore_index)  # (N, T)
-        targets = _safe_targets(targets, counted, num_classes, ignore_index)  # (N, T)
-        if step_weight is not None:
-            step_weight = torch.where(counted, step_weight, 0.0)  # ignored steps weigh 0
-        if weight is not None:
-            class_weight = weight[targets]  # (N, T) w[c_ij]
-    flat_targets = targets.reshape(n * t, *targets.shape[2:])  # (N·T,) or (N·T, C)
-    flat_logits = logits.reshape(n * t, num_classes)  # (N·T, C)
-
-    scalar = time_reduction != "none" and reduction != "none"
-    fixed_weights = step_weight is None or not step_weight.requires_grad
-    if scalar and fixed_weights and _fused.use_fused(flat_logits, flat_targets, weight):
-        # The fused Function takes the reductions as weights a_ij on the steps.
-        coef = _step_coefficients(
-            counted, step_weight, class_weight, time_reduction, reduction, dtype
-        )  # (N, T)
-        loss = _fused.cross_entropy_per_step(
-            flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype,
-            coef.reshape(-1),
-        )  # fmt: skip
-        return loss if loss.dtype == logits.dtype else loss.to(logits.dtype)
-
-    per_step = _cross_entropy_per_step(
-        flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype
-    ).view(n, t)  # (N, T) L_ij
-    loss = _reduce_steps(per_step, counted, step_weight, class_weight, time_reduction, reduction)
-    return loss.to(logits.dtype)
+    loss = _labeling(
+        logits, targets, lengths, mask, ignore_index, time_reduction, reduction, weight,
+        label_smoothing,
+    )  # fmt: skip
+    return (loss if reduction == "none" else loss.value()).to(logits.dtype)
 
 
-def _reduce_steps(
-    per_step: Tensor,
-    counted: Tensor,
-    step_weight: Tensor | None,
-    class_weight: Tensor | None,
-    time_reduction: str,
-    reduction: str,
-) -> Tensor:
-    """The reductions of :func:`sequence_labeling_loss`, from the per-step losses L_ij.
-
-    per_step (N, T) is 0 where not counted; step_weight is m_ij, or None when
-    every counted step weighs 1; class_weight is w[c_ij] (None: 1), so that
-    n_ij = m_ij · w[c_ij]. Sums are taken first and divided once, at the end.
-
-    Shape:
-        per_step, counted, step_weight, class_weight: (N, T) -> scalar, (N,) or (N, T).
-    """
-    step_losses = per_step if step_weight is None else per_step * step_weight  # (N, T)
-    if time_reduction == "none":
-        return step_losses
-
-    def step_counts() -> Tensor:  # (N, T) n_ij
-        m = counted.to(per_step.dtype) if step_weight is None else step_weight
-        return m if class_weight is None else m * class_weight
-
-    if reduction == "token_mean":
-        return _safe_divide(step_losses.sum(), step_counts().sum())
-    row_losses = step_losses.sum(dim=1)  # (N,)
-    if time_reduction == "mean":
-        row_losses = _safe_divide(row_losses, step_counts().sum(dim=1))  # (N,)
-    if reduction == "none":
-        return row_losses
-    if reduction == "sum":
-        return row_losses.sum()
-    rows_counted = counted.any(dim=1).sum().to(per_step.dtype)  # N'
-    return _safe_divide(row_losses.sum(), rows_counted)
-
-
-def _step_coefficients(
-    counted: Tensor,
-    step_weight: Tensor | None,
-    class_weight: Tensor | None,
-    time_reduction: str,
-    reduction: str,
-    dtype: torch.dtype,
-) -> Tensor:
-    """a_ij such that a scalar reduction of :func:`_reduce_steps` is Σ_ij a_ij · L_ij.
-
-    Every reduction is linear in the per-step losses, with weights that depend
-    only on which steps count (never on the logits)::
-
-        a_ij = m_ij                    time "sum", reduction "sum"
-             = m_ij / N'               ... reduction "mean"
-             = m_ij / Σ_ij n_ij        reduction "token_mean"
-             = m_ij / Σ_j n_ij         time "mean" (then / N' for reduction "mean")
-
-    with 0 wherever a count is 0, as in :func:`_safe_divide`.
-
-    Shape:
-        counted, step_weight, class_weight: (N, T) -> (N, T).
-    """
-    coef = counted.to(dtype) if step_weight is None else step_weight  # (N, T) m_ij
-    step_counts = coef if class_weight is None else coef * class_weight  # (N, T) n_ij
-    if time_reduction == "mean":
-        coef = _safe_divide(coef, step_counts.sum(dim=1, keepdim=True))  # (N, T)
-    if reduction == "mean":
-        rows_counted = int(counted.any(dim=1).sum())  # N'; 0 only when coef is all 0
-        return coef / rows_counted if rows_counted else coef
-    if reduction == "token_mean":
-        return _safe_divide(coef, step_counts.sum())
-    return coef
-
-
-def linear_sequence_labeling_loss(
-    hidden: Tensor,
-    weight: Tensor,
-    bias: Tensor | None,
+def sequence_labeling_loss_terms(
+    logits: Tensor,
     targets: Tensor,
     lengths: Tensor | None = None,
     *,
     mask: Tensor | None = None,
-    chunk_size: int | None = None,
     ignore_index: int = -100,
     time_reduction: str = "sum",
     reduction: str = "mean",
-    class_weight: Tensor | None = None,
+    weight: Tensor | None = None,
     label_smoothing: float = 0.0,
-) -> Tensor:
-    """:func:`sequence_labeling_loss` of the logits z = h Wᵀ + b, without ever making all of them.
+) -> LossTerms:
+    """:func:`sequence_labeling_loss` as a (total, count) pair: loss = total / count.
 
-    The output layer and the loss run together over chunks of ``chunk_size``
-    counted steps, so at most (chunk_size, V) logits exist at a time (padding
-    and ignored steps cost nothing)::
+    With L_i (summed or averaged over time) and n_ij as in :func:`sequence_labeling_loss`::
 
-        z_ij = W h_ij + b                                  (V,) logits of step j of row i
-        L_ij = -w[c_ij] · log softmax(z_ij)[c_ij]          (smoothing as in sequence_labeling_loss)
+        total = Σ_i L_i
+        count = N' = rows with at least one counted step     reduction="mean"
+              = Σ_ij n_ij, counted steps or their weights    reduction="token_mean"
+              = None                                         reduction="sum"
 
-    and the same time and batch reductions as :func:`sequence_labeling_loss`,
-    whose value this equals (up to rounding); gradients reach ``hidden``,
-    ``weight`` and ``bias``. For a scalar loss the backward pass costs the same
-    three matrix products per chunk as the unfused head; for reduction="none"
-    it recomputes each chunk's logits (four).
+    Totals and counts of several batches (or processes) add up; divide once
+    (:meth:`~rnnseq.reductions.LossTerms.value`, 0 where count is 0).
+    reduction="none" and time_reduction="none" are a ValueError.
 
     Args:
-        hidden: the last hidden states h.
-        weight: output-layer weight W (as ``nn.Linear(H, V).weight``).
-        bias: output-layer bias b, or None.
-        targets: class indices c_ij (no probability targets here).
-        lengths, mask, ignore_index, time_reduction, reduction, label_smoothing:
+        logits, targets, lengths, mask, ignore_index, weight, label_smoothing:
             as in :func:`sequence_labeling_loss`.
-        chunk_size: steps per chunk; by default about 2**23 logits (32 MiB in float32).
-        class_weight: optional class weights w, one per class (``weight`` in
-            :func:`sequence_labeling_loss`; here that name is the layer's).
+        time_reduction: "sum" | "mean".
+        reduction: "mean" | "sum" | "token_mean" ("token_mean" needs time_reduction="sum").
 
     Shape:
-        - hidden: (N, T, H), floating point.  weight: (V, H).  bias: (V,).
-        - targets: (N, T) integer.  lengths: (N,).  mask: (N, T).  class_weight: (V,).
-        - output: scalar; (N,) for reduction="none"; (N, T) for time_reduction="none".
-          In hidden's dtype (computed in at least float32).
+        as in :func:`sequence_labeling_loss`; total and count are scalars in the
+        computation's dtype (float32, or float64 for float64 logits).
 
     Example:
-        >>> layer = nn.Linear(8, 50)
-        >>> hidden = torch.randn(2, 3, 8, requires_grad=True)
-        >>> targets = torch.tensor([[1, 2, 3], [4, -1, -1]])
-        >>> loss = linear_sequence_labeling_loss(
-        ...     hidden, layer.weight, layer.bias, targets, torch.tensor([3, 1]), chunk_size=2
+        >>> logits = torch.zeros(2, 3, 4, requires_grad=True)   # every step costs ln 4
+        >>> targets = torch.tensor([[1, 2, 3], [0, -1, -1]])
+        >>> terms = sequence_labeling_loss_terms(
+        ...     logits, targets, torch.tensor([3, 1]), reduction="token_mean"
         ... )
-        >>> loss.backward()
-        >>> expected = sequence_labeling_loss(layer(hidden), targets, torch.tensor([3, 1]))
-        >>> torch.allclose(loss, expected)
-        True
+        >>> round(terms.total.item(), 4), terms.count.item()   # 4 · ln 4 over 4 steps
+        (5.5452, 4.0)
+        >>> round(terms.value().item(), 4)
+        1.3863
     """
-    _check_logits(hidden, 3, "(N, T, H)", name="hidden")
+    _check_logits(logits, 3, "(N, T, C)")
+    _check_terms_reductions(reduction, LABELING_REDUCTIONS, time_reduction)
     _check_options(reduction, LABELING_REDUCTIONS, label_smoothing)
     _check_time_reduction(time_reduction, reduction)
-    n, t, size = hidden.shape
-    vocab = _check_output_layer(weight, bias, hidden)
-    if not isinstance(targets, Tensor):
-        raise TypeError(f"targets must be a torch.Tensor, got {type(targets).__name__}")
-    if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-        raise TypeError(f"targets must be an integer tensor of class indices, got {targets.dtype}")
-    if tuple(targets.shape) != (n, t):
-        raise ValueError(f"targets must have shape {(n, t)}, got {tuple(targets.shape)}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    dtype = _compute_dtype(hidden)
-    class_weight = _check_weight(class_weight, vocab, hidden, dtype, name="class_weight")
+    return _labeling(
+        logits, targets, lengths, mask, ignore_index, time_reduction, reduction, weight,
+        label_smoothing,
+    )  # fmt: skip
 
-    counted, step_weight = _counted_steps(lengths, mask, n, t, hidden, dtype)  # (N, T), m_ij
-    counted = counted & (targets.to(hidden.device) != ignore_index)  # (N, T)
-    targets = _safe_targets(targets.to(hidden.device), counted, vocab, ignore_index)  # (N, T)
-    if step_weight is not None:
-        step_weight = torch.where(counted, step_weight, 0.0)
-    step_class_weight = None if class_weight is None else class_weight[targets]  # (N, T)
-    rows = counted.reshape(-1).nonzero().squeeze(1)  # (K,) counted steps
-    hidden_rows = hidden.reshape(n * t, size).index_select(0, rows)  # (K, H)
-    classes = targets.reshape(-1).index_select(0, rows)  # (K,)
-    chunk_rows = rows_per_chunk(vocab, chunk_size)
 
-    wants_grad = torch.is_grad_enabled() and any(
-        x is not None and x.requires_grad for x in (hidden, weight, bias)
-    )
-    scalar = time_reduction != "none" and reduction != "none"
-    if wants_grad and scalar and (step_weight is None or not step_weight.requires_grad):
-        # loss = Σ_m a_m L_m with a known now (the reductions are linear in L),
-        # so the gradients can be made in the forward pass.
-        coef = _step_coefficients(
-            counted, step_weight, step_class_weight, time_reduction, reduction, dtype
-        )  # (N, T)
-        loss = linear_cross_entropy(
-            hidden_rows,
-            weight,
-            bias,
-            classes,
-            class_weight,
-            label_smoothing,
-            dtype,
-            chunk_rows,
-            coef.reshape(-1).index_select(0, rows),
+def _labeling(
+    logits, targets, lengths, mask, ignore_index, time_reduction, reduction, weight,
+    label_smoothing,
+) -> Tensor | LossTerms:  # fmt: skip
+    """The per-row or per-step losses for reduction="none", else the LossTerms."""
+    index_targets = _check_targets(targets, logits)
+    n, t, num_classes = logits.shape
+    dtype = _compute_dtype(logits)
+    weight = _check_weight(weight, num_classes, logits, dtype)
+    plan = kernels.current_plan(logits.device)
+
+    counted, step_weight = _counted_steps(lengths, mask, n, t, logits.device, dtype)  # (N, T)
+    class_weight = None  # (N, T) w[c_ij]
+    if index_targets:
+        counted, targets, step_weight, class_weight = _counted_targets(
+            counted, step_weight, targets, ignore_index, num_classes, weight
         )
-        return loss.to(hidden.dtype)
-    losses = linear_cross_entropy(
-        hidden_rows, weight, bias, classes, class_weight, label_smoothing, dtype, chunk_rows
-    )  # (K,)
-    per_step = torch.zeros(n * t, dtype=dtype, device=hidden.device).index_copy(0, rows, losses)
-    loss = _reduce_steps(
-        per_step.view(n, t), counted, step_weight, step_class_weight, time_reduction, reduction
-    )
-    return loss.to(hidden.dtype)
+    flat_targets = targets.reshape(n * t, *targets.shape[2:])  # (N·T,) or (N·T, C)
+    flat_logits = logits.reshape(n * t, num_classes)  # (N·T, C)
+
+    counts = None  # (N, T) n_ij, made only where a division needs it
+    if time_reduction == "mean" or reduction == "token_mean":
+        counts = step_counts(counted, step_weight, class_weight, dtype)
+    fixed_weights = step_weight is None or not step_weight.requires_grad
+    if reduction != "none" and fixed_weights and kernels.use_fused(
+        plan, flat_logits, flat_targets, weight
+    ):
+        # The fused Function takes the time reduction as weights a_ij on the steps.
+        coef = step_coefficients(counted, step_weight, counts, time_reduction, dtype)  # (N, T)
+        total = kernels.cross_entropy.cross_entropy_per_step(
+            flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype, plan,
+            coef.reshape(-1),
+        )  # fmt: skip
+        return LossTerms(total, batch_count(reduction, counted, counts, dtype))
+
+    per_step = _cross_entropy_per_step(
+        flat_logits, flat_targets, counted.reshape(-1), weight, label_smoothing, dtype, plan
+    ).view(n, t)  # (N, T) L_ij
+    step_losses = per_step if step_weight is None else per_step * step_weight  # (N, T)
+    if reduction == "none":
+        if time_reduction == "none":
+            return step_losses
+        return row_losses(step_losses, counts, time_reduction)
+    total = row_losses(step_losses, counts, time_reduction).sum()
+    return LossTerms(total, batch_count(reduction, counted, counts, dtype))
 
 
 # --------------------------------------------------------------------------

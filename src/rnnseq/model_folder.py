@@ -2,12 +2,28 @@
 
 Layout (every file written atomically; a copied folder works on its own)::
 
-    config.json         format version, task, model config, tag schemes, training options
+    config.json         format version, task, sizes, tag schemes, the run's options
     vocab.json          word, label and character vocabularies
     model.safetensors   the weights of the best model on dev (or the last, without dev)
     metrics.json        per-epoch train/dev losses and dev scores, best epoch
     loss_curve.png      train and dev loss per epoch
     resume.safetensors  the latest training state, for ``rnnseq train --resume``
+
+config.json, format version 2 (one source for each fact)::
+
+    {"format_version": 2, "rnnseq_version": "0.1.0",
+     "task": "tag",                                   the task, stored once
+     "sizes": {"vocab_size": .., "num_labels": .., "char_vocab_size": ..},
+     "tag_scheme": {"source": "IOB2", "learned": "IOBES"},   (both null but for span tags)
+     "files": {"weights": "model.safetensors", ...},
+     "training": {"train": .., "dev": .., "out": .., "data": {..}, "model": {..},
+                  "objective": {..}, "training": {..}}}    the resolved TrainConfig
+
+The network is ``ModelConfig.of(training.model, **sizes)``; the loss kind, the
+language model's unit and window come from the same training options. Choices that
+belong to one run of the code, not to the model (the encoder implementation, bf16
+training), are not part of the network. Format 1 folders (written before 2026-12)
+are read by :func:`_from_format_1`, which refuses one whose fields disagree.
 
 Loading trusts nothing in the folder: only JSON and safetensors are read (never
 pickle); the config is validated field by field; every tensor's name and shape
@@ -17,6 +33,7 @@ a folder written by a newer format version is refused with a message saying so.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -27,6 +44,8 @@ import torch
 
 from rnnseq import __version__
 from rnnseq.models import ModelConfig
+from rnnseq.models.config import ModelOptions
+from rnnseq.options import OptionError
 from rnnseq.preprocess import SchemeMap, Vocabularies
 from rnnseq.serialization import (
     ModelFolderError,
@@ -37,8 +56,10 @@ from rnnseq.serialization import (
     read_json,
     save_tensors,
 )
-from rnnseq.tag_schemes import allowed_transitions
 from rnnseq.task_model import TaskModel
+from rnnseq.tasks import TASK_NAMES, get_task
+from rnnseq.tasks.base import Task
+from rnnseq.training.config import TrainConfig
 
 __all__ = [
     "FORMAT_VERSION",
@@ -53,7 +74,7 @@ __all__ = [
     "write_metrics",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG = "config.json"
 FILES = {
     "weights": "model.safetensors",
@@ -62,18 +83,21 @@ FILES = {
     "loss_curve": "loss_curve.png",
     "resume": "resume.safetensors",
 }
+_SIZES = ("vocab_size", "num_labels", "char_vocab_size")
 
 
 @dataclass
 class FolderMeta:
-    """What config.json says besides the network's shape."""
+    """What config.json says besides the sizes: the task, the run's options, the schemes."""
 
-    task: str
-    loss: str  # "ce" or "crf"
+    task: Task
+    config: TrainConfig  # the run's resolved options
     schemes: SchemeMap  # span tag schemes (source, learned); both None for other tags
-    unit: str  # lm: "char" or "word"
-    bptt: int  # lm: window used in training (also a good evaluation window)
-    training: dict  # the TrainConfig the model was trained with (for the record)
+
+    @property
+    def loss(self) -> str:
+        """"ce" or "crf"."""
+        return self.config.objective.loss
 
 
 @dataclass
@@ -84,12 +108,22 @@ class LoadedModel:
     folder: Path
 
 
-def build_task_model(model_config: ModelConfig, meta: FolderMeta, vocabs: Vocabularies):
+def build_task_model(
+    model_config: ModelConfig, meta: FolderMeta, vocabs: Vocabularies, *, bf16: bool = False
+) -> TaskModel:
     """The TaskModel that config and vocabularies describe (fresh weights)."""
+    use_crf = meta.loss == "crf"
     constraints = None
-    if meta.loss == "crf" and meta.schemes.learned is not None:
-        constraints = allowed_transitions(vocabs.labels.tokens, meta.schemes.learned)
-    return TaskModel(model_config, use_crf=meta.loss == "crf", crf_constraints=constraints)
+    if use_crf:
+        constraints = meta.task.crf_constraints(vocabs.labels.tokens, meta.schemes)
+    return TaskModel(
+        meta.task, model_config, use_crf=use_crf, crf_constraints=constraints, bf16=bf16
+    )
+
+
+def network_config(meta: FolderMeta, vocabs: Vocabularies) -> ModelConfig:
+    """The network of a run: its model options with the vocabularies' sizes."""
+    return ModelConfig.of(meta.config.model, **meta.task.sizes(vocabs))
 
 
 def create_folder(
@@ -115,7 +149,7 @@ def create_folder(
     staging.mkdir()
     try:
         atomic_write_json(staging / FILES["vocabularies"], vocabs.to_dict())
-        atomic_write_json(staging / CONFIG, _config_json(model_config, meta))
+        atomic_write_json(staging / CONFIG, config_json(model_config, meta))
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)
@@ -125,18 +159,18 @@ def create_folder(
     return out
 
 
-def _config_json(model_config: ModelConfig, meta: FolderMeta) -> dict:
+def config_json(model_config: ModelConfig, meta: FolderMeta) -> dict:
+    """config.json of format 2 (see the module docstring)."""
+    training = meta.config.to_dict()
+    del training["task"]
     return {
         "format_version": FORMAT_VERSION,
         "rnnseq_version": __version__,
-        "task": meta.task,
-        "loss": meta.loss,
+        "task": meta.task.name,
+        "sizes": {k: getattr(model_config, k) for k in _SIZES},
         "tag_scheme": meta.schemes.to_dict(),
-        "unit": meta.unit,
-        "bptt": meta.bptt,
-        "model": model_config.to_dict(),
         "files": dict(FILES),
-        "training": meta.training,
+        "training": training,
     }
 
 
@@ -227,8 +261,10 @@ def load_model_folder(folder: str | os.PathLike, device: str | torch.device = "c
             f"rnnseq {__version__} reads up to {FORMAT_VERSION}); upgrade rnnseq to load it"
         )
     try:
-        model_config = ModelConfig.from_dict(raw.get("model"))
-        meta = _meta(raw)
+        if version == 1:
+            raw = _from_format_1(raw)
+        meta, sizes = _meta(raw)
+        model_config = ModelConfig.of(meta.config.model, **sizes)
     except (ValueError, TypeError) as e:
         raise ModelFolderError(f"{config_path}: {_one_line(e)}") from None
     files = _member_files(folder, raw.get("files"), config_path)
@@ -318,30 +354,80 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())[:300]
 
 
-def _meta(raw: dict) -> FolderMeta:
+def _meta(raw: dict) -> tuple[FolderMeta, dict]:
+    """The folder's task, options and schemes, and the network's sizes (format 2)."""
+    name = raw.get("task")
+    if name not in TASK_NAMES:
+        names = ", ".join(TASK_NAMES[:-1]) + " or " + TASK_NAMES[-1]
+        raise ValueError(f"task must be {names}, got {_show(name)}")
+    task = get_task(name)
+    training = raw.get("training")
+    if not isinstance(training, dict):
+        raise ValueError("training must be a JSON object with the run's options")
+    if "task" in training:
+        raise ValueError("training holds a task of its own; the task is stored once, at the top")
+    sizes = raw.get("sizes")
+    if not isinstance(sizes, dict) or set(sizes) != set(_SIZES):
+        raise ValueError(f"sizes must be a JSON object with {', '.join(_SIZES)}")
+    try:
+        config = TrainConfig.from_dict({**training, "task": name}).resolved()
+    except (OptionError, TypeError) as e:
+        raise ValueError(f"training: {e}") from None
+    schemes = SchemeMap.from_dict(raw.get("tag_scheme"))
+    task.check_folder(config, schemes)
+    return FolderMeta(task=task, config=config, schemes=schemes), sizes
+
+
+def _from_format_1(raw: dict) -> dict:
+    """A format-1 config.json as format 2.
+
+    Format 1 stored the task twice (``task`` and ``model.task``), the loss kind, unit
+    and window beside the training options, and every training option whatever the
+    task; the network (``model``) is what the weights were made with, so it wins over
+    the training record. A folder whose two tasks disagree is refused.
+    """
+    model = raw.get("model")
+    if not isinstance(model, dict):
+        raise ValueError("model must be a JSON object")
     task = raw.get("task")
-    if task not in ("classify", "tag", "lm"):
-        raise ValueError(f"task must be classify, tag or lm, got {_show(task)}")
-    loss = raw.get("loss")
-    if loss not in ("ce", "crf"):
-        raise ValueError(f"loss must be ce or crf, got {_show(loss)}")
-    unit = raw.get("unit")
-    if unit not in ("char", "word"):
-        raise ValueError(f"unit must be char or word, got {_show(unit)}")
-    bptt = raw.get("bptt")
-    if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-        raise ValueError(f"bptt must be a positive integer, got {_show(bptt)}")
+    if model.get("task") != task:
+        raise ValueError(
+            f"task says {_show(task)} but model.task says {_show(model.get('task'))}; "
+            "the folder was edited or damaged"
+        )
     training = raw.get("training", {})
     if not isinstance(training, dict):
         raise ValueError("training must be a JSON object")
-    return FolderMeta(
-        task=task,
-        loss=loss,
-        schemes=SchemeMap.from_dict(raw.get("tag_scheme")),
-        unit=unit,
-        bptt=bptt,
-        training=training,
-    )
+    if training.get("task", task) != task:
+        other = _show(training["task"])
+        raise ValueError(f"task says {_show(task)} but training.task says {other}")
+    arch = {f.name for f in dataclasses.fields(ModelOptions)}
+    unknown = sorted(set(model) - arch - set(_SIZES) - {"task", "implementation", "bf16"})
+    if unknown:
+        raise ValueError(f"ModelConfig has no field {unknown[0]!r}")
+    options = {k: v for k, v in training.items() if k != "task"}
+    options.update({k: v for k, v in model.items() if k in arch})
+    options.update(loss=raw.get("loss"), unit=raw.get("unit"), bptt=raw.get("bptt"))
+    options["bf16"] = model.get("bf16", options.get("bf16", False))
+    options.setdefault("train", "(not recorded)")
+    options.setdefault("out", "(not recorded)")
+    try:
+        config = TrainConfig(task=task, **options).at_task_defaults()
+    except OptionError as e:
+        raise ValueError(f"training: {e}") from None
+    training2 = config.to_dict()
+    del training2["task"]
+    missing = [k for k in _SIZES if k not in model]
+    if missing:
+        raise ValueError(f"ModelConfig.{missing[0]} is missing")
+    return {
+        "format_version": FORMAT_VERSION,
+        "task": task,
+        "sizes": {k: model[k] for k in _SIZES},
+        "tag_scheme": raw.get("tag_scheme"),
+        "files": raw.get("files"),
+        "training": training2,
+    }
 
 
 def _check_sizes(config: ModelConfig, vocabs: Vocabularies, source) -> None:

@@ -1,12 +1,10 @@
-"""From read examples to model inputs: vocabularies, tag schemes, lengths, ids.
+"""From read examples to model inputs: the vocabularies, tag schemes, lengths and
+class weights that every task uses.
 
-The step between the readers (:mod:`rnnseq.data`) and the batches:
-
-    examples --(build_vocabularies)--> Vocabularies
-    examples + Vocabularies --(encode_examples)--> EncodedDataset --> batches
-
-Training and prediction share these functions, so a saved model reads new input
-exactly as it read its training data.
+The step between the readers (:mod:`rnnseq.data`) and the batches; each task object
+(:mod:`rnnseq.tasks`) builds its vocabularies and encodes its examples with these, and
+training and prediction share them, so a saved model reads new input exactly as it
+read its training data.
 """
 
 from __future__ import annotations
@@ -20,22 +18,18 @@ import numpy as np
 
 from rnnseq.data import (
     IGNORE_INDEX,
-    MAX_WORD_LEN,
     ClassifyExample,
     DataError,
-    EncodedDataset,
     TagExample,
     Vocab,
 )
 from rnnseq.data.ragged import Ragged
-from rnnseq.data.vocab import PAD, UNK
-from rnnseq.tag_schemes import convert, detect_scheme
+from rnnseq.tag_schemes import convert, detect_scheme, is_span_tag, span_types
 
 __all__ = [
     "Vocabularies",
-    "build_vocabularies",
-    "encode_examples",
-    "encode_texts",
+    "encode_classes",
+    "encode_tags",
     "limit_lengths",
     "class_weight_values",
     "SchemeMap",
@@ -71,29 +65,6 @@ class Vocabularies:
         return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["labels"]), chars)
 
 
-def build_vocabularies(
-    train: Sequence[ClassifyExample] | Sequence[TagExample] | Sequence[str],
-    task: str,
-    *,
-    min_freq: int,
-    lowercase: bool,
-    char_features: bool,
-) -> Vocabularies:
-    """Vocabularies from the training data alone (labels of dev are never added)."""
-    if task == "lm":
-        units = Vocab.build([train], min_freq=min_freq, specials=(PAD, UNK))
-        return Vocabularies(words=units, labels=units)
-    words = Vocab.build((e.tokens for e in train), min_freq=min_freq, lowercase=lowercase)
-    if task == "classify":
-        labels = Vocab.build([[e.label for e in train]], specials=())
-    else:
-        labels = Vocab.build((e.tags for e in train), specials=())
-    chars = None
-    if char_features:
-        chars = Vocab.build(w for e in train for w in e.tokens)
-    return Vocabularies(words=words, labels=labels, chars=chars)
-
-
 def limit_lengths(examples: list, max_length: int | None, on_long: str, path: str) -> list:
     """Truncate (warning once) or reject (DataError) examples longer than ``max_length``."""
     if max_length is None:
@@ -122,53 +93,35 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
     return out
 
 
-def encode_texts(
-    sentences: Sequence[Sequence[str]], vocabs: Vocabularies, task: str
-) -> EncodedDataset:
-    """Unlabelled token lists -> ids (``targets`` is None)."""
-    return EncodedDataset.from_tokens(
-        sentences, vocabs.words, task=task, char_vocab=vocabs.chars, max_word_len=MAX_WORD_LEN
-    )
+def encode_tags(examples: Sequence[TagExample], known: Vocab, path: str) -> list[list[int]]:
+    """Tag ids of labelled examples, one list per example.
 
-
-def encode_examples(
-    examples: Sequence[ClassifyExample] | Sequence[TagExample],
-    vocabs: Vocabularies,
-    task: str,
-    *,
-    path: str,
-) -> EncodedDataset:
-    """Labelled examples -> ids with targets.
-
-    A class never seen in training is a DataError naming the file and line
-    (classification cannot score it). A tag never seen in training is counted
-    as a step the model gets wrong: its target is ignored by the loss, the
-    accuracy still counts it, and one warning says so.
+    A tag never seen in training is counted as a step the model gets wrong: its
+    target is ignored by the loss (IGNORE_INDEX), the accuracy still counts it, and
+    one warning names such tags as the file wrote them (``source_tags``, when
+    :meth:`SchemeMap.to_learned` rewrote them). A file none of whose tags the model
+    knows leaves nothing to score: a DataError naming the file, the model's tags and
+    the file's (a wrong file or column).
     """
-    encoded = encode_texts([e.tokens for e in examples], vocabs, task)
-    known = vocabs.labels
-    if task == "classify":
-        targets = []
-        for e in examples:
-            if e.label not in known:
-                raise DataError(
-                    path,
-                    e.line,
-                    f"label {e.label!r} never occurs in the training data "
-                    f"(known: {', '.join(known.tokens[:20])})",
-                )
-            targets.append(known.encode([e.label])[0])
-        encoded.targets = targets
-        return encoded
+    ids = _label_ids({t for e in examples for t in e.tags}, known)
     unseen: Counter[str] = Counter()
-    ids = []  # every tag of every example, flat (no list per example)
+    tag_targets = []
     for e in examples:
-        for tag in e.tags:
-            if tag in known:
-                ids.append(known.encode([tag])[0])
-            else:
-                unseen[tag] += 1
-                ids.append(IGNORE_INDEX)
+        row = [ids.get(tag, IGNORE_INDEX) for tag in e.tags]
+        if IGNORE_INDEX in row:
+            shown = e.tags if e.source_tags is None else e.source_tags
+            unseen.update(t for t, i in zip(shown, row, strict=True) if i == IGNORE_INDEX)
+        tag_targets.append(row)
+    n_tags = sum(len(row) for row in tag_targets)
+    if n_tags and sum(unseen.values()) == n_tags:
+        theirs = [t for t, _ in unseen.most_common()]
+        raise DataError(
+            path,
+            None,
+            f"the model knows none of the file's tags, so nothing can be scored: it knows "
+            f"{_describe(known.tokens)}; the file has {_describe(theirs)}; is it the right "
+            "file, and the right column?",
+        )
     if unseen:
         names = ", ".join(f"{t} ({n})" for t, n in unseen.most_common(5))
         warnings.warn(
@@ -176,9 +129,49 @@ def encode_examples(
             f"({names}); they are counted as errors",
             stacklevel=2,
         )
-    lengths = np.fromiter((len(e.tags) for e in examples), np.int64, len(examples))
-    encoded.targets = Ragged.from_lengths(np.asarray(ids, dtype=np.int64), lengths)
-    return encoded
+    return tag_targets
+
+
+def encode_classes(examples: Sequence[ClassifyExample], known: Vocab, path: str) -> list[int]:
+    """Class ids of labelled examples; the first class never seen in training is a
+    DataError at its line (classification cannot score it)."""
+    ids = _label_ids({e.label for e in examples}, known)
+    targets = [ids.get(e.label, IGNORE_INDEX) for e in examples]
+    if IGNORE_INDEX not in targets:
+        return targets
+    first = examples[targets.index(IGNORE_INDEX)]
+    reason = (
+        f"label {first.label!r} never occurs in the training data "
+        f"(known: {', '.join(known.tokens[:20])})"
+    )
+    if all(t == IGNORE_INDEX for t in targets):
+        theirs = [label for label, _ in Counter(e.label for e in examples).most_common()]
+        reason += (
+            f"; the model knows none of the file's labels ({_listed(theirs)}): is it the "
+            "right file, and the right column?"
+        )
+    raise DataError(path, first.line, reason)
+
+
+def _label_ids(labels: set[str], known: Vocab) -> dict[str, int]:
+    """{label: id} for the labels ``known`` has (looked up once per distinct label)."""
+    found = sorted(t for t in labels if t in known)
+    return dict(zip(found, known.encode(found), strict=True))
+
+
+def _describe(tags: Sequence[str]) -> str:
+    """Tags for a message, in the order given: span tags by their types ("the span
+    types LOC, PER"), others quoted, as a tag may be a comma ("the tags 'ADJ', ',', ...
+    (17 in all)")."""
+    types = span_types(tags)
+    if types and all(is_span_tag(t) for t in tags):
+        return f"the span types {_listed(types)}"
+    return f"the tags {_listed([repr(t) for t in tags])}"
+
+
+def _listed(items: Sequence[str], limit: int = 12) -> str:
+    more = f", ... ({len(items)} in all)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 @dataclass(frozen=True)
@@ -200,12 +193,50 @@ class SchemeMap:
             return cls(source, source)
         return cls(source, tag_scheme.upper())
 
-    def to_learned(self, examples: Sequence[TagExample]) -> list[TagExample]:
-        """Examples with their tags rewritten into the learned scheme."""
-        if self.source is None or self.source == self.learned:
+    def to_learned(
+        self, examples: Sequence[TagExample], *, path: str | None = None
+    ) -> list[TagExample]:
+        """Examples with their tags rewritten from the file's span scheme (detected
+        over all of ``examples``) into the learned one; a rewritten example keeps the
+        file's tags in ``source_tags``, so messages can name them as the user wrote
+        them.
+
+        A file without span tags (say part-of-speech tags, for a model of named
+        entities) is returned as it is: :func:`encode_tags` then finds that the
+        model knows none of its tags and says so. A file mixing span tags with other
+        tags is a DataError naming ``path`` and the line of the first sentence with a
+        tag that is not a span tag (a ValueError naming the example when ``path`` is
+        None).
+        """
+        if self.learned is None:
             return list(examples)
-        scheme = detect_scheme(e.tags for e in examples) or self.source
-        return [replace(e, tags=convert(e.tags, scheme, self.learned)) for e in examples]
+        scheme = detect_scheme(e.tags for e in examples)
+        if scheme is None:
+            self._check_span_tags(examples, path)
+            return list(examples)  # all O, or no span tags at all
+        if scheme == self.learned:
+            return list(examples)
+        return [
+            replace(e, tags=convert(e.tags, scheme, self.learned), source_tags=e.tags)
+            for e in examples
+        ]
+
+    def _check_span_tags(self, examples: Sequence[TagExample], path: str | None) -> None:
+        """A DataError at the first sentence with a non-span tag, if some other tag of
+        ``examples`` is a span tag other than O."""
+        if not any(t != "O" and is_span_tag(t) for e in examples for t in e.tags):
+            return
+        for n, e in enumerate(examples):
+            bad = next((t for t in e.tags if not is_span_tag(t)), None)
+            if bad is None:
+                continue
+            reason = (
+                f"expected span tags (O, B-X, I-X, ...) as in the rest of the file and in "
+                f"the model's {self.source} training data, got {bad!r}"
+            )
+            if path is None:
+                raise ValueError(f"examples[{n}].tags: {reason}")
+            raise DataError(path, e.line, reason)
 
     def predicted_to(self, tags: list[str], scheme: str | None) -> list[str]:
         """Predicted tags (learned scheme) rewritten into ``scheme`` (None = source)."""

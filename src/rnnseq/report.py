@@ -6,9 +6,9 @@ import math
 import os
 import sys
 
-from rnnseq.inference import Explanation
+from rnnseq.explanation import Explanation
 
-__all__ = ["explanation_table", "evaluation_report", "use_colour"]
+__all__ = ["explanation_table", "evaluation_report", "entity_lines", "use_colour"]
 
 
 def use_colour(stream=None) -> bool:
@@ -28,7 +28,7 @@ def _paint(text: str, p: float, colour: bool) -> str:
     return f"\033[{code}m{text}\033[0m"
 
 
-def explanation_table(expl: Explanation, *, colour: bool = False, task: str = "tag") -> str:
+def explanation_table(expl: Explanation, *, colour: bool = False) -> str:
     """The ``rnnseq explain`` table.
 
     One row per step j: its number, its input (a token, a character or, for classify,
@@ -38,10 +38,7 @@ def explanation_table(expl: Explanation, *, colour: bool = False, task: str = "t
     whitespace and control characters are shown escaped. With ``colour``, rows are
     green (p_j >= 0.8), yellow (>= 0.4) or red.
     """
-    if task == "lm":
-        label_head = "next unit"
-    else:
-        label_head = "true label" if expl.labels_given else "predicted label"
+    label_head = expl.label_head or ("true label" if expl.labels_given else "predicted label")
     heads = ("step", "input", label_head, "p_j", "L_j = -ln p_j")
     rows = [
         (
@@ -91,11 +88,41 @@ def _loss_text(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.4f}"
 
 
-def evaluation_report(result: dict, path: str, task: str = "tag") -> str:
-    """A readable summary of ``rnnseq evaluate`` (the --json output holds the same)."""
+def entity_lines(result: dict) -> list[str]:
+    """The span scores in conlleval's layout: overall, then one line per entity type.
+
+    Percentages with 2 decimals as conlleval prints them (so the two can be compared
+    line by line); the last column is the support, the number of gold spans (where
+    conlleval prints the number of predicted spans)::
+
+        entities (IOB1 tags, strict spans, as conlleval scores them)
+                   overall: precision:  90.18%; recall:  89.36%; FB1:  89.77  support 5648
+                       LOC: precision:  93.16%; recall:  92.66%; FB1:  92.91  support 1668
+    """
+    per_type = result["per_type"]
+    support = sum(r["support"] for r in per_type.values())
+    rows = [("overall", result["span_precision"], result["span_recall"], result["span_f1"],
+             support)]
+    rows += [(kind, r["precision"], r["recall"], r["f1"], r["support"])
+             for kind, r in per_type.items()]
+    width = max(17, *(len(row[0]) for row in rows))
+    digits = len(str(max(row[4] for row in rows)))
+    lines = [f"  entities ({result['tag_scheme']} tags, strict spans, as conlleval scores them)"]
+    for name, p, r, f, n in rows:
+        lines.append(
+            f"  {name:>{width}}: precision: {100 * p:6.2f}%; recall: {100 * r:6.2f}%; "
+            f"FB1: {100 * f:6.2f}  support {n:>{digits}}"
+        )
+    return lines
+
+
+def evaluation_report(result: dict, path: str, loss_unit: str = "step") -> str:
+    """A readable summary of ``rnnseq evaluate`` (the --json output holds the same):
+    the scores, the entity block of span tags (:func:`entity_lines`), and the
+    per-class (per-tag) precision, recall, F1 and support. ``loss_unit`` says what the
+    loss is counted per ("step", or "example" for classify)."""
     lines = [f"{path}: {result['n_examples']} examples, {result['n_tokens']} counted steps"]
-    per = "example" if task == "classify" else "step"
-    lines.append(f"  loss        {result['loss']:.4f} nats per {per}")
+    lines.append(f"  loss        {result['loss']:.4f} nats per {loss_unit}")
     if "perplexity" in result:
         lines.append(f"  perplexity  {result['perplexity']:.2f}")
     lines.append(f"  accuracy    {result['accuracy']:.4f}")
@@ -105,6 +132,9 @@ def evaluation_report(result: dict, path: str, task: str = "tag") -> str:
         lines.append(
             f"  span F1     {result['span_f1']:.4f}  ({result['tag_scheme']} tags, strict)"
         )
+    if result.get("per_type"):
+        lines.append("")
+        lines.extend(entity_lines(result))
     per_class = result.get("per_class")
     if per_class:
         lines.append("")

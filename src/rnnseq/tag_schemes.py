@@ -39,6 +39,8 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "SCHEMES",
+    "is_span_tag",
+    "span_types",
     "detect_scheme",
     "spans",
     "to_iob1",
@@ -65,6 +67,18 @@ def _parse(tag) -> tuple[str, str | None] | None:
     if sep and kind and len(prefix) == 1 and prefix in "BIESUL":
         return _ALIASES.get(prefix, prefix), kind
     return None
+
+
+def is_span_tag(tag: str) -> bool:
+    """True for ``O`` and ``P-TYPE`` tags (P one of B, I, E, S, U, L), False for
+    anything else, such as the part-of-speech tag ``NOUN``."""
+    return _parse(tag) is not None
+
+
+def span_types(tags: Iterable[str]) -> list[str]:
+    """The span types of span tags, sorted: ``["B-PER", "O", "E-LOC"] -> ["LOC", "PER"]``;
+    tags that are not span tags are skipped."""
+    return sorted({p[1] for p in map(_parse, tags) if p is not None and p[1] is not None})
 
 
 def _check_scheme(scheme) -> str:

@@ -1,4 +1,5 @@
-"""benchmarks/loss_speed.py --quick runs and prints a ratio for every variant."""
+"""benchmarks/loss_speed.py --quick runs and prints a ratio for every variant, under the
+kernel plan it is given."""
 
 import os
 import re
@@ -11,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_quick_loss_benchmark_prints_ratios_for_every_variant():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = str(ROOT / "benchmarks" / "loss_speed.py")
+    plan = ["--plan", "path=fused", "--plan", "chunk_elements=4096"]
     out = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "loss_speed.py"), "--quick"],
+        [sys.executable, script, "--quick", *plan],
         capture_output=True,
         text=True,
         env=env,
@@ -20,6 +23,9 @@ def test_quick_loss_benchmark_prints_ratios_for_every_variant():
         check=True,
     ).stdout
     assert re.search(r"Copy bandwidth, 1 thread\(s\): [\d.]+ GB/s", out)
+    plan_line = "Kernel plan, 1 thread(s), with --plan path=fused chunk_elements=4096: KernelPlan("
+    assert plan_line in out
+    assert "path='fused'" in out and "chunk_elements=4096," in out
     rows = [line.split("|")[1:-1] for line in out.splitlines() if re.match(r"\| \S.*\| \d", line)]
     variants = {(row[0].strip(), row[2].strip()) for row in rows}
     for variant in ("naive", "flat", "allennlp", "rnnseq"):

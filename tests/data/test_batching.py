@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rnnseq.data import IGNORE_INDEX, EncodedDataset, collate
 
 TAGGED = EncodedDataset(
-    task="tag",
+    per_step=True,
     tokens=[[5, 6, 7], [8], [9, 10]],
     targets=[[0, 1, 2], [1], [2, 0]],
     chars=[[[3, 4], [5], [6, 7, 8]], [[3]], [[4, 4], [5]]],
@@ -32,18 +32,18 @@ def test_chars_are_padded_per_word_and_per_sentence():
 
 
 def test_classification_targets_have_one_entry_per_row():
-    data = EncodedDataset(task="classify", tokens=[[2, 3], [4]], targets=[1, 0])
+    data = EncodedDataset(per_step=False, tokens=[[2, 3], [4]], targets=[1, 0])
     batch = collate(data, [0, 1])
     assert batch.targets.tolist() == [1, 0] and batch.targets.shape == (2,) and batch.chars is None
 
 
 def test_unlabelled_data_has_no_targets():
-    data = EncodedDataset(task="tag", tokens=[[2, 3]])
+    data = EncodedDataset(per_step=True, tokens=[[2, 3]])
     assert collate(data, [0]).targets is None
 
 
 def test_empty_sentences_give_zero_width_tensors():
-    data = EncodedDataset(task="tag", tokens=[[], []], targets=[[], []], chars=[[], []])
+    data = EncodedDataset(per_step=True, tokens=[[], []], targets=[[], []], chars=[[], []])
     batch = collate(data, [0, 1])
     assert batch.tokens.shape == (2, 0) and batch.targets.shape == (2, 0)
     assert batch.chars.shape == (2, 0, 1) and batch.n_tokens == 0
@@ -117,7 +117,7 @@ def datasets(draw):
 def test_flat_collate_equals_the_list_collate_bit_for_bit(case):
     """Empty sentences, empty words, repeated indices, ids above 255 and 65535, -100 tags."""
     task, tokens, targets, chars, indices = case
-    batch = collate(EncodedDataset(task, tokens, targets, chars), indices)
+    batch = collate(EncodedDataset(task == "tag", tokens, targets, chars), indices)
     expected = collate_lists(tokens, targets, chars, task, indices)
     got = {"tokens": batch.tokens, "lengths": batch.lengths}
     if batch.targets is not None:

@@ -101,3 +101,47 @@ def test_file_without_sentences_is_a_data_error(write, text):
     with pytest.raises(DataError, match="no sentences found") as info:
         read_conllu(path)
     assert info.value.line is None and info.value.path == str(path)
+
+
+# "_" is CoNLL-U's "no value": a tag of its own in every field but UPOS.
+NO_FEATURES = """\
+1\tI\tI\tPRON\t_\tCase=Nom|Number=Sing\t2\tnsubj\t_\t_
+2\tran\trun\tVERB\t_\tTense=Past\t0\troot\t_\tSpaceAfter=No
+3\t.\t.\tPUNCT\t_\t_\t2\tpunct\t_\t_
+"""
+
+
+@pytest.mark.parametrize(
+    "column, tags",
+    [
+        ("feats", ["Case=Nom|Number=Sing", "Tense=Past", "_"]),
+        ("misc", ["_", "SpaceAfter=No", "_"]),
+    ],
+)
+def test_underscore_is_the_no_value_tag_in_optional_fields(write, column, tags):
+    assert read_conllu(write(NO_FEATURES), column=column) == [TagExample(["I", "ran", "."], tags)]
+
+
+def test_field_that_is_underscore_on_every_word_is_an_error_naming_it(write):
+    path = write(NO_FEATURES)
+    with pytest.raises(DataError) as info:
+        read_conllu(path, column="xpos")
+    assert info.value.line is None
+    assert str(info.value).startswith(f"{path}: the XPOS field is '_' (no value) on every word")
+
+
+def test_empty_tag_field_is_an_error_even_where_underscore_is_allowed(write):
+    path = write(NO_FEATURES.replace("Tense=Past", ""))
+    with pytest.raises(DataError, match=r":2: expected a FEATS value, got an empty field"):
+        read_conllu(path, column="feats")
+
+
+def test_ud_files_read_with_every_optional_field(shared_data):
+    """The issue's case: --column feats on EWT dev failed at line 5 on '_'."""
+    path = shared_data / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
+    upos = read_conllu(path)
+    for column in ("xpos", "feats", "lemma", "deprel", "deps", "misc"):
+        examples = read_conllu(path, column=column)
+        assert [e.tokens for e in examples] == [e.tokens for e in upos]
+    feats = [t for e in read_conllu(path, column="feats") for t in e.tags]
+    assert feats.count("_") == 7830 and len(feats) == 25147  # counted with awk

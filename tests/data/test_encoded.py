@@ -13,7 +13,7 @@ def test_tag_examples_become_token_tag_and_char_ids():
     tags = Vocab.build((e.tags for e in TAGGED), specials=())
     chars = Vocab.build(w for e in TAGGED for w in e.tokens)
     data = EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars)
-    assert data.task == "tag" and len(data) == 2 and data.lengths == [2, 1]
+    assert data.per_step and len(data) == 2 and data.lengths == [2, 1]
     assert data.tokens == [words.encode(["The", "cat"]), words.encode(["Hi"])]
     assert data.targets == [[0, 1], [2]]
     assert data.chars[0][1] == chars.encode("cat")
@@ -23,14 +23,14 @@ def test_classify_examples_get_one_target_each():
     examples = [ClassifyExample(["good"], "pos"), ClassifyExample(["bad", "!"], "neg")]
     labels = Vocab.build([[e.label for e in examples]], specials=())
     data = EncodedDataset.from_examples(examples, Vocab.build([["good"]]), labels)
-    assert data.task == "classify" and data.targets.tolist() == [0, 1] and data.chars is None
+    assert not data.per_step and data.targets.tolist() == [0, 1] and data.chars is None
     assert data.tokens == [[2], [1, 1]]
 
 
 def test_long_words_keep_their_first_max_word_len_characters():
     chars = Vocab.build(["abcdef"])
     data = EncodedDataset.from_tokens(
-        [["abcdef"]], Vocab([]), task="tag", char_vocab=chars, max_word_len=3
+        [["abcdef"]], Vocab([]), per_step=True, char_vocab=chars, max_word_len=3
     )
     assert data.chars == [[chars.encode("abc")]] and data.targets is None
 
@@ -46,12 +46,12 @@ def test_bad_arguments_are_value_errors_naming_them():
         EncodedDataset.from_examples([TAGGED[0], ClassifyExample(["a"], "x")], Vocab([]), Vocab([]))
     with pytest.raises(ValueError, match="char_vocab"):
         EncodedDataset.from_tokens(
-            [["a"]], Vocab([]), task="tag", char_vocab=Vocab(["a"], specials=())
+            [["a"]], Vocab([]), per_step=True, char_vocab=Vocab(["a"], specials=())
         )
-    with pytest.raises(ValueError, match="task"):
-        EncodedDataset.from_tokens([["a"]], Vocab([]), task="lm")
+    with pytest.raises(ValueError, match="per_step"):
+        EncodedDataset("tag", [[1]])
     with pytest.raises(ValueError, match="max_word_len"):
-        EncodedDataset.from_tokens([["a"]], Vocab([]), task="tag", max_word_len=0)
+        EncodedDataset.from_tokens([["a"]], Vocab([]), per_step=True, max_word_len=0)
 
 
 def test_ids_are_flat_arrays_of_the_smallest_type_read_as_lists():
@@ -73,7 +73,7 @@ def test_ids_are_flat_arrays_of_the_smallest_type_read_as_lists():
 
 
 def test_lists_of_lists_are_accepted_and_converted():
-    data = EncodedDataset("tag", [[5, 6], [7]], [[0, -100], [1]], [[[3], [4, 4]], [[5]]])
+    data = EncodedDataset(True, [[5, 6], [7]], [[0, -100], [1]], [[[3], [4, 4]], [[5]]])
     assert data.tokens == [[5, 6], [7]] and data.targets == [[0, -100], [1]]
     assert data.targets.values.dtype == np.int8
     assert data.chars == [[[3], [4, 4]], [[5]]] and data.chars[0][1] == [4, 4]
@@ -82,16 +82,16 @@ def test_lists_of_lists_are_accepted_and_converted():
 
 
 @pytest.mark.parametrize(
-    "task, targets, chars, match",
+    "per_step, targets, chars, match",
     [
-        ("classify", [1], None, "one label per example"),
-        ("tag", [[1], [1]], None, "one tag per token"),
-        ("tag", None, [[[1]], [[2]]], "one list of character ids per token"),
+        (False, [1], None, "one label per example"),
+        (True, [[1], [1]], None, "one tag per token"),
+        (True, None, [[[1]], [[2]]], "one list of character ids per token"),
     ],
 )
-def test_misaligned_targets_or_chars_are_value_errors(task, targets, chars, match):
+def test_misaligned_targets_or_chars_are_value_errors(per_step, targets, chars, match):
     with pytest.raises(ValueError, match=match):
-        EncodedDataset(task, [[5, 6], [7]], targets, chars)
+        EncodedDataset(per_step, [[5, 6], [7]], targets, chars)
 
 
 @pytest.mark.parametrize("mmap", [True, False])
@@ -102,10 +102,10 @@ def test_a_saved_dataset_loads_equal_and_maps_its_arrays(tmp_path, mmap):
     data = EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars)
     data.save(tmp_path / "d")
     back = EncodedDataset.load(tmp_path / "d", mmap=mmap)
-    assert back.task == "tag" and back.tokens == data.tokens and back.targets == data.targets
+    assert back.per_step and back.tokens == data.tokens and back.targets == data.targets
     assert back.chars == data.chars
     assert isinstance(back.tokens.values, np.memmap) == mmap
-    classify = EncodedDataset("classify", [[2], [3, 4]], [1, 0])
+    classify = EncodedDataset(False, [[2], [3, 4]], [1, 0])
     classify.save(tmp_path / "c")
     loaded = EncodedDataset.load(tmp_path / "c")
     assert loaded.targets.tolist() == [1, 0] and loaded.chars is None
@@ -123,10 +123,10 @@ def test_datasets_encoded_in_chunks_concatenate_to_the_whole():
     joined = EncodedDataset.concat(parts)
     assert joined.tokens == whole.tokens and joined.targets == whole.targets
     assert joined.chars == whole.chars
-    classify = [EncodedDataset("classify", [[1]], [0]), EncodedDataset("classify", [[2, 3]], [300])]
+    classify = [EncodedDataset(False, [[1]], [0]), EncodedDataset(False, [[2, 3]], [300])]
     both = EncodedDataset.concat(classify)
     assert both.tokens == [[1], [2, 3]] and both.targets.tolist() == [0, 300]
     with pytest.raises(ValueError, match="all have targets"):
-        EncodedDataset.concat([classify[0], EncodedDataset("classify", [[1]])])
-    with pytest.raises(ValueError, match="same task"):
-        EncodedDataset.concat([classify[0], EncodedDataset("tag", [[1]])])
+        EncodedDataset.concat([classify[0], EncodedDataset(False, [[1]])])
+    with pytest.raises(ValueError, match="same per_step"):
+        EncodedDataset.concat([classify[0], EncodedDataset(True, [[1]])])

@@ -185,3 +185,113 @@ def test_examples_remember_their_source_line(tmp_path):
         "1\tdo\tdo\tAUX\t_\t_\t0\troot\t_\t_\n2\tn't\tnot\tPART\t_\t_\t1\tadvmod\t_\t_\n"
     )
     assert [e.line for e in read_dataset(conllu, "tag")] == [2, 6]
+
+
+# Encodings: a UTF-8 byte-order mark is nothing; UTF-16 and UTF-32 are named.
+SAMPLES_WITH_HEADER = {  # a second look at the readers whose first line is special
+    "tsv-header": ("tsv", "classify", "text\tlabel\ngood film\t1\n"),
+    "csv-header": ("csv", "classify", "text,label\ngood film,1\n"),
+    "conllu-plus": ("conllu", "tag", "# global.columns = ID FORM UPOS\n1\tHi\tINTJ\n"),
+    "conll-docstart": ("conll", "tag", "-DOCSTART- -X- O O\n\nEU NNP I-ORG\n"),
+    "jsonl-tag": ("jsonl", "tag", '{"tokens": ["EU"], "tags": ["B-ORG"]}\n'),
+    "text-word": ("text", "lm", "hi there\n"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_utf8_byte_order_mark_reads_as_without_it_in_every_format(tmp_path, fmt):
+    task, content, expected = SAMPLES[fmt]
+    path = write(tmp_path, "data", b"\xef\xbb\xbf" + content.encode())
+    assert read_dataset(path, task, format=fmt) == expected
+    assert read_dataset(path, task) == expected  # and through format detection
+
+
+@pytest.mark.parametrize("case", sorted(SAMPLES_WITH_HEADER))
+def test_utf8_byte_order_mark_before_a_header_or_first_line(tmp_path, case):
+    fmt, task, content = SAMPLES_WITH_HEADER[case]
+    plain = read_dataset(write(tmp_path, "plain", content), task, format=fmt)
+    marked = read_dataset(write(tmp_path, "marked", "\ufeff" + content), task, format=fmt)
+    assert marked == plain and marked
+    assert all("\ufeff" not in "".join(e.tokens) for e in marked if not isinstance(e, str))
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
+@pytest.mark.parametrize("fmt", [*FORMATS, None])
+def test_utf16_and_utf32_are_named_by_every_reader_and_by_detection(tmp_path, fmt, codec):
+    task, content, _ = SAMPLES[fmt or "tsv"]
+    path = write(tmp_path, "data", content.encode(codec))  # no extension: sniffed when None
+    with pytest.raises(DataError) as info:
+        read_dataset(path, task, format=fmt)
+    assert str(info.value).startswith(f"{path}: the file is UTF-")
+    assert "save it as UTF-8" in str(info.value)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nul_byte_is_a_data_error_with_line_for_every_format(tmp_path, fmt):
+    task, content, _ = SAMPLES[fmt]
+    path = write(tmp_path, "data", content.encode() + b"a\x00b\n")
+    with pytest.raises(DataError, match="NUL byte at byte 2 of the line") as info:
+        read_dataset(path, task, format=fmt)
+    assert info.value.line == content.count("\n") + 1
+
+
+# A format that cannot feed the task: say what to pass instead.
+@pytest.mark.parametrize(
+    "name, content, task, fmt, says",
+    [
+        (  # the case: token<TAB>tag columns saved as .tsv
+            "ner.tsv",
+            "EU\tB-ORG\nrejects\tO\n\nPeter\tB-PER\n",
+            "tag",
+            None,
+            "format 'tsv' (from the extension .tsv) cannot feed task 'tag' (it feeds classify);"
+            " the file looks like CoNLL token/tag columns: use format 'conll' (--format conll)",
+        ),
+        (
+            "ner.txt",
+            "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\nrejects VBZ I-VP O\n",
+            "tag",
+            "csv",
+            "format 'csv' cannot feed task 'tag' (it feeds classify); the file looks like CoNLL "
+            "token/tag columns: use format 'conll' (--format conll)",
+        ),
+        ("ud.tsv", CONLLU_LINE, "tag", None, "looks like CoNLL-U: use format 'conllu'"),
+        (
+            "sst.conll",
+            "text\tlabel\nhide new secretions \t0\ngood fun\t1\n",
+            "classify",
+            None,
+            "format 'conll' (from the extension .conll) cannot feed task 'classify' (it feeds "
+            "tag); the file looks like text and label rows: use format 'tsv' (--format tsv)",
+        ),
+        ("sst.txt", "a fine film,1\nbad one,0\n", "classify", "conll", "use format 'csv'"),
+        ("ud.conllu", CONLLU_LINE, "lm", "conllu", "lm reads any file as plain text"),
+        (
+            "sst.tsv",
+            "hide new secretions \t0\n",
+            "tag",
+            None,
+            "cannot feed task 'tag' (it feeds classify); for task 'tag' give one of the formats "
+            "conllu, conll, jsonl",
+        ),
+    ],
+)
+def test_format_that_cannot_feed_the_task_says_what_to_use(
+    tmp_path, name, content, task, fmt, says
+):
+    path = write(tmp_path, name, content)
+    with pytest.raises(ValueError) as info:
+        read_dataset(path, task, format=fmt)
+    assert not isinstance(info.value, DataError)
+    assert says in str(info.value) and "\n" not in str(info.value)
+
+
+def test_format_hint_for_a_missing_file_is_the_general_one(tmp_path):
+    with pytest.raises(ValueError, match="give one of the formats conllu, conll, jsonl$"):
+        read_dataset(tmp_path / "absent.tsv", "tag")
+
+
+def test_read_dataset_passes_column_to_conll_files(tmp_path):
+    path = write(tmp_path, "eng.testa", "-DOCSTART- -X- O O\n\nEU NNP I-NP I-ORG\n")
+    assert read_dataset(path, "tag", column="pos") == [TagExample(["EU"], ["NNP"])]
+    assert read_dataset(path, "tag", format="conll", column="3") == [TagExample(["EU"], ["I-NP"])]

@@ -9,12 +9,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnseq.data import lm_stream_batches, read_units
+from lm_in_memory import lm_in_memory
+from rnnseq.data import lm_stream_batches
 from rnnseq.data.lm_windows import LMWindows
 from rnnseq.data.token_cache import token_file
 from rnnseq.models import ModelConfig
-from rnnseq.preprocess import build_vocabularies
-from rnnseq.task_model import LossOptions, TaskModel
+from rnnseq.objective import LossOptions
+from rnnseq.task_model import Objective, TaskModel
+from rnnseq.tasks import get_task
 from rnnseq.training.distributed import Context
 from rnnseq.training.sharding import lm_batches
 from rnnseq.training.step import train_step
@@ -104,18 +106,18 @@ def _train(windows, vocab_size: int) -> tuple[list[float], dict]:
     """A few steps of a small LSTM LM with dropout, carrying the state, on CPU."""
     torch.manual_seed(11)
     config = ModelConfig(
-        task="lm", vocab_size=vocab_size, num_labels=vocab_size, embedding_dim=8, hidden=12,
+        vocab_size=vocab_size, num_labels=vocab_size, embedding_dim=8, hidden=12,
         bidirectional=False, dropout=0.2,
     )  # fmt: skip
-    model = TaskModel(config)
-    opts = LossOptions(kind="ce", time_reduction="sum", reduction="mean")
+    model = TaskModel(get_task("lm"), config)
+    objective = Objective(LossOptions(loss="ce", time_reduction="sum", reduction="mean"))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses, state = [], None
     for _epoch in range(2):
         state = None
         for k in range(len(windows)):
             result = train_step(
-                model, windows[k], opts, optimizer, Context(), clip=1.0, state=state
+                model, windows[k], objective, optimizer, Context(), clip=1.0, state=state
             )
             losses.append(result.loss)
             state = result.state
@@ -124,16 +126,16 @@ def _train(windows, vocab_size: int) -> tuple[list[float], dict]:
 
 @pytest.mark.parametrize("unit", ["char", "word"])
 def test_training_from_the_token_file_equals_training_in_memory(tmp_path, unit):
+    """The in-memory path as the lm task runs it (read_run_data, then its epoch plan)."""
     text = "".join(f"line {i} of the {'odd ' * (i % 3)}text é\n" for i in range(24))
     source = tmp_path / "corpus.txt"
     source.write_text(text, encoding="utf-8")
-    units = read_units(source, unit=unit)
-    vocab = build_vocabularies(units, "lm", min_freq=1, lowercase=False, char_features=False)
-    in_memory = lm_batches(vocab.words.encode(units), 4, 16)
+    vocab, ids, _ = lm_in_memory(source, unit)
+    in_memory = lm_batches(ids, 4, 16)
 
     tokens = token_file(source, unit=unit, cache_dir=tmp_path / "cache")
-    assert tokens.vocab == vocab.words
-    losses, weights = _train(in_memory, len(vocab.words))
+    assert tokens.vocab == vocab
+    losses, weights = _train(in_memory, len(vocab))
     mapped_losses, mapped_weights = _train(LMWindows(tokens.reader(), 4, 16), len(tokens.vocab))
     assert mapped_losses == losses  # to the last digit
     assert all(torch.equal(weights[k], mapped_weights[k]) for k in weights)

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from lm_in_memory import lm_in_memory
 from rnnseq.data import Vocab, read_units
 from rnnseq.data import token_cache as tc
 from rnnseq.data.token_cache import token_file
-from rnnseq.preprocess import build_vocabularies
 
 TEXT = "First Citizen:\r\nBefore we proceed any further, hear me speak.\n\nAll: Speak, speak.\n"
 
@@ -56,9 +56,9 @@ def trust_now(monkeypatch):
 
 
 def _ids(path, unit="char"):
-    units = read_units(path, unit=unit)
-    vocab = build_vocabularies(units, "lm", min_freq=1, lowercase=False, char_features=False)
-    return vocab.words, vocab.words.encode(units)
+    """The lm task's vocabulary and ids of ``path``."""
+    vocab, ids, _ = lm_in_memory(path, unit)
+    return vocab, ids
 
 
 def test_a_second_use_maps_the_entry_without_reading_the_text(source, cache, passes, trust_now):

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lm_in_memory import lm_in_memory
 from rnnseq.data import DataError, Vocab, read_units
 from rnnseq.data import token_file as tf
 from rnnseq.data.token_file import encode_token_file, holdout_cut, open_token_file
-from rnnseq.preprocess import build_vocabularies
 
 TEXT = "First Citizen:\r\nBefore we proceed any further, hear me speak.\n\nAll: Speak, speak. é\n"
 PARTS = ["ab", "b", "é", "𝄞", " ", "\n", "\r\n", "\r", "<eos>", "<unk>", "x y", "\ufeff"]
@@ -29,12 +29,9 @@ def source(tmp_path):
 
 
 def _in_memory(path, unit, min_freq=1, holdout=0.0):
-    units = read_units(path, unit=unit)
-    cut = holdout_cut(len(units), holdout) if holdout else len(units)
-    vocab = build_vocabularies(
-        units[:cut], "lm", min_freq=min_freq, lowercase=False, char_features=False
-    ).words
-    return vocab, vocab.encode(units)
+    """The lm task's vocabulary and the ids of the whole text (training part + held out)."""
+    vocab, _, ids = lm_in_memory(path, unit, min_freq=min_freq, holdout=holdout)
+    return vocab, ids
 
 
 @settings(max_examples=150, deadline=None)

@@ -55,15 +55,26 @@ def test_a_large_vocabulary_writes_little_endian_uint16(tmp_path):
     )
 
 
-@pytest.mark.parametrize(
-    "vocab, match",
-    [(Vocab(["a"], specials=()), "<unk>"), (Vocab(["a"], lowercase=True), "lowercase")],
-)
-def test_a_vocabulary_unfit_for_a_language_model_is_a_value_error(tmp_path, vocab, match):
+def test_a_vocabulary_without_unk_is_a_value_error(tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("a", encoding="utf-8")
-    with pytest.raises(ValueError, match=match):
-        encode_units(path, "char", vocab, io.BytesIO())
+    with pytest.raises(ValueError, match="<unk>"):
+        encode_units(path, "char", Vocab(["a"], specials=()), io.BytesIO())
+
+
+@pytest.mark.parametrize("unit", ["char", "word"])
+@pytest.mark.parametrize(
+    "flags", [{"lowercase": True}, {"lowercase_fallback": True}], ids=["lowercase", "fallback"]
+)
+def test_a_lowercasing_vocabulary_encodes_by_its_own_rule(tmp_path, unit, flags):
+    path = tmp_path / "x.txt"
+    path.write_text("Lisbon lisbon PORTO İ é É\n", encoding="utf-8")
+    vocab = Vocab(["lisbon", "porto", "l", "i", "é", "p"], **flags)
+    out = io.BytesIO()
+    encode_units(path, unit, vocab, out)
+    expected = vocab.encode(read_units(path, unit=unit))
+    assert np.frombuffer(out.getvalue(), dtype=id_dtype(len(vocab))).tolist() == expected
+    assert expected.count(vocab.unk_id) < len(expected) - 3  # the rule found some
 
 
 @settings(max_examples=150, deadline=None)

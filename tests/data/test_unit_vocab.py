@@ -10,18 +10,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lm_in_memory import lm_in_memory
 from rnnseq.data import Vocab, read_units
 from rnnseq.data.unit_vocab import count_ids, count_units, lm_vocab
-from rnnseq.preprocess import build_vocabularies
 
 PARTS = ["ab", "b", "é", "€", "𝄞", "世界", " ", "\t", "\n", "\r\n", "\r", "\u2028", "<eos>", "x y"]
 
 
 def _in_memory(path, unit, min_freq, limit=None):
-    units = read_units(path, unit=unit)
-    if limit is not None:
-        units = units[:limit]
-    return build_vocabularies(units, "lm", min_freq=min_freq, lowercase=False, char_features=False)
+    """The vocabulary of the lm task, from the first ``limit`` units (all: None)."""
+    if limit is None:
+        return lm_in_memory(path, unit, min_freq=min_freq)[0]
+    return Vocab.build([read_units(path, unit=unit)[:limit]], min_freq=min_freq)
 
 
 @settings(max_examples=150, deadline=None)
@@ -31,15 +31,14 @@ def _in_memory(path, unit, min_freq, limit=None):
     min_freq=st.integers(1, 3),
     chunk=st.integers(1, 9),
 )
-def test_streamed_vocabulary_equals_build_vocabularies(
+def test_streamed_vocabulary_equals_the_lm_tasks(
     tmp_path_factory, parts, unit, min_freq, chunk
 ):
     path = tmp_path_factory.mktemp("v") / "x.txt"
     path.write_text("x" + "".join(parts), encoding="utf-8")  # "x": never without units
     counted = count_units(path, unit, chunk_bytes=chunk)
     expected = _in_memory(path, unit, min_freq)
-    vocab = lm_vocab(counted, min_freq=min_freq)
-    assert vocab == expected.words == expected.labels
+    assert lm_vocab(counted, min_freq=min_freq) == expected
     assert counted.n_units == len(read_units(path, unit=unit))
 
 
@@ -55,7 +54,7 @@ def test_a_limit_counts_the_first_units_only(tmp_path_factory, parts, unit, frac
     limit = int(len(read_units(path, unit=unit)) * fraction)
     counted = count_units(path, unit, limit=limit, chunk_bytes=3)
     assert counted.n_units == limit
-    assert lm_vocab(counted) == _in_memory(path, unit, 1, limit).words
+    assert lm_vocab(counted) == _in_memory(path, unit, 1, limit)
 
 
 def test_many_new_characters_in_one_piece_keep_their_first_appearance_order(tmp_path):
@@ -69,7 +68,7 @@ def test_many_new_characters_in_one_piece_keep_their_first_appearance_order(tmp_
 
 def test_counting_stops_reading_at_the_limit(tmp_path):
     path = tmp_path / "x.txt"
-    path.write_bytes(b"abc" * 10 + b"\xff")  # invalid UTF-8 after the limit: never read
+    path.write_bytes(b"abc" * 10_000 + b"\xff")  # invalid UTF-8 past the limit: never read
     assert count_units(path, "char", limit=5, chunk_bytes=4).counts == {"a": 2, "b": 2, "c": 1}
 
 

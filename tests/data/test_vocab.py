@@ -95,11 +95,38 @@ def test_json_round_trip_keeps_everything(tmp_path):
         ({"tokens": ["a"], "specials": [], "lowercase": "no"}, "'lowercase' must be true or false"),
         ({"tokens": ["a"], "specials": ["<pad>"], "lowercase": False}, "start with its 'specials'"),
         ({"tokens": ["a", "a"], "specials": [], "lowercase": False}, "appears twice"),
+        (
+            {"tokens": [], "specials": [], "lowercase": False, "lowercase_fallback": 1},
+            "'lowercase_fallback' must be true or false",
+        ),
+        ({"tokens": [], "specials": [], "lowercase": False, "extra": 1}, "exactly the keys"),
     ],
 )
 def test_from_dict_validates_keys_and_types(d, match):
     with pytest.raises(ValueError, match=match):
         Vocab.from_dict(d)
+
+
+def test_lowercase_fallback_finds_the_lowercase_entry_only_when_the_exact_one_is_missing():
+    v = Vocab(["Paris", "paris", "lisbon"], lowercase_fallback=True)
+    assert v.encode(["Paris", "PARIS", "Lisbon", "lisbon", "Rome"]) == [2, 3, 4, 4, 1]
+    assert "LISBON" in v and "rome" not in v
+    assert Vocab(["lisbon"]).encode(["Lisbon"]) == [1]  # off by default
+
+
+def test_lowercase_fallback_without_unk_still_names_the_unknown_token():
+    v = Vocab(["a"], specials=(), lowercase_fallback=True)
+    assert v.encode(["A"]) == [0]
+    with pytest.raises(ValueError, match="'B' is not in the vocabulary"):
+        v.encode(["B"])
+
+
+def test_lowercase_fallback_survives_json_and_is_absent_from_json_when_off():
+    v = Vocab(["lisbon"], lowercase_fallback=True)
+    assert v.to_dict()["lowercase_fallback"] is True
+    back = Vocab.from_dict(json.loads(json.dumps(v.to_dict())))
+    assert back == v and back.encode(["Lisbon"]) == [2]
+    assert set(Vocab(["a"]).to_dict()) == {"tokens", "specials", "lowercase"}
 
 
 def test_load_reports_bad_json_and_bad_content_as_data_errors(tmp_path):

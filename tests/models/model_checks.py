@@ -1,8 +1,9 @@
 """Shared model-test material: every model variant, ragged batches, a masked loss.
 
-``VARIANTS`` spans cell x bidirectional x pooling x char features (classify), cell x
-bidirectional x char features (tag) and cell x tied embeddings (lm); the
-``model_config`` fixture of conftest.py runs a test once per variant.
+``VARIANTS`` spans cell x bidirectional x pooling x char features (the classifier),
+cell x bidirectional x char features (the tagger) and cell x tied embeddings (the
+tagger as a unidirectional language model); the ``variant`` fixture of conftest.py runs
+a test once per variant.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from rnnseq.models import ModelConfig
+from rnnseq.models import ModelConfig, SequenceClassifier, SequenceTagger
 
 VOCAB, LABELS, CHARS = 23, 5, 11
 CELLS = ("rnn", "lstm", "gru")
@@ -25,41 +26,57 @@ def _small(**kw) -> ModelConfig:
     return ModelConfig(vocab_size=VOCAB, num_labels=LABELS, **sizes)
 
 
-def _variants() -> list[tuple[str, ModelConfig]]:
+@dataclass
+class Variant:
+    """A network class and its config."""
+
+    net: type
+    config: ModelConfig
+
+    @property
+    def per_sequence(self) -> bool:
+        """True for the classifier: one output per sequence, not per step."""
+        return self.net is SequenceClassifier
+
+    def build(self):
+        return self.net(self.config)
+
+
+def _variants() -> list[tuple[str, Variant]]:
     out = []
     for cell, bi, pooling, chars in itertools.product(
         CELLS, (False, True), ("last", "mean", "max"), ("none", "cnn", "lstm")
     ):
         cfg = _small(
-            task="classify",
             cell=cell,
             bidirectional=bi,
             pooling=pooling,
             char_features=chars,
             char_vocab_size=0 if chars == "none" else CHARS,
         )
-        out.append((f"classify-{cell}-{'bi' if bi else 'uni'}-{pooling}-chars_{chars}", cfg))
+        name = f"classify-{cell}-{'bi' if bi else 'uni'}-{pooling}-chars_{chars}"
+        out.append((name, Variant(SequenceClassifier, cfg)))
     for cell, bi, chars in itertools.product(CELLS, (False, True), ("none", "cnn", "lstm")):
         cfg = _small(
-            task="tag",
             cell=cell,
             bidirectional=bi,
             char_features=chars,
             char_vocab_size=0 if chars == "none" else CHARS,
         )
-        out.append((f"tag-{cell}-{'bi' if bi else 'uni'}-chars_{chars}", cfg))
+        name = f"tag-{cell}-{'bi' if bi else 'uni'}-chars_{chars}"
+        out.append((name, Variant(SequenceTagger, cfg)))
     for cell, tie in itertools.product(CELLS, (False, True)):
         cfg = ModelConfig(
-            task="lm",
             vocab_size=VOCAB,
             num_labels=VOCAB,
             cell=cell,
             embedding_dim=5,
             hidden=5,
             layers=2,
+            bidirectional=False,
             tie_embeddings=tie,
         )
-        out.append((f"lm-{cell}-{'tied' if tie else 'untied'}", cfg))
+        out.append((f"lm-{cell}-{'tied' if tie else 'untied'}", Variant(SequenceTagger, cfg)))
     return out
 
 
@@ -93,8 +110,16 @@ class Batch:
         return Batch(tokens, self.lengths, chars, self.targets)
 
 
-def make_batch(config: ModelConfig, lengths: list[int], t: int | None = None, seed: int = 0):
-    """Random ids for ``config`` with the given row lengths; words of 0..W characters."""
+def make_batch(
+    config: ModelConfig,
+    lengths: list[int],
+    t: int | None = None,
+    seed: int = 0,
+    *,
+    per_sequence: bool = False,
+):
+    """Random ids for ``config`` with the given row lengths; words of 0..W characters;
+    one target per row (``per_sequence``) or per step."""
     g = torch.Generator().manual_seed(seed)
     lengths_t = torch.tensor(lengths)
     n, t = len(lengths), max(lengths + [0]) if t is None else t
@@ -106,7 +131,7 @@ def make_batch(config: ModelConfig, lengths: list[int], t: int | None = None, se
         word_len = torch.randint(0, w + 1, (n, t), generator=g)  # some real words: 0 chars
         char_real = (torch.arange(w) < word_len.unsqueeze(2)) & real.unsqueeze(2)
         chars = torch.randint(1, config.char_vocab_size, (n, t, w), generator=g) * char_real
-    if config.task == "classify":
+    if per_sequence:
         targets = torch.randint(0, config.num_labels, (n,), generator=g)
     else:
         targets = torch.randint(0, config.num_labels, (n, t), generator=g).masked_fill(~real, -100)

@@ -10,11 +10,13 @@ from rnnseq.models.backbone import RecurrentBackbone
 
 
 @pytest.mark.parametrize(
-    ("cls", "task"),
-    [(SequenceClassifier, "classify"), (SequenceTagger, "tag"), (SequenceTagger, "lm")],
+    ("cls", "bidirectional"),
+    [(SequenceClassifier, True), (SequenceTagger, True), (SequenceTagger, False)],
 )
-def test_both_models_share_the_backbone_and_its_weight_names(cls, task):
-    cfg = ModelConfig(task=task, vocab_size=30, num_labels=5, hidden=8, embedding_dim=8)
+def test_both_models_share_the_backbone_and_its_weight_names(cls, bidirectional):
+    cfg = ModelConfig(
+        vocab_size=30, num_labels=5, hidden=8, embedding_dim=8, bidirectional=bidirectional
+    )
     model = cls(cfg)
     assert isinstance(model, RecurrentBackbone)
     keys = set(model.state_dict())

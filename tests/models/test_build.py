@@ -1,11 +1,11 @@
-"""Every model variant ``build_model`` makes honours the same contract (see conftest.py)."""
+"""Every model variant honours the same contract (see conftest.py)."""
 
 from __future__ import annotations
 
 import torch
 from model_checks import RAGGED, make_batch, masked_loss, run
 
-from rnnseq.models import ModelConfig, SequenceClassifier, SequenceTagger, build_model
+from rnnseq.models import ModelConfig, SequenceClassifier, SequenceTagger
 
 
 def _loss_and_grads(model, batch, seed=0):
@@ -17,20 +17,14 @@ def _loss_and_grads(model, batch, seed=0):
     return logits.detach(), grads
 
 
-def test_build_model_picks_the_class_of_the_task():
-    assert isinstance(build_model(ModelConfig("classify", 10, 3)), SequenceClassifier)
-    assert isinstance(build_model(ModelConfig("tag", 10, 3)), SequenceTagger)
-    assert isinstance(build_model(ModelConfig("lm", 10, 10)), SequenceTagger)
-
-
-def test_every_variant_runs_forward_and_backward_on_lengths_0_to_T(model_config):
+def test_every_variant_runs_forward_and_backward_on_lengths_0_to_T(variant):
     torch.manual_seed(0)
-    model = build_model(model_config).train()
-    batch = make_batch(model_config, RAGGED)
+    model = variant.build().train()
+    batch = make_batch(variant.config, RAGGED, per_sequence=variant.per_sequence)
     logits = run(model, batch)
     n, t = batch.tokens.shape
-    c = model_config.num_labels
-    assert logits.shape == ((n, c) if model_config.task == "classify" else (n, t, c))
+    c = variant.config.num_labels
+    assert logits.shape == ((n, c) if variant.per_sequence else (n, t, c))
     masked_loss(logits, batch.targets).backward()
     assert torch.isfinite(logits).all()
     for name, p in model.named_parameters():
@@ -38,13 +32,13 @@ def test_every_variant_runs_forward_and_backward_on_lengths_0_to_T(model_config)
     assert model.encoder.rnns[0].weight_hh_l0.grad.abs().sum() > 0
 
 
-def test_every_variant_ignores_garbage_at_padded_steps(model_config):
+def test_every_variant_ignores_garbage_at_padded_steps(variant):
     torch.manual_seed(0)
-    model = build_model(model_config).train()  # dropout on, same seed for both runs
-    batch = make_batch(model_config, RAGGED)
+    model = variant.build().train()  # dropout on, same seed for both runs
+    batch = make_batch(variant.config, RAGGED, per_sequence=variant.per_sequence)
     clean_logits, clean_grads = _loss_and_grads(model, batch)
     dirty_logits, dirty_grads = _loss_and_grads(model, batch.with_garbage())
-    if model_config.task == "classify":
+    if variant.per_sequence:
         torch.testing.assert_close(dirty_logits, clean_logits, rtol=0, atol=0)
     else:
         real = batch.real
@@ -54,16 +48,16 @@ def test_every_variant_ignores_garbage_at_padded_steps(model_config):
         torch.testing.assert_close(dirty_grads[name], clean_grads[name], rtol=0, atol=0)
 
 
-def test_every_variant_gives_the_same_numbers_packed_and_padded(model_config):
+def test_every_variant_gives_the_same_numbers_packed_and_padded(variant):
     torch.manual_seed(0)
-    model = build_model(model_config).eval()
-    batch = make_batch(model_config, RAGGED)
+    model = variant.build().eval()
+    batch = make_batch(variant.config, RAGGED, per_sequence=variant.per_sequence)
     results = {}
     for impl in ("packed", "padded"):
         model.encoder.implementation = impl
         results[impl] = _loss_and_grads(model, batch)
     (lp, gp), (ld, gd) = results["packed"], results["padded"]
-    if model_config.task != "classify":
+    if not variant.per_sequence:
         lp, ld = lp[batch.real], ld[batch.real]
     torch.testing.assert_close(ld, lp, rtol=1e-5, atol=1e-5)
     for name in gp:
@@ -71,9 +65,12 @@ def test_every_variant_gives_the_same_numbers_packed_and_padded(model_config):
 
 
 def test_tiny_models_overfit_a_tiny_batch():
-    for task, chars in (("classify", "none"), ("tag", "cnn"), ("lm", "none")):
+    for task, net, chars in (
+        ("classify", SequenceClassifier, "none"),
+        ("tag", SequenceTagger, "cnn"),
+        ("lm", SequenceTagger, "none"),
+    ):
         cfg = ModelConfig(
-            task=task,
             vocab_size=20,
             num_labels=20 if task == "lm" else 4,
             char_vocab_size=0 if chars == "none" else 9,
@@ -81,10 +78,11 @@ def test_tiny_models_overfit_a_tiny_batch():
             embedding_dim=16,
             hidden=16,
             dropout=0.0,
+            bidirectional=task != "lm",
         )
         torch.manual_seed(0)
-        model = build_model(cfg)
-        batch = make_batch(cfg, [7, 5, 3, 6], seed=3)
+        model = net(cfg)
+        batch = make_batch(cfg, [7, 5, 3, 6], seed=3, per_sequence=net is SequenceClassifier)
         opt = torch.optim.Adam(model.parameters(), lr=0.03)
         losses = []
         for _ in range(40):

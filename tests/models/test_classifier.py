@@ -6,9 +6,7 @@ from model_checks import RAGGED, make_batch
 
 from rnnseq.models import ModelConfig, SequenceClassifier, pool
 
-CFG = ModelConfig(
-    task="classify", vocab_size=30, num_labels=4, embedding_dim=6, hidden=5, pooling="mean"
-)
+CFG = ModelConfig(vocab_size=30, num_labels=4, embedding_dim=6, hidden=5, pooling="mean")
 
 
 def test_logits_are_the_output_layer_of_the_pooled_encoding():
@@ -28,11 +26,6 @@ def test_an_empty_sequence_scores_the_output_bias():
     model = SequenceClassifier(CFG).eval()
     logits = model(torch.tensor([[0, 0, 0], [4, 5, 6]]), torch.tensor([0, 3]))
     torch.testing.assert_close(logits[0], model.output.bias.detach())
-
-
-def test_classifier_rejects_other_tasks():
-    with pytest.raises(ValueError, match="task"):
-        SequenceClassifier(ModelConfig(task="tag", vocab_size=30, num_labels=4))
 
 
 @pytest.mark.parametrize(

@@ -8,45 +8,40 @@ from model_checks import VARIANTS
 from rnnseq.models import ModelConfig
 
 
-@pytest.mark.parametrize("cfg", [cfg for _, cfg in VARIANTS], ids=[n for n, _ in VARIANTS])
+@pytest.mark.parametrize("cfg", [v.config for _, v in VARIANTS], ids=[n for n, _ in VARIANTS])
 def test_config_survives_a_json_round_trip(cfg):
     again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     assert again.to_dict() == cfg.to_dict()
 
 
-def test_config_defaults_follow_the_task():
-    tag = ModelConfig(task="tag", vocab_size=100, num_labels=17, char_vocab_size=60)
-    assert tag.bidirectional is True and tag.char_features == "cnn" and tag.cell == "lstm"
-    assert tag.encoder_output_size == 2 * tag.hidden
-    assert tag.char_output_size == tag.char_hidden
-    plain_tag = ModelConfig(task="tag", vocab_size=100, num_labels=17)
-    assert plain_tag.char_features == "none" and plain_tag.char_output_size == 0
-    cls = ModelConfig(task="classify", vocab_size=100, num_labels=2, char_vocab_size=60)
-    assert cls.bidirectional is True and cls.char_features == "none"
-    lm = ModelConfig(task="lm", vocab_size=100, num_labels=100)
-    assert lm.bidirectional is False and lm.directions == 1 and not lm.tie_embeddings
+def test_unset_choices_mean_both_directions_and_no_character_features():
+    cfg = ModelConfig(vocab_size=100, num_labels=17, char_vocab_size=60)
+    assert cfg.bidirectional is True and cfg.char_features == "none" and cfg.cell == "lstm"
+    assert cfg.encoder_output_size == 2 * cfg.hidden and cfg.char_output_size == 0
+    chars = ModelConfig(vocab_size=100, num_labels=17, char_vocab_size=60, char_features="cnn")
+    assert chars.char_output_size == chars.char_hidden
 
 
-def test_saved_config_holds_concrete_values_not_task_defaults():
-    d = ModelConfig(task="tag", vocab_size=100, num_labels=17, char_vocab_size=60).to_dict()
-    assert d["bidirectional"] is True and d["char_features"] == "cnn"
+def test_saved_config_holds_concrete_values():
+    d = ModelConfig(vocab_size=100, num_labels=17).to_dict()
+    assert d["bidirectional"] is True and d["char_features"] == "none"
+    assert "task" not in d and "implementation" not in d and "bf16" not in d
 
 
 def test_from_dict_accepts_a_minimal_dict():
-    cfg = ModelConfig.from_dict({"task": "classify", "vocab_size": 9, "num_labels": 2})
-    assert cfg == ModelConfig(task="classify", vocab_size=9, num_labels=2)
+    cfg = ModelConfig.from_dict({"vocab_size": 9, "num_labels": 2})
+    assert cfg == ModelConfig(vocab_size=9, num_labels=2)
 
 
-BASE = {"task": "tag", "vocab_size": 50, "num_labels": 5, "char_vocab_size": 20}
+BASE = {"vocab_size": 50, "num_labels": 5, "char_vocab_size": 20}
 
 
 @pytest.mark.parametrize(
     ("change", "field"),
     [
         ({"colour": "red"}, "colour"),
-        ({"task": "translate"}, "task"),
-        ({"task": None}, "task"),
+        ({"task": "tag"}, "task"),
         ({"vocab_size": "50"}, "vocab_size"),
         ({"vocab_size": 50.0}, "vocab_size"),
         ({"vocab_size": True}, "vocab_size"),
@@ -74,7 +69,7 @@ BASE = {"task": "tag", "vocab_size": 50, "num_labels": 5, "char_vocab_size": 20}
         ({"char_kernel": 4}, "char_kernel"),
         ({"tie_embeddings": "false"}, "tie_embeddings"),
         ({"tie_embeddings": True}, "tie_embeddings"),
-        ({"implementation": "fast"}, "implementation"),
+        ({"implementation": "padded"}, "implementation"),
     ],
 )
 def test_from_dict_rejects_bad_values_naming_the_field(change, field):
@@ -84,27 +79,19 @@ def test_from_dict_rejects_bad_values_naming_the_field(change, field):
 
 def test_from_dict_rejects_missing_fields_and_non_dicts():
     with pytest.raises(ValueError, match="num_labels"):
-        ModelConfig.from_dict({"task": "tag", "vocab_size": 5})
+        ModelConfig.from_dict({"vocab_size": 5})
     with pytest.raises(ValueError, match="dict"):
-        ModelConfig.from_dict([("task", "tag")])
-
-
-def test_language_model_must_be_unidirectional():
-    with pytest.raises(ValueError, match="bidirectional"):
-        ModelConfig(task="lm", vocab_size=10, num_labels=10, bidirectional=True)
+        ModelConfig.from_dict([("vocab_size", 5)])
 
 
 def test_tied_embeddings_need_matching_sizes():
-    ok = ModelConfig(
-        task="lm", vocab_size=10, num_labels=10, embedding_dim=8, hidden=8, tie_embeddings=True
-    )
+    one_way = {"bidirectional": False, "tie_embeddings": True}
+    ok = ModelConfig(vocab_size=10, num_labels=10, embedding_dim=8, hidden=8, **one_way)
     assert ok.tie_embeddings
     with pytest.raises(ValueError, match="embedding_dim"):
-        ModelConfig(task="lm", vocab_size=10, num_labels=10, hidden=8, tie_embeddings=True)
+        ModelConfig(vocab_size=10, num_labels=10, hidden=8, **one_way)
     with pytest.raises(ValueError, match="num_labels"):
-        ModelConfig(
-            task="lm", vocab_size=10, num_labels=7, embedding_dim=8, hidden=8, tie_embeddings=True
-        )
+        ModelConfig(vocab_size=10, num_labels=7, embedding_dim=8, hidden=8, **one_way)
 
 
 def test_error_messages_are_one_line():

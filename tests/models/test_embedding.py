@@ -9,10 +9,10 @@ from rnnseq.models.embedding import UNK_ID
 
 def _embedder(word_dropout: float, chars: int = 0) -> TokenEmbedder:
     cfg = ModelConfig(
-        task="tag",
         vocab_size=50,
         num_labels=3,
         char_vocab_size=chars,
+        char_features="cnn" if chars else "none",
         embedding_dim=4,
         char_hidden=6,
         word_dropout=word_dropout,

@@ -76,7 +76,7 @@ def _assert_matches_torch(lengths, t_max, task, time_reduction, reduction, seed=
     inputs, step_targets, seq_targets, lengths = _batch(lengths, t_max, seed)
     targets = seq_targets if task == "classification" else step_targets
     kw = {"time_reduction": time_reduction, "reduction": reduction}
-    value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, task=task, **kw)
+    value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, kind=task, **kw)
     expected, expected_grads = _torch_loss_and_grads(
         params, inputs, targets, lengths, task, time_reduction, reduction
     )
@@ -103,7 +103,7 @@ def test_labeling_empty_rows_add_nothing_and_leave_the_mean(time_reduction, redu
 def test_labeling_all_empty_batch_is_zero_loss_and_zero_gradient():
     params = rnn.init_params(VOCAB, HIDDEN, CLASSES)
     inputs, targets, _, lengths = _batch([0, 0], 3)
-    value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, task="labeling")
+    value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, kind="labeling")
     assert value == 0.0
     assert all(not g.any() for g in grads.arrays().values())
 
@@ -111,12 +111,12 @@ def test_labeling_all_empty_batch_is_zero_loss_and_zero_gradient():
 def test_classification_empty_row_predicts_from_zero_state():
     params = rnn.init_params(VOCAB, HIDDEN, CLASSES, seed=2)
     inputs, _, seq_targets, lengths = _batch([3, 0, 2], 3, seed=2)
-    fwd = rnn.forward(params, inputs, lengths, task="classification")
+    fwd = rnn.forward(params, inputs, lengths, kind="classification")
     np.testing.assert_allclose(fwd.probs[1], reference.softmax(params.c))
     _assert_matches_torch([3, 0, 2], 3, "classification", "sum", "mean", seed=2)
     # alone, an empty row's gradient reaches the output bias c and nothing else
     _, grads = rnn.loss_and_grads(
-        params, inputs[1:2], seq_targets[1:2], lengths[1:2], task="classification"
+        params, inputs[1:2], seq_targets[1:2], lengths[1:2], kind="classification"
     )
     assert grads.c.any()
     assert not any(g.any() for name, g in grads.arrays().items() if name != "c")
@@ -130,7 +130,7 @@ def test_padding_garbage_changes_neither_loss_nor_gradients(task, time_reduction
     params = rnn.init_params(VOCAB, HIDDEN, CLASSES, seed=3)
     inputs, step_targets, seq_targets, lengths = _batch([4, 1, 2, 4], 4, seed=3)
     targets = seq_targets if task == "classification" else step_targets
-    kw = {"task": task, "time_reduction": time_reduction, "reduction": reduction}
+    kw = {"kind": task, "time_reduction": time_reduction, "reduction": reduction}
     clean_value, clean_grads = rnn.loss_and_grads(params, inputs, targets, lengths, **kw)
 
     rng = np.random.default_rng(4)
@@ -147,8 +147,8 @@ def test_padding_garbage_changes_neither_loss_nor_gradients(task, time_reduction
 def test_classification_reads_the_last_real_state():
     params = rnn.init_params(VOCAB, HIDDEN, CLASSES, seed=5)
     inputs, _, _, lengths = _batch([2, 4], 4, seed=5)
-    fwd = rnn.forward(params, inputs, lengths, task="classification")
-    alone = rnn.forward(params, inputs[:1, :2], task="classification")
+    fwd = rnn.forward(params, inputs, lengths, kind="classification")
+    alone = rnn.forward(params, inputs[:1, :2], kind="classification")
     np.testing.assert_allclose(fwd.probs[0], alone.probs[0], rtol=1e-15)
     np.testing.assert_array_equal(fwd.states[0, 3:], 0.0)  # padded states stay s = 0
 
@@ -174,7 +174,7 @@ def test_sgd_step_moves_against_the_gradient():
 def _train(params, inputs, targets, lengths, task, lr, steps):
     losses = []
     for _ in range(steps):
-        value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, task=task)
+        value, grads = rnn.loss_and_grads(params, inputs, targets, lengths, kind=task)
         params = rnn.sgd_step(params, grads, lr)
         losses.append(value)
     return losses
@@ -220,9 +220,9 @@ def test_gradient_descent_learns_whether_a_sequence_contains_token_zero():
         ({"targets": [0, 1]}, "targets"),
         ({"reduction": "none"}, "reduction"),
         ({"time_reduction": "none"}, "time_reduction"),
-        ({"task": "tagging"}, "task"),
-        ({"task": "classification", "targets": [0, 1], "time_reduction": "mean"}, "time_reduction"),
-        ({"task": "classification", "targets": [0, 1], "reduction": "token_mean"}, "reduction"),
+        ({"kind": "tagging"}, "kind"),
+        ({"kind": "classification", "targets": [0, 1], "time_reduction": "mean"}, "time_reduction"),
+        ({"kind": "classification", "targets": [0, 1], "reduction": "token_mean"}, "reduction"),
     ],
 )
 def test_bad_arguments_raise_value_errors_naming_them(kwargs, name):
@@ -230,7 +230,7 @@ def test_bad_arguments_raise_value_errors_naming_them(kwargs, name):
         "inputs": [[0, 1, 2], [3, 4, -1]],
         "targets": [[0, 1, 0], [0, 0, -1]],
         "lengths": [3, 2],
-        "task": "labeling",
+        "kind": "labeling",
         **kwargs,
     }
     params = rnn.init_params(VOCAB, HIDDEN, CLASSES)
@@ -242,7 +242,7 @@ def test_numpy_rnn_imports_without_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "from rnnseq.models import numpy_rnn as m; p = m.init_params(3, 2, 2)\n"
-        "print(m.loss_and_grads(p, [[0, 1]], [1], task='classification')[0])"
+        "print(m.loss_and_grads(p, [[0, 1]], [1], kind='classification')[0])"
     )
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}

@@ -6,35 +6,49 @@ import pytest
 import torch
 from model_checks import RAGGED, make_batch
 
-from rnnseq.models import ModelConfig, build_model
+from rnnseq.models import ModelConfig, SequenceClassifier, SequenceTagger
 from rnnseq.models.precision import OutputLayer, full_precision
 
 CONFIGS = {
-    "tag-lstm-cnn": ModelConfig(
-        task="tag", vocab_size=30, num_labels=6, char_vocab_size=15, embedding_dim=6, hidden=5
+    "tag-lstm-cnn": (
+        SequenceTagger,
+        ModelConfig(
+            vocab_size=30,
+            num_labels=6,
+            char_vocab_size=15,
+            char_features="cnn",
+            embedding_dim=6,
+            hidden=5,
+        ),
     ),
-    "classify-gru-max": ModelConfig(
-        task="classify", vocab_size=30, num_labels=3, cell="gru", embedding_dim=6, hidden=5
+    "classify-gru-max": (
+        SequenceClassifier,
+        ModelConfig(vocab_size=30, num_labels=3, cell="gru", embedding_dim=6, hidden=5),
     ),
-    "lm-lstm-tied": ModelConfig(
-        task="lm",
-        vocab_size=30,
-        num_labels=30,
-        embedding_dim=8,
-        hidden=8,
-        layers=2,
-        tie_embeddings=True,
+    "lm-lstm-tied": (
+        SequenceTagger,
+        ModelConfig(
+            vocab_size=30,
+            num_labels=30,
+            embedding_dim=8,
+            hidden=8,
+            layers=2,
+            bidirectional=False,
+            tie_embeddings=True,
+        ),
     ),
 }
 
 
-def _pair(cfg: ModelConfig):
-    """The same weights with and without bf16, dropout off."""
+def _pair(name: str):
+    """The same weights with and without bf16, dropout off; and the config."""
+    net, cfg = CONFIGS[name]
+    cfg = dataclasses.replace(cfg, dropout=0.0)
     torch.manual_seed(0)
-    plain = build_model(dataclasses.replace(cfg, dropout=0.0))
-    mixed = build_model(dataclasses.replace(cfg, dropout=0.0, bf16=True))
+    plain = net(cfg)
+    mixed = net(cfg, bf16=True)
     mixed.load_state_dict(plain.state_dict())
-    return plain, mixed
+    return plain, mixed, cfg
 
 
 def _logits(model, cfg, batch):
@@ -43,16 +57,14 @@ def _logits(model, cfg, batch):
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_bf16_changes_nothing_in_eval_mode(name):
-    cfg = CONFIGS[name]
-    plain, mixed = _pair(cfg)
+    plain, mixed, cfg = _pair(name)
     batch = make_batch(cfg, RAGGED)
     assert torch.equal(_logits(plain.eval(), cfg, batch), _logits(mixed.eval(), cfg, batch))
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_bf16_training_gives_float32_logits_close_to_float32_ones(name):
-    cfg = CONFIGS[name]
-    plain, mixed = _pair(cfg)
+    plain, mixed, cfg = _pair(name)
     batch = make_batch(cfg, RAGGED)
     want = _logits(plain.train(), cfg, batch)
     got = _logits(mixed.train(), cfg, batch)
@@ -63,8 +75,7 @@ def test_bf16_training_gives_float32_logits_close_to_float32_ones(name):
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_bf16_gradients_are_float32_and_reach_every_parameter(name):
-    cfg = CONFIGS[name]
-    _, mixed = _pair(cfg)
+    _, mixed, cfg = _pair(name)
     batch = make_batch(cfg, RAGGED)
     _logits(mixed.train(), cfg, batch).square().mean().backward()
     for pname, p in mixed.named_parameters():
@@ -75,8 +86,8 @@ def test_bf16_gradients_are_float32_and_reach_every_parameter(name):
 
 
 def test_bf16_language_model_state_stays_float32_across_windows():
-    cfg = dataclasses.replace(CONFIGS["lm-lstm-tied"], bf16=True)
-    model = build_model(cfg).train()
+    net, cfg = CONFIGS["lm-lstm-tied"]
+    model = net(cfg, bf16=True).train()
     tokens = torch.randint(2, 30, (3, 7))
     _, state = model.features(tokens, torch.full((3,), 7))
     assert all(s.dtype == torch.float32 for s in state)
@@ -94,5 +105,7 @@ def test_output_layer_has_linear_keys_and_keeps_float64():
 
 
 def test_bf16_must_be_a_bool():
+    from rnnseq.training.config import TrainConfig
+
     with pytest.raises(ValueError, match="bf16"):
-        dataclasses.replace(CONFIGS["lm-lstm-tied"], bf16="yes")
+        TrainConfig(task="lm", train="a.txt", out="m", bf16="yes").resolved()

@@ -8,10 +8,15 @@ from model_checks import RAGGED, make_batch, masked_loss
 from rnnseq.models import ModelConfig, SequenceTagger
 
 TAG = ModelConfig(
-    task="tag", vocab_size=30, num_labels=6, char_vocab_size=15, embedding_dim=6, hidden=5
+    vocab_size=30,
+    num_labels=6,
+    char_vocab_size=15,
+    char_features="cnn",
+    embedding_dim=6,
+    hidden=5,
 )
 LM = ModelConfig(
-    task="lm",
+    bidirectional=False,
     vocab_size=30,
     num_labels=30,
     embedding_dim=7,
@@ -87,8 +92,3 @@ def test_language_model_carries_state_across_stream_windows():
     first, state = model.features(stream[:, :8], torch.full((3,), 8))
     second, _ = model.features(stream[:, 8:], torch.full((3,), 4), state=state)
     torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
-
-
-def test_tagger_rejects_classify_config():
-    with pytest.raises(ValueError, match="task"):
-        SequenceTagger(ModelConfig(task="classify", vocab_size=30, num_labels=4))

@@ -14,7 +14,9 @@ import torch
 
 from rnnseq.data import IGNORE_INDEX, EncodedDataset, collate
 from rnnseq.models import ModelConfig
-from rnnseq.task_model import LossOptions, TaskModel
+from rnnseq.objective import LossOptions
+from rnnseq.task_model import Objective, TaskModel
+from rnnseq.tasks import get_task
 from rnnseq.training.distributed import Context
 from rnnseq.training.sharding import lm_batches
 from rnnseq.training.step import train_step
@@ -62,15 +64,14 @@ def _dataset(task: str, chars: bool) -> EncodedDataset:
     char_ids = None
     if chars:
         char_ids = [[[rng.randrange(1, CHARS) for _ in range(3)] for _ in r] for r in tokens]
-    return EncodedDataset(task, tokens, targets, char_ids)
+    return EncodedDataset(task != "classify", tokens, targets, char_ids)
 
 
-def build(case) -> tuple[TaskModel, LossOptions]:
+def build(case) -> tuple[TaskModel, Objective]:
     """The case's model (fixed initial weights, float64, no dropout) and loss."""
     name, task, reduction, time_reduction, kw = case
     chars = kw.get("chars", "none")
     config = ModelConfig(
-        task=task,
         vocab_size=VOCAB,
         num_labels=VOCAB if task == "lm" else LABELS,
         char_vocab_size=0 if chars == "none" else CHARS,
@@ -81,12 +82,14 @@ def build(case) -> tuple[TaskModel, LossOptions]:
         dropout=0.0,
     )
     torch.manual_seed(3)
-    model = TaskModel(config, use_crf=kw.get("crf", False)).double()
-    opts = LossOptions(
-        kind="crf" if kw.get("crf") else "ce",
-        time_reduction=time_reduction,
-        reduction=reduction,
-        label_smoothing=kw.get("smoothing", 0.0),
+    model = TaskModel(get_task(task), config, use_crf=kw.get("crf", False)).double()
+    opts = Objective(
+        LossOptions(
+            loss="crf" if kw.get("crf") else "ce",
+            time_reduction=time_reduction,
+            reduction=reduction,
+            label_smoothing=kw.get("smoothing", 0.0),
+        ),
         class_weights=torch.tensor(WEIGHTS, dtype=torch.float64) if kw.get("weights") else None,
     )
     return model, opts

@@ -9,11 +9,18 @@ import sys
 
 import pytest
 
-from rnnseq.model_folder import FILES, FolderMeta, build_task_model, load_model_folder
+from rnnseq.model_folder import (
+    FILES,
+    FolderMeta,
+    build_task_model,
+    load_model_folder,
+    network_config,
+)
 from rnnseq.serialization import ModelFolderError, atomic_write_bytes
+from rnnseq.tasks import get_task
 from rnnseq.training.config import TrainConfig
 from rnnseq.training.folder import RunFolder, remove_leftovers
-from rnnseq.training.setup import model_config_for, read_run_data
+from rnnseq.training.setup import read_run_data
 
 ALL = {"config.json", "vocab.json", "model.safetensors", "metrics.json", "loss_curve.png"}
 
@@ -23,8 +30,8 @@ def run(data, tmp_path):
     cfg = TrainConfig(task="tag", train=str(data / "tags.jsonl"), out=str(tmp_path / "m"))
     cfg = cfg.resolved()
     d = read_run_data(cfg)
-    meta = FolderMeta("tag", "ce", d.schemes, "char", 64, cfg.to_dict())
-    model = build_task_model(model_config_for(cfg, d.vocabs), meta, d.vocabs)
+    meta = FolderMeta(get_task("tag"), cfg, d.schemes)
+    model = build_task_model(network_config(meta, d.vocabs), meta, d.vocabs)
     return tmp_path / "m", d.vocabs, meta, model
 
 
@@ -44,7 +51,7 @@ def test_the_first_checkpoint_creates_the_whole_folder_at_once(run):
     assert not out.exists()
     folder.checkpoint(model, _resume_writer)
     assert {p.name for p in out.iterdir()} == ALL | {"resume.safetensors"}
-    assert load_model_folder(out).meta.task == "tag"
+    assert load_model_folder(out).meta.task.name == "tag"
     assert [p.name for p in out.parent.iterdir()] == ["m"]  # no staging left
 
 

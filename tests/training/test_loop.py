@@ -14,9 +14,9 @@ from conftest import train_argv
 from rnnseq.cli import main
 from rnnseq.model_folder import load_model_folder
 from rnnseq.task_model import TaskModel
+from rnnseq.tasks import get_task
 from rnnseq.training.checkpoint import load_resume
 from rnnseq.training.config import TrainConfig
-from rnnseq.training.loop import loss_label
 
 STEPS_PER_EPOCH = 15  # 120 tagged sentences in batches of 8
 
@@ -191,22 +191,22 @@ def test_a_dead_runs_staging_folder_is_cleaned_up(data, tmp_path, capsys):
     [
         ({"task": "tag"}, "ce, time sum, batch mean"),
         (
-            {"task": "tag", "time_reduction": "mean", "reduction": "token_mean"},
-            "ce, time mean, batch token_mean",
+            {"task": "lm", "time_reduction": "mean", "reduction": "sum"},
+            "ce, time mean, batch sum",
         ),
         ({"task": "tag", "loss": "crf"}, "crf per sequence, batch mean"),
         ({"task": "classify"}, "ce, batch mean"),
     ],
 )
 def test_loss_label_names_only_the_reductions_that_apply(options, label):
-    cfg = TrainConfig(train="t.conllu", out="o", **options)
-    assert loss_label(cfg) == label
+    cfg = TrainConfig(train="t.conllu", out="o", **options).resolved()
+    assert cfg.objective.label(get_task(cfg.task).per_step) == label
 
 
 def test_bucket_pool_reaches_the_batches_and_the_saved_config(capsys, data, tmp_path):
     code, _, err = run(capsys, train_argv("tag", data, tmp_path / "m", "--bucket-pool", "1"))
     assert code == 0, err
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert saved["training"]["bucket_pool"] == 1
+    assert saved["training"]["training"]["bucket_pool"] == 1
     code, _, err = run(capsys, train_argv("tag", data, tmp_path / "n", "--bucket-pool", "0"))
     assert code == 2 and "--bucket-pool must be an integer >= 1" in err and "Traceback" not in err

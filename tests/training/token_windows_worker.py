@@ -16,7 +16,9 @@ from safetensors.torch import save_file
 from rnnseq.data.lm_windows import LMWindows
 from rnnseq.data.token_cache import token_file
 from rnnseq.models import ModelConfig
-from rnnseq.task_model import LossOptions, TaskModel
+from rnnseq.objective import LossOptions
+from rnnseq.task_model import Objective, TaskModel
+from rnnseq.tasks import get_task
 from rnnseq.training import distributed
 from rnnseq.training.step import train_step
 
@@ -27,7 +29,6 @@ def build(vocab_size: int) -> TaskModel:
     """The same initial weights everywhere; no dropout, so one process can match many."""
     torch.manual_seed(5)
     config = ModelConfig(
-        task="lm",
         vocab_size=vocab_size,
         num_labels=vocab_size,
         embedding_dim=8,
@@ -35,18 +36,18 @@ def build(vocab_size: int) -> TaskModel:
         bidirectional=False,
         dropout=0.0,
     )
-    return TaskModel(config).double()
+    return TaskModel(get_task("lm"), config).double()
 
 
 def train(windows, model, net, ctx) -> list[float]:
     """EPOCHS passes over the windows, carrying the state, SGD so steps are exact."""
-    opts = LossOptions(kind="ce", time_reduction="sum", reduction="mean")
+    objective = Objective(LossOptions(loss="ce", time_reduction="sum", reduction="mean"))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     losses = []
     for _ in range(EPOCHS):
         state = None
         for k in range(len(windows)):
-            result = train_step(net, windows[k], opts, optimizer, ctx, state=state)
+            result = train_step(net, windows[k], objective, optimizer, ctx, state=state)
             losses.append(result.loss)
             state = result.state
     return losses

@@ -1,9 +1,10 @@
 """Data for rnnseq: file -> reader -> examples -> vocab -> ids -> batches.
 
-The readers, the vocabulary and the demo data need no torch; the batching names
-(``Batch``, ``collate``, ``lm_stream_batches``, ``LMWindows``) import torch on first
-use. Token files (a language model's corpus encoded once and mapped) live in
-:mod:`rnnseq.data.token_cache` and :mod:`rnnseq.data.token_file`.
+The readers, the vocabulary, the pretrained word vectors and the demo data need
+no torch; the batching names (``Batch``, ``collate``, ``lm_stream_batches``,
+``LMWindows``) import torch on first use. Token files (a language model's corpus
+encoded once and mapped) live in :mod:`rnnseq.data.token_cache` and
+:mod:`rnnseq.data.token_file`.
 
     >>> from rnnseq.data import read_dataset, Vocab
     >>> train = read_dataset("en_ewt-ud-train.conllu", "tag")      # doctest: +SKIP
@@ -18,6 +19,7 @@ from rnnseq.data.buckets import bucket_batches, shard_batches
 from rnnseq.data.conll_reader import read_conll
 from rnnseq.data.conllu_reader import read_conllu
 from rnnseq.data.demo import demo_sentiment, demo_tagging
+from rnnseq.data.embeddings import Coverage, embedding_matrix, extend_vocab
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, TagExample
@@ -26,6 +28,7 @@ from rnnseq.data.jsonl_reader import read_jsonl
 from rnnseq.data.table_reader import read_csv, read_tsv
 from rnnseq.data.text_reader import EOS, read_units
 from rnnseq.data.vocab import PAD, UNK, Vocab
+from rnnseq.data.word_vectors import WordVectors, read_word_vectors
 
 # name -> module that defines it, imported on first use (these need torch).
 _LAZY = {
@@ -55,6 +58,11 @@ __all__ = [
     "Vocab",
     "PAD",
     "UNK",
+    "WordVectors",
+    "read_word_vectors",
+    "embedding_matrix",
+    "extend_vocab",
+    "Coverage",
     "EncodedDataset",
     "MAX_WORD_LEN",
     "bucket_batches",

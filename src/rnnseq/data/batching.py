@@ -91,7 +91,7 @@ def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
 
     targets = None
     if dataset.targets is not None:
-        if dataset.task == "classify":
+        if not dataset.per_step:
             targets = np.asarray(dataset.targets[rows], dtype=np.int64)  # (N,)
         else:
             targets = np.full((N, T), IGNORE_INDEX, dtype=np.int64)  # (N, T)

@@ -7,6 +7,19 @@ CoNLL-U Plus ``# global.columns = ...`` first line names). Only syntactic
 words (integer IDs) are kept: multiword-token ranges (``19-20``) and empty
 nodes (``8.1``) are skipped, as the standard UPOS evaluation does.
 
+``_`` (CoNLL-U's "no value") in the tag field:
+
+- UPOS: an error naming the line. UD gives every word a UPOS, so ``_`` there means
+  the file is not annotated for it.
+- every other field (XPOS, FEATS, LEMMA, DEPREL, DEPS, MISC, HEAD, CoNLL-U Plus
+  columns): the tag ``"_"``, learned, predicted and scored like any other. It is
+  the field's normal value for "none": FEATS ``_`` is a word without features
+  (about a third of English EWT's words), XPOS ``_`` a treebank without
+  language-specific tags. A file whose field is ``_`` on every word has nothing to
+  learn or score, and is an error naming the field.
+
+An empty field is never valid CoNLL-U (it writes ``_`` for nothing) and is an error.
+
 The ``conllu`` package supplies the field names and the ID grammar; the lines
 are split here, on tabs only, so that every error carries its line number
 (``conllu`` reports none) and a field holding two spaces is not cut in two
@@ -21,13 +34,14 @@ from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELDS, parse_id_value
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import TagExample
+from rnnseq.data.examples import TagExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_conllu"]
 
 _ALIASES = {"upostag": "upos", "xpostag": "xpos"}
 _GLOBAL_COLUMNS = "# global.columns ="
+NO_VALUE = "_"
 
 
 def _field_names(first_line: str, path: str) -> list[str]:
@@ -41,6 +55,7 @@ def _field_names(first_line: str, path: str) -> list[str]:
     return names
 
 
+@builds_examples
 def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[TagExample]:
     """Read a CoNLL-U file; the tags come from ``column`` (case-insensitive).
 
@@ -52,11 +67,13 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
     Raises:
         ValueError: ``column`` is not a field of the file (names ``column``).
         DataError: a token line has the wrong number of fields, a bad ID, an
-            ID out of order, an empty FORM, or ``_`` (no value) in the tag field.
+            ID out of order, an empty field, or ``_`` (no value) as UPOS; a tag
+            field that is ``_`` on every word.
     """
     name = os.fspath(path)
-    lines = list(numbered_lines(read_text(path)))
-    fields = _field_names(lines[0][1] if lines else "", name)
+    text = read_text(path)
+    end = text.find("\n")
+    fields = _field_names((text if end < 0 else text[:end]).removesuffix("\r"), name)
     key = _ALIASES.get(column.lower(), column.lower())
     if key not in fields or key in ("id", "form"):
         allowed = ", ".join(f for f in fields if f not in ("id", "form"))
@@ -67,7 +84,8 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
     tokens: list[str] = []
     tags: list[str] = []
     expected_id = start = 1
-    for number, line in lines:
+    any_value = False
+    for number, line in numbered_lines(text):
         if not line.strip():  # end of a sentence
             if tokens:
                 sentences.append(TagExample(tokens, tags, start))
@@ -98,8 +116,18 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
         form, tag = parts[form_at], parts[tag_at]
         if not form:
             raise DataError(name, number, "expected a FORM, got an empty field")
-        if tag in ("", "_"):
-            raise DataError(name, number, f"expected a {key.upper()} tag, got {tag!r}")
+        if not tag:
+            raise DataError(
+                name, number, f"expected a {key.upper()} value, got an empty field ('_' is none)"
+            )
+        if tag == NO_VALUE and key == "upos":
+            raise DataError(
+                name,
+                number,
+                "expected a UPOS tag, got '_' (UD gives every word one: is the file "
+                "annotated? another field can be chosen with column)",
+            )
+        any_value = any_value or tag != NO_VALUE
         if not tokens:
             start = number
         tokens.append(form)
@@ -109,4 +137,11 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
         sentences.append(TagExample(tokens, tags, start))
     if not sentences:
         raise DataError(name, None, "no sentences found; expected CoNLL-U token lines")
+    if not any_value:
+        raise DataError(
+            name,
+            None,
+            f"the {key.upper()} field is '_' (no value) on every word: nothing to learn or "
+            "score; choose another field (column)",
+        )
     return sentences

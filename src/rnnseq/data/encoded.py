@@ -35,7 +35,6 @@ __all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "SPILL_BYTES"]
 MAX_WORD_LEN = 20  # characters kept per word for character features (the first ones)
 SPILL_BYTES = 1 << 30  # a training set whose arrays hold more is mapped from disk
 _CHUNK = 1 << 15  # examples encoded at a time (bounds the temporary lists)
-_TASKS = ("classify", "tag")
 
 
 class CharRows(Sequence[list[list[int]]]):
@@ -77,7 +76,8 @@ class EncodedDataset:
     """A dataset as flat id arrays.
 
     Args / attributes:
-        task: "classify" (one target per example) or "tag" (one per token).
+        per_step: True when there is one target per token (tagging), False for one per
+            example (classification).
         tokens: word ids of each example, ``tokens[i][j]`` (a :class:`Ragged`;
             lists of lists are converted).
         targets: classify: (n,) label ids, ``targets[i]``; tag: a :class:`Ragged`
@@ -90,14 +90,14 @@ class EncodedDataset:
 
     def __init__(
         self,
-        task: str,
+        per_step: bool,
         tokens: Ragged | Sequence[Sequence[int]],
         targets: np.ndarray | Ragged | Sequence | None = None,
         chars: CharRows | Sequence[Sequence[Sequence[int]]] | None = None,
     ) -> None:
-        if task not in _TASKS:
-            raise ValueError(f"task must be 'classify' or 'tag', got {task!r}")
-        self.task = task
+        if not isinstance(per_step, (bool, np.bool_)):
+            raise ValueError(f"per_step must be True or False, got {per_step!r}")
+        self.per_step = bool(per_step)
         self.tokens = tokens if isinstance(tokens, Ragged) else Ragged.from_rows(tokens)
         self.targets = targets
         self.chars = chars
@@ -106,7 +106,8 @@ class EncodedDataset:
         return len(self.tokens)
 
     def __repr__(self) -> str:
-        return f"EncodedDataset({self.task!r}, {len(self)} examples, {self.nbytes:,} bytes)"
+        kind = "per step" if self.per_step else "per example"
+        return f"EncodedDataset({len(self)} examples, targets {kind}, {self.nbytes:,} bytes)"
 
     @property
     def lengths(self) -> list[int]:
@@ -119,9 +120,9 @@ class EncodedDataset:
 
     @targets.setter
     def targets(self, targets) -> None:
-        if targets is None or (self.task == "tag" and isinstance(targets, Ragged)):
+        if targets is None or (self.per_step and isinstance(targets, Ragged)):
             pass
-        elif self.task == "classify":
+        elif not self.per_step:
             targets = compact(np.asarray(targets, dtype=np.int64).reshape(-1))  # (n,)
         else:
             targets = Ragged.from_rows(targets)
@@ -130,7 +131,7 @@ class EncodedDataset:
             if len(targets) != len(self) or (
                 lengths is not None and not np.array_equal(lengths, self.tokens.lengths)
             ):
-                per = "label per example" if self.task == "classify" else "tag per token"
+                per = "tag per token" if self.per_step else "label per example"
                 raise ValueError(f"targets must hold one {per}")
         self._targets = targets
 
@@ -182,17 +183,17 @@ class EncodedDataset:
             max_word_len: characters kept per word.
         """
         if all(isinstance(e, ClassifyExample) for e in examples):
-            task = "classify"
+            per_step = False
             targets: np.ndarray | Ragged = np.asarray(labels.encode([e.label for e in examples]))
         elif all(isinstance(e, TagExample) for e in examples):
-            task = "tag"
+            per_step = True
             targets = _encode_rows(labels, _chunks([e.tags for e in examples]))
         else:
             raise ValueError("examples must be all ClassifyExample or all TagExample")
         encoded = cls.from_tokens(
             [e.tokens for e in examples],
             vocab,
-            task=task,
+            per_step=per_step,
             char_vocab=char_vocab,
             max_word_len=max_word_len,
         )
@@ -205,18 +206,17 @@ class EncodedDataset:
         sentences: Sequence[Sequence[str]],
         vocab: Vocab,
         *,
-        task: str,
+        per_step: bool,
         char_vocab: Vocab | None = None,
         max_word_len: int = MAX_WORD_LEN,
     ) -> EncodedDataset:
-        """Encode unlabelled token lists (``targets`` is None), e.g. for prediction."""
-        if task not in _TASKS:
-            raise ValueError(f"task must be 'classify' or 'tag', got {task!r}")
+        """Encode unlabelled token lists (``targets`` is None), e.g. for prediction;
+        ``per_step`` as the field of that name."""
         if max_word_len < 1:
             raise ValueError(f"max_word_len must be >= 1, got {max_word_len}")
         if char_vocab is not None and char_vocab.pad_id != 0:
             raise ValueError("char_vocab must have <pad> as id 0 (char padding is 0)")
-        encoded = cls(task, _encode_rows(vocab, _chunks(sentences)))
+        encoded = cls(per_step, _encode_rows(vocab, _chunks(sentences)))
         if char_vocab is not None:
             words = ([w[:max_word_len] for s in chunk for w in s] for chunk in _chunks(sentences))
             encoded.chars = CharRows(_encode_rows(char_vocab, words), encoded.tokens.offsets)
@@ -226,15 +226,15 @@ class EncodedDataset:
     def concat(cls, parts: Sequence[EncodedDataset]) -> EncodedDataset:
         """The examples of ``parts`` (encoded with the same vocabularies), in order: a
         large set encoded a chunk at a time, without all its examples read at once."""
-        if not parts or len({p.task for p in parts}) != 1:
-            raise ValueError("parts must be one or more datasets of the same task")
+        if not parts or len({p.per_step for p in parts}) != 1:
+            raise ValueError("parts must be one or more datasets with the same per_step")
         for name in ("targets", "chars"):
             if len({getattr(p, name) is None for p in parts}) != 1:
                 raise ValueError(f"parts must all have {name} or all lack them")
-        data = cls(parts[0].task, Ragged.concat([p.tokens for p in parts]))
+        data = cls(parts[0].per_step, Ragged.concat([p.tokens for p in parts]))
         if parts[0].targets is not None:
             targets = [p.targets for p in parts]
-            if data.task == "classify":
+            if not data.per_step:
                 data.targets = compact(np.concatenate(targets).astype(np.int64, copy=False))
             else:
                 data.targets = Ragged.concat(targets)
@@ -249,7 +249,7 @@ class EncodedDataset:
         folder.mkdir(parents=True, exist_ok=True)
         for name, array in self._arrays().items():
             np.save(folder / f"{name}.npy", array, allow_pickle=False)
-        meta = {"task": self.task, "arrays": sorted(self._arrays())}
+        meta = {"per_step": self.per_step, "arrays": sorted(self._arrays())}
         (folder / "dataset.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
 
     @classmethod
@@ -261,7 +261,7 @@ class EncodedDataset:
             name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
             for name in meta["arrays"]
         }
-        data = cls(meta["task"], Ragged(a["tokens"], a["token_offsets"]))
+        data = cls(meta["per_step"], Ragged(a["tokens"], a["token_offsets"]))
         if "targets" in a:
             offsets = a.get("target_offsets")
             data.targets = a["targets"] if offsets is None else Ragged(a["targets"], offsets)

@@ -15,7 +15,7 @@ import json
 import os
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import ClassifyExample, TagExample
+from rnnseq.data.examples import ClassifyExample, TagExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_jsonl"]
@@ -66,6 +66,7 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {str(value)[:30]!r}"
 
 
+@builds_examples
 def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample] | list[TagExample]:
     """Read a JSON Lines file for ``task`` ("classify" or "tag").
 
@@ -74,9 +75,9 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
         DataError: a line that is not a JSON object, misses a key, has values of
             the wrong type, or (tag) not one tag per token.
     """
-    if task not in ("classify", "tag"):
+    make = _MAKERS.get(task)
+    if make is None:
         raise ValueError(f"task must be 'classify' or 'tag' for JSON Lines, got {task!r}")
-    make = _classify if task == "classify" else _tag
     name = os.fspath(path)
     examples = []
     for number, line in numbered_lines(read_text(path)):
@@ -95,3 +96,7 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
     if not examples:
         raise DataError(name, None, "no JSON objects found; expected one per line")
     return examples
+
+
+# The example each task reads from one JSON object.
+_MAKERS = {"classify": _classify, "tag": _tag}

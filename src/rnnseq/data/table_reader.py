@@ -29,7 +29,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from rnnseq.data.errors import DataError
-from rnnseq.data.examples import ClassifyExample
+from rnnseq.data.examples import ClassifyExample, builds_examples
 from rnnseq.data.textfile import numbered_lines, read_text
 
 __all__ = ["read_tsv", "read_csv", "TEXT_NAMES", "LABEL_NAMES"]
@@ -88,6 +88,7 @@ def _examples(path: str, rows: Iterable[Row], column: str | None) -> list[Classi
     return examples
 
 
+@builds_examples
 def read_tsv(path: str | os.PathLike[str], *, column: str | None = None) -> list[ClassifyExample]:
     """Read a tab-separated file (no quoting). See the module docstring for the columns."""
     name = os.fspath(path)
@@ -125,6 +126,7 @@ def _csv_rows(name: str, text: str) -> Iterator[Row]:
         start = reader.line_num + 1
 
 
+@builds_examples
 def read_csv(path: str | os.PathLike[str], *, column: str | None = None) -> list[ClassifyExample]:
     """Read a comma-separated file (``csv`` quoting). See the module docstring for the columns."""
     name = os.fspath(path)

@@ -55,19 +55,18 @@ def encode_units(
 
     Args:
         unit: "char" or "word".
-        vocab: a language-model vocabulary, with ``<unk>`` and without ``lowercase``.
+        vocab: a language-model vocabulary, with ``<unk>``; units are looked up by
+            its own rule (``Vocab.encode``: lowercasing, if it lowercases).
         out: a binary file open for writing; receives ``n · itemsize`` bytes of
             ``id_dtype(len(vocab))``.
         chunk_bytes, on_bytes: as in :func:`rnnseq.data.textfile.stream_text`.
 
     Raises:
-        ValueError: a vocabulary without ``<unk>`` or with ``lowercase``.
+        ValueError: a vocabulary without ``<unk>``.
         DataError: invalid UTF-8, or a file without units (as :func:`read_units`).
     """
     if vocab.unk_id is None:
         raise ValueError("vocab must have <unk>: a language model maps unseen units to it")
-    if vocab.lowercase:
-        raise ValueError("vocab must not lowercase: a language model reads units as they are")
     dtype = id_dtype(len(vocab))
     lookup = _char_ids(vocab, dtype) if unit == "char" else _word_ids(vocab, dtype)
     n = 0
@@ -78,15 +77,25 @@ def encode_units(
     return n
 
 
+def _as_written(vocab: Vocab) -> bool:
+    """Does the vocabulary look strings up exactly as written (no lowercasing)?"""
+    return not vocab.lowercase and not getattr(vocab, "lowercase_fallback", False)
+
+
 def _char_ids(vocab: Vocab, dtype: np.dtype) -> Callable[[str], np.ndarray]:
-    table = np.full(N_CODEPOINTS, vocab.unk_id, dtype=dtype)  # code point -> id
-    for i, token in enumerate(vocab.tokens):
-        if len(token) == 1:  # the specials ("<pad>", "<unk>") are never one character
-            table[ord(token)] = i
+    if _as_written(vocab):
+        table = np.full(N_CODEPOINTS, vocab.unk_id, dtype=dtype)  # code point -> id
+        for i, token in enumerate(vocab.tokens):
+            if len(token) == 1:  # the specials ("<pad>", "<unk>") are never one character
+                table[ord(token)] = i
+    else:  # Vocab.encode's own rule for every code point (about a second, once)
+        table = np.array(vocab.encode(map(chr, range(N_CODEPOINTS))), dtype=dtype)
     return lambda piece: table[codepoints(piece)]
 
 
 def _word_ids(vocab: Vocab, dtype: np.dtype) -> Callable[[list[str]], np.ndarray]:
+    if not _as_written(vocab):
+        return lambda words: np.array(vocab.encode(words), dtype=dtype)
     stoi = {token: i for i, token in enumerate(vocab.tokens)}
     unk = vocab.unk_id
     return lambda words: np.fromiter(map(stoi.get, words, repeat(unk)), dtype, len(words))

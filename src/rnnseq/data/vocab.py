@@ -12,7 +12,8 @@ frequency, most frequent first, ties broken by first appearance in the data.
 So the same data always gives the same ids.
 
 Saved as JSON: ``{"tokens": [...all entries in id order...], "specials":
-[...], "lowercase": false}``.
+[...], "lowercase": false}``, plus ``"lowercase_fallback": true`` when that is set
+(a vocabulary extended with pretrained word vectors, rnnseq.data.embeddings).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["Vocab", "PAD", "UNK"]
 
 PAD = "<pad>"
 UNK = "<unk>"
+_KEYS = {"tokens", "specials", "lowercase", "lowercase_fallback"}
 
 
 class Vocab:
@@ -40,6 +42,9 @@ class Vocab:
             An unknown string encodes to ``<unk>`` when it is a special, else
             encoding it is an error (the right behaviour for label sets).
         lowercase: lowercase every string before looking it up.
+        lowercase_fallback: look a string up as written, then, when it is not
+            there, lowercased (so ``"Lisbon"`` finds the ``"lisbon"`` of a
+            lowercased GloVe file); off by default.
 
     Example::
 
@@ -56,6 +61,7 @@ class Vocab:
         *,
         specials: Sequence[str] = (PAD, UNK),
         lowercase: bool = False,
+        lowercase_fallback: bool = False,
     ) -> None:
         specials = tuple(specials)
         itos = [*specials, *tokens]
@@ -70,6 +76,7 @@ class Vocab:
         self._stoi = {token: i for i, token in enumerate(itos)}
         self.specials = specials
         self.lowercase = bool(lowercase)
+        self.lowercase_fallback = bool(lowercase_fallback)
         self.pad_id: int | None = self._stoi.get(PAD)
         self.unk_id: int | None = self._stoi.get(UNK)
 
@@ -137,7 +144,16 @@ class Vocab:
     def __contains__(self, token: object) -> bool:
         if not isinstance(token, str):
             return False
-        return (token.lower() if self.lowercase else token) in self._stoi
+        return self._find(token) is not None
+
+    def _find(self, token: str) -> int | None:
+        """The id of ``token`` by the lookup rule (lowercase, fallback), or None."""
+        if self.lowercase:
+            return self._stoi.get(token.lower())
+        i = self._stoi.get(token)
+        if i is None and self.lowercase_fallback:
+            i = self._stoi.get(token.lower())
+        return i
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocab):
@@ -145,7 +161,11 @@ class Vocab:
         return self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return f"Vocab({len(self)} entries, specials={self.specials}, lowercase={self.lowercase})"
+        fallback = ", lowercase_fallback=True" if self.lowercase_fallback else ""
+        return (
+            f"Vocab({len(self)} entries, specials={self.specials}, "
+            f"lowercase={self.lowercase}{fallback})"
+        )
 
     @property
     def tokens(self) -> list[str]:
@@ -160,7 +180,9 @@ class Vocab:
                 (the message names the token).
         """
         stoi, unk = self._stoi, self.unk_id
-        if self.lowercase:
+        if self.lowercase_fallback and not self.lowercase:
+            stoi = _FallbackLookup(stoi)
+        elif self.lowercase:
             tokens = (t.lower() for t in tokens)
         if unk is not None:
             return [stoi.get(t, unk) for t in tokens]
@@ -183,31 +205,45 @@ class Vocab:
         return out
 
     def to_dict(self) -> dict:
-        """A JSON-ready description: ``{"tokens", "specials", "lowercase"}``."""
-        return {
+        """A JSON-ready description: ``{"tokens", "specials", "lowercase"}``, and
+        ``"lowercase_fallback": true`` only when it is set (so vocabularies without
+        it are written exactly as before)."""
+        d = {
             "tokens": list(self._itos),
             "specials": list(self.specials),
             "lowercase": self.lowercase,
         }
+        if self.lowercase_fallback:
+            d["lowercase_fallback"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: object) -> Vocab:
         """The inverse of :meth:`to_dict`; checks every key and type (ValueError)."""
         if not isinstance(d, dict):
             raise ValueError(f"a vocabulary must be a JSON object, got {type(d).__name__}")
-        if set(d) != {"tokens", "specials", "lowercase"}:
+        if not {"tokens", "specials", "lowercase"} <= set(d) <= _KEYS:
             raise ValueError(
-                f"a vocabulary needs exactly the keys lowercase, specials, tokens, got {sorted(d)}"
+                "a vocabulary needs exactly the keys lowercase, specials, tokens "
+                f"(and optionally lowercase_fallback), got {sorted(d)}"
             )
         tokens, specials, lowercase = d["tokens"], d["specials"], d["lowercase"]
+        fallback = d.get("lowercase_fallback", False)
         for key, value in (("tokens", tokens), ("specials", specials)):
             if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
                 raise ValueError(f"vocabulary {key!r} must be a list of strings")
         if not isinstance(lowercase, bool):
             raise ValueError("vocabulary 'lowercase' must be true or false")
+        if not isinstance(fallback, bool):
+            raise ValueError("vocabulary 'lowercase_fallback' must be true or false")
         if tokens[: len(specials)] != specials:
             raise ValueError("vocabulary 'tokens' must start with its 'specials'")
-        return cls(tokens[len(specials) :], specials=specials, lowercase=lowercase)
+        return cls(
+            tokens[len(specials) :],
+            specials=specials,
+            lowercase=lowercase,
+            lowercase_fallback=fallback,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary as UTF-8 JSON."""
@@ -235,3 +271,18 @@ class Vocab:
             return cls.from_dict(d)
         except ValueError as e:
             raise DataError(path, None, str(e)) from None
+
+
+class _FallbackLookup:
+    """``get`` of a string -> id dict that tries the string, then its lowercase."""
+
+    __slots__ = ("_stoi",)
+
+    def __init__(self, stoi: dict[str, int]) -> None:
+        self._stoi = stoi
+
+    def get(self, token: str, default: int | None = None) -> int | None:
+        i = self._stoi.get(token)
+        if i is None:
+            i = self._stoi.get(token.lower(), default)
+        return i

@@ -11,6 +11,7 @@ import importlib
 # name -> module that defines it
 _LAZY = {
     "ModelConfig": "rnnseq.models.config",
+    "ModelOptions": "rnnseq.models.config",
     "CharCNN": "rnnseq.models.char_features",
     "CharBiLSTM": "rnnseq.models.char_features",
     "TokenEmbedder": "rnnseq.models.embedding",
@@ -18,7 +19,6 @@ _LAZY = {
     "pool": "rnnseq.models.pooling",
     "SequenceClassifier": "rnnseq.models.classifier",
     "SequenceTagger": "rnnseq.models.tagger",
-    "build_model": "rnnseq.models.build",
 }
 
 __all__ = list(_LAZY)

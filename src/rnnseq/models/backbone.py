@@ -24,9 +24,11 @@ class RecurrentBackbone(nn.Module):
 
     Args:
         config: a validated ``ModelConfig``; ``num_labels`` sizes the output layer.
+        bf16: train with bfloat16 matrix products (:mod:`rnnseq.models.precision`); a
+            choice of the training run, not of the model (eval mode is float32).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, bf16: bool = False) -> None:
         super().__init__()
         self.config = config
         self.embedder = TokenEmbedder(config)
@@ -38,7 +40,6 @@ class RecurrentBackbone(nn.Module):
             layers=config.layers,
             bidirectional=config.bidirectional,
             dropout=config.dropout,
-            implementation=config.implementation,
         )
-        self.output = OutputLayer(self.encoder.output_size, config.num_labels, config.bf16)
-        self.bf16 = config.bf16
+        self.output = OutputLayer(self.encoder.output_size, config.num_labels, bf16)
+        self.bf16 = bf16

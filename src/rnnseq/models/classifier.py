@@ -23,7 +23,8 @@ class SequenceClassifier(RecurrentBackbone):
     """Embedding -> dropout -> RecurrentEncoder -> pooling -> dropout -> linear.
 
     Args:
-        config: a ``ModelConfig`` with task ``"classify"``.
+        config: the network's ``ModelConfig`` (``pooling`` says how steps become one vector).
+        bf16: train with bfloat16 matrix products.
 
     Shape:
         - tokens: (N, T) integer ids, 0 = padding (anything is allowed at padded steps).
@@ -34,17 +35,15 @@ class SequenceClassifier(RecurrentBackbone):
     Example::
 
         >>> import torch
-        >>> cfg = ModelConfig(task="classify", vocab_size=50, num_labels=3, hidden=8)
+        >>> cfg = ModelConfig(vocab_size=50, num_labels=3, hidden=8)
         >>> model = SequenceClassifier(cfg)
         >>> model(torch.randint(1, 50, (4, 6)), torch.tensor([6, 3, 1, 0])).shape
         torch.Size([4, 3])
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, bf16: bool = False) -> None:
         config.validate()
-        if config.task != "classify":
-            raise ValueError(f"config.task must be 'classify', got {config.task!r}")
-        super().__init__(config)
+        super().__init__(config, bf16=bf16)
 
     def encode(self, tokens: Tensor, lengths: Tensor, chars: Tensor | None = None) -> Tensor:
         """The pooled sequence vector v, before the output dropout: (N, H_out)."""

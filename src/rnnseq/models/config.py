@@ -1,4 +1,11 @@
-"""``ModelConfig``: everything needed to rebuild a model, so a model = config + weights.
+"""The network's configuration: a model = config + weights.
+
+:class:`ModelOptions` are the architecture options a user chooses (the "model" group of
+``rnnseq train``); each field declares its help line, choices and the tasks it applies
+to (:mod:`rnnseq.options`), so the command line and the validation follow from it.
+:class:`ModelConfig` is those options plus the sizes that come from the vocabularies:
+everything needed to rebuild a network. Which network (a classifier, or a tagger that
+is also the language model) is the task's choice (:mod:`rnnseq.tasks`).
 
 The config travels as JSON next to the safetensors weights of a saved model. Model
 folders may come from anywhere, so :meth:`ModelConfig.from_dict` trusts nothing:
@@ -7,9 +14,9 @@ whose one-line message names the field.
 
 Example::
 
-    >>> cfg = ModelConfig(task="tag", vocab_size=5000, num_labels=17, char_vocab_size=80)
-    >>> cfg.bidirectional, cfg.char_features
-    (True, 'cnn')
+    >>> cfg = ModelConfig(vocab_size=5000, num_labels=17, char_vocab_size=80, char_features="cnn")
+    >>> cfg.bidirectional, cfg.encoder_output_size
+    (True, 256)
     >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
     True
 """
@@ -21,11 +28,13 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-TASKS = ("classify", "tag", "lm")
+from rnnseq.options import OptionError, Per, integer, option
+
+__all__ = ["ModelOptions", "ModelConfig", "CELLS", "POOLINGS", "CHAR_FEATURES"]
+
 CELLS = ("rnn", "lstm", "gru")
 POOLINGS = ("last", "mean", "max")
 CHAR_FEATURES = ("none", "cnn", "lstm")
-IMPLEMENTATIONS = ("auto", "packed", "padded")
 
 # Sanity bounds. A value above these is not a model anyone trains here; from an
 # untrusted folder it would only make the constructor allocate without end.
@@ -35,74 +44,124 @@ _MAX_LAYERS = 32
 _MAX_KERNEL = 31
 
 
-@dataclass
-class ModelConfig:
-    """Complete description of a classifier, tagger or language model.
+def _probability(name: str, value: Any) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and 0.0 <= value < 1.0):
+        raise OptionError(f"{{0}} must be a number in [0, 1), got {value!r}", name)
 
-    Fields left at ``None`` take the task's default in ``__post_init__`` (so a saved
-    config always holds concrete values): ``bidirectional`` is True for classify and
-    tag, False for lm; ``char_features`` is ``"cnn"`` for a tagger given a character
-    vocabulary, ``"none"`` otherwise.
+
+def _odd(name: str, value: Any) -> None:
+    integer(1, _MAX_KERNEL)(name, value)
+    if value % 2 == 0:
+        raise OptionError(f"{{0}} must be odd, got {value}", name)
+
+
+def _boolean(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise OptionError(f"{{0}} must be true or false, got {value!r}", name)
+
+
+@dataclass(kw_only=True)
+class ModelOptions:
+    """The architecture of a recurrent sequence model (the "model" options).
+
+    Fields left at ``None`` take their task's default when a training config is
+    resolved (:meth:`rnnseq.training.config.TrainConfig.resolved`).
     """
 
-    # What the model predicts: "classify" (one label per sequence), "tag" (one label
-    # per step) or "lm" (the next unit at every step; a unidirectional tagger).
-    task: str
+    # Recurrent cell: "rnn" (Elman, tanh), "lstm" or "gru".
+    cell: str = option("lstm", "recurrent cell", choices=CELLS)
+    # Size E of the word embedding.
+    embedding_dim: int = option(100, "word embedding size", check=integer(1, _MAX_WIDTH))
+    # Hidden units per direction; the encoder outputs hidden * directions features.
+    hidden: int = option(128, "hidden units per direction", check=integer(1, _MAX_WIDTH))
+    # Stacked recurrent layers.
+    layers: int = option(1, "stacked recurrent layers", check=integer(1, _MAX_LAYERS))
+    # Read each sequence in both directions (a language model never does: it would see
+    # the unit it predicts).
+    bidirectional: bool | None = option(
+        None,
+        "read both directions (default: yes; a language model never)",
+        check=_boolean,
+        tasks=("classify", "tag"),
+        default=Per("task", {"lm": False}, otherwise=True),
+    )
+    # Dropout probability on the embeddings, between layers and before the output layer.
+    dropout: float = option(
+        0.25, "dropout on embeddings, between layers and before the output", check=_probability,
+        metavar="P",
+    )  # fmt: skip
+    # Classifier: how the per-step outputs become one vector.
+    pooling: str = option(
+        "max", "how step outputs become one vector", choices=POOLINGS, tasks=("classify",)
+    )
+    # Per-word character features concatenated to the word embedding: "none", "cnn"
+    # (conv + max over characters) or "lstm" (final states of a char BiLSTM).
+    char_features: str | None = option(
+        None,
+        "character-level word features, so unseen words are read from their spelling",
+        choices=CHAR_FEATURES,
+        tasks=("classify", "tag"),
+        default=Per("task", {"tag": "cnn"}, otherwise="none"),
+    )
+    # Size of the character embedding.
+    char_dim: int = option(30, "character embedding size", check=integer(1, _MAX_WIDTH), cli=False)
+    # Size F of the per-word character feature vector (CNN filters; BiLSTM: F // 2 per
+    # direction, so even for "lstm").
+    char_hidden: int = option(
+        50, "character feature size", check=integer(1, _MAX_WIDTH), cli=False
+    )
+    # Width of the character CNN's window (odd, so each output is centred on a character).
+    char_kernel: int = option(3, "character CNN window", check=_odd, cli=False)
+    # Language model: the output layer reuses the input embedding matrix.
+    tie_embeddings: bool = option(
+        False,
+        "share the input embedding and the output layer (needs --hidden = --embedding-dim)",
+        check=_boolean,
+        tasks=("lm",),
+    )
+    # Word dropout: while training, each real word id becomes <unk> with this
+    # probability, so the <unk> embedding is learned and the model leans on context and
+    # characters for rare words (Iyyer et al. 2015; Lample et al. 2016 replace singletons).
+    word_dropout: float = option(
+        0.0,
+        "while training, replace each word by <unk> with probability P, so rare and unseen "
+        "words are read from characters and context",
+        check=_probability,
+        metavar="P",
+    )
+
+    def options(self) -> dict[str, Any]:
+        """The architecture options as a dict (the fields of this class only)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ModelOptions)}
+
+
+@dataclass(kw_only=True)
+class ModelConfig(ModelOptions):
+    """Complete description of a network: its :class:`ModelOptions` and its sizes.
+
+    ``bidirectional`` None means True and ``char_features`` None means "none" here
+    (a training config resolves them per task before a network is built).
+    """
+
     # Number of input token ids, padding id 0 included (ids are in [0, vocab_size)).
     vocab_size: int
     # Number of output classes: labels (classify), tags (tag), output units (lm).
     num_labels: int
     # Number of character ids, padding id 0 included; 0 = the model reads no characters.
     char_vocab_size: int = 0
-    # Recurrent cell: "rnn" (Elman, tanh), "lstm" or "gru".
-    cell: str = "lstm"
-    # Size E of the word embedding.
-    embedding_dim: int = 100
-    # Hidden units per direction; the encoder outputs hidden * directions features.
-    hidden: int = 128
-    # Stacked recurrent layers.
-    layers: int = 1
-    # Read each sequence in both directions (None = task default; lm must be False).
-    bidirectional: bool | None = None
-    # Dropout probability on the embeddings, between layers and before the output layer.
-    dropout: float = 0.25
-    # Classifier only: how the per-step outputs become one vector ("last", "mean", "max").
-    pooling: str = "max"
-    # Per-word character features concatenated to the word embedding: "none", "cnn"
-    # (conv + max over characters) or "lstm" (final states of a char BiLSTM);
-    # None = task default. Needs char_vocab_size > 0.
-    char_features: str | None = None
-    # Size of the character embedding.
-    char_dim: int = 30
-    # Size F of the per-word character feature vector (CNN filters; BiLSTM: F // 2 per
-    # direction, so even for "lstm").
-    char_hidden: int = 50
-    # Width of the character CNN's window (odd, so each output is centred on a character).
-    char_kernel: int = 3
-    # lm only: the output layer reuses the input embedding matrix; needs
-    # num_labels == vocab_size and hidden == embedding_dim.
-    tie_embeddings: bool = False
-    # How the encoder runs on padded batches: "packed" (packed sequences, padding costs
-    # nothing), "padded" (one kernel call over the padded batch) or "auto" (the faster
-    # one for the device). Both give the same numbers; weights do not depend on it.
-    implementation: str = "auto"
-    # Word dropout: while training, each real word id becomes <unk> (id 1, the word
-    # vocabulary's second special) with this probability, so the <unk> embedding is
-    # learned and the model leans on context and characters for rare words (Iyyer et
-    # al. 2015; Lample et al. 2016 replace singletons). No effect in eval mode.
-    word_dropout: float = 0.0
-    # Mixed precision while training: matrix products in bfloat16 under autocast,
-    # parameters, loss and gradients in float32 (see rnnseq.models.precision). Eval
-    # mode (evaluation, prediction) always computes in float32.
-    bf16: bool = False
 
     def __post_init__(self) -> None:
-        if self.bidirectional is None and self.task in TASKS:
-            self.bidirectional = self.task != "lm"
-        if self.char_features is None and isinstance(self.char_vocab_size, int):
-            with_chars = self.task == "tag" and self.char_vocab_size > 0
-            self.char_features = "cnn" if with_chars else "none"
+        if self.bidirectional is None:
+            self.bidirectional = True
+        if self.char_features is None:
+            self.char_features = "none"
         self.validate()
+
+    @classmethod
+    def of(cls, options: ModelOptions, **sizes: int) -> ModelConfig:
+        """The network of ``options`` with the vocabularies' sizes."""
+        return cls(**options.options(), **sizes)
 
     @property
     def directions(self) -> int:
@@ -121,57 +180,37 @@ class ModelConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first field whose value is impossible."""
-        _choice("task", self.task, TASKS)
-        _int("vocab_size", self.vocab_size, 2, _MAX_VOCAB)
-        _int("num_labels", self.num_labels, 1, _MAX_VOCAB)
-        _int("char_vocab_size", self.char_vocab_size, 0, _MAX_VOCAB)
-        _choice("cell", self.cell, CELLS)
-        _int("embedding_dim", self.embedding_dim, 1, _MAX_WIDTH)
-        _int("hidden", self.hidden, 1, _MAX_WIDTH)
-        _int("layers", self.layers, 1, _MAX_LAYERS)
-        _bool("bidirectional", self.bidirectional)
-        _probability("dropout", self.dropout)
-        _choice("pooling", self.pooling, POOLINGS)
-        _choice("char_features", self.char_features, CHAR_FEATURES)
-        _int("char_dim", self.char_dim, 1, _MAX_WIDTH)
-        _int("char_hidden", self.char_hidden, 1, _MAX_WIDTH)
-        _int("char_kernel", self.char_kernel, 1, _MAX_KERNEL)
-        _bool("tie_embeddings", self.tie_embeddings)
-        _choice("implementation", self.implementation, IMPLEMENTATIONS)
-        _probability("word_dropout", self.word_dropout)
-        _bool("bf16", self.bf16)
-        if self.task == "lm" and self.bidirectional:
-            raise ValueError(
-                "ModelConfig.bidirectional must be False for task 'lm' "
-                "(a bidirectional model would see the unit it predicts)"
-            )
-        if self.char_kernel % 2 == 0:
-            raise ValueError(f"ModelConfig.char_kernel must be odd, got {self.char_kernel}")
+        for name, low in (("vocab_size", 2), ("num_labels", 1), ("char_vocab_size", 0)):
+            integer(low, _MAX_VOCAB)(name, getattr(self, name))
+        # Every architecture option is checked as for a task where it applies; which
+        # options a task may set is the training config's business.
+        _check_all(self)
         if self.char_features != "none":
             if self.char_vocab_size < 2:
-                raise ValueError(
-                    f"ModelConfig.char_vocab_size must be >= 2 with char_features="
-                    f"{self.char_features!r}, got {self.char_vocab_size}"
+                raise OptionError(
+                    f"{{0}} must be >= 2 with char_features={self.char_features!r}, got "
+                    f"{self.char_vocab_size}",
+                    "char_vocab_size",
                 )
             if self.char_features == "lstm" and self.char_hidden % 2:
-                raise ValueError(
-                    f"ModelConfig.char_hidden must be even for char_features='lstm' "
-                    f"(half per direction), got {self.char_hidden}"
+                raise OptionError(
+                    f"{{0}} must be even for char_features='lstm' (half per direction), got "
+                    f"{self.char_hidden}",
+                    "char_hidden",
                 )
         if self.tie_embeddings:
-            if self.task != "lm":
-                raise ValueError(
-                    f"ModelConfig.tie_embeddings needs task 'lm', got task {self.task!r}"
-                )
             if self.num_labels != self.vocab_size:
-                raise ValueError(
-                    f"ModelConfig.tie_embeddings needs num_labels == vocab_size, got "
-                    f"{self.num_labels} != {self.vocab_size}"
+                raise OptionError(
+                    f"tie_embeddings needs {{0}} == vocab_size, got {self.num_labels} != "
+                    f"{self.vocab_size}",
+                    "num_labels",
                 )
             if self.embedding_dim != self.encoder_output_size:
-                raise ValueError(
-                    f"ModelConfig.tie_embeddings needs embedding_dim == hidden, got "
-                    f"embedding_dim={self.embedding_dim}, hidden={self.hidden}"
+                raise OptionError(
+                    f"tie_embeddings needs {{0}} == {{1}}, got {self.embedding_dim} and "
+                    f"{self.hidden}",
+                    "embedding_dim",
+                    "hidden",
                 )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,25 +237,13 @@ class ModelConfig:
         return cls(**d)
 
 
-def _int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"ModelConfig.{name} must be an int, got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"ModelConfig.{name} must be in [{low}, {high}], got {value}")
-
-
-def _probability(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"ModelConfig.{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and 0.0 <= value < 1.0):
-        raise ValueError(f"ModelConfig.{name} must be in [0, 1), got {value!r}")
-
-
-def _bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"ModelConfig.{name} must be true or false, got {value!r}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"ModelConfig.{name} must be one of {', '.join(choices)}; got {value!r}")
+def _check_all(config: ModelConfig) -> None:
+    """Choices and ranges of every architecture field, whatever the task."""
+    for f in dataclasses.fields(ModelOptions):
+        spec = f.metadata["spec"]
+        value = getattr(config, f.name)
+        if spec.choices is not None and value not in spec.choices:
+            allowed = ", ".join(spec.choices)
+            raise OptionError(f"{{0}} must be one of {allowed}, got {value!r}", f.name)
+        if spec.check is not None:
+            spec.check(f.name, value)

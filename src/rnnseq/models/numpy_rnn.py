@@ -7,7 +7,7 @@ column of U that belongs to token x_t)::
     s_t = tanh(U x_t + W s_{t-1} + b)            the state after reading x_t
     ŷ_t = softmax(V s_t + c)                     a distribution over the C labels
 
-Two tasks read the states differently:
+The two kinds of problem read the states differently:
 
 - classification (one label per sequence): ŷ_i = softmax(V s_{T_i} + c), from the
   last *real* state of sequence i;
@@ -44,7 +44,7 @@ Example:
     >>> inputs = np.array([[1, 2, 3], [4, 0, -1]])       # row 2: two real tokens, then padding
     >>> lengths = np.array([3, 2])
     >>> targets = np.array([[0, 1, 2], [2, 2, -1]])
-    >>> loss, grads = loss_and_grads(params, inputs, targets, lengths, task="labeling")
+    >>> loss, grads = loss_and_grads(params, inputs, targets, lengths, kind="labeling")
     >>> params = sgd_step(params, grads, lr=0.1)
 """
 
@@ -57,7 +57,7 @@ import numpy as np
 from rnnseq import reference
 
 __all__ = [
-    "TASKS",
+    "KINDS",
     "RNNParams",
     "Forward",
     "init_params",
@@ -68,7 +68,7 @@ __all__ = [
     "sgd_step",
 ]
 
-TASKS = ("classification", "labeling")
+KINDS = ("classification", "labeling")
 TIME_REDUCTIONS = ("sum", "mean")
 REDUCTIONS = {"classification": ("mean", "sum"), "labeling": ("mean", "sum", "token_mean")}
 
@@ -92,7 +92,7 @@ class RNNParams:
 class Forward:
     """What :func:`forward` computed, and all that :func:`backward` needs."""
 
-    task: str  # "classification" or "labeling"
+    kind: str  # "classification" or "labeling"
     inputs: np.ndarray  # (N, T) token ids; only the first lengths[i] of row i are read
     lengths: np.ndarray  # (N,) real steps per row, in [0, T]
     states: np.ndarray  # (N, T + 1, H) s_0 = 0, s_1 .. s_T; 0 after a row's last real step
@@ -129,7 +129,7 @@ def init_params(vocab_size: int, hidden_size: int, num_classes: int, *, seed: in
     )
 
 
-def forward(params: RNNParams, inputs, lengths=None, *, task: str) -> Forward:
+def forward(params: RNNParams, inputs, lengths=None, *, kind: str) -> Forward:
     """Run the recurrence over a padded batch and turn the states into predictions.
 
     s_t = tanh(U x_t + W s_{t-1} + b) for the real steps of each row, then
@@ -140,14 +140,14 @@ def forward(params: RNNParams, inputs, lengths=None, *, task: str) -> Forward:
         params: the weights.
         inputs: (N, T) integer token ids in [0, V_in) at real steps; any integer at padding.
         lengths: optional (N,) real lengths in [0, T]; None means every step is real.
-        task: "classification" or "labeling".
+        kind: "classification" (one label per sequence) or "labeling" (one per step).
 
     Shape:
         - states: (N, T + 1, H)
         - probs: (N, C) for classification, (N, T, C) for labeling
     """
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     inputs, lengths = _check_inputs(params, inputs, lengths)
     n, t_max = inputs.shape
     hidden = params.W.shape[0]
@@ -159,13 +159,13 @@ def forward(params: RNNParams, inputs, lengths=None, *, task: str) -> Forward:
         pre = params.U[:, x].T + states[rows, t] @ params.W.T + params.b  # (n_t, H)
         states[rows, t + 1] = np.tanh(pre)  # (n_t, H)
 
-    if task == "classification":
+    if kind == "classification":
         last = states[np.arange(n), lengths]  # (N, H) s_{T_i}; s_0 = 0 when T_i = 0
         probs = reference.softmax(last @ params.V.T + params.c)  # (N, C)
     else:
         probs = reference.softmax(states[:, 1:] @ params.V.T + params.c)  # (N, T, C)
         probs = probs * _real_steps(lengths, t_max)[:, :, None]  # (N, T, C), 0 at padding
-    return Forward(task, inputs, lengths, states, probs)
+    return Forward(kind, inputs, lengths, states, probs)
 
 
 def loss(fwd: Forward, targets, *, time_reduction: str = "sum", reduction: str = "mean"):
@@ -190,7 +190,7 @@ def loss(fwd: Forward, targets, *, time_reduction: str = "sum", reduction: str =
         reduction: "mean" | "sum", and "token_mean" for labeling.
     """
     targets = _check_targets(fwd, targets, time_reduction, reduction)
-    if fwd.task == "classification":
+    if fwd.kind == "classification":
         return reference.classification_loss(fwd.probs, targets, reduction)
     return reference.labeling_loss(
         fwd.probs, targets, fwd.lengths, time_reduction=time_reduction, reduction=reduction
@@ -233,7 +233,7 @@ def backward(
     lengths, states = fwd.lengths, fwd.states
 
     # The output layer: dz = ŷ - y, scaled by what the reduction makes of each term.
-    if fwd.task == "classification":
+    if fwd.kind == "classification":
         dz = fwd.probs.copy()  # (N, C) ŷ
         dz[np.arange(n), targets] -= 1  # (N, C) ŷ - y
         dz *= 1.0 / max(n, 1) if reduction == "mean" else 1.0  # ∂L/∂L_i
@@ -275,12 +275,12 @@ def loss_and_grads(
     targets,
     lengths=None,
     *,
-    task: str,
+    kind: str,
     time_reduction: str = "sum",
     reduction: str = "mean",
 ) -> tuple[float, RNNParams]:
     """:func:`forward`, :func:`loss` and :func:`backward` in one call: (L, gradients)."""
-    fwd = forward(params, inputs, lengths, task=task)
+    fwd = forward(params, inputs, lengths, kind=kind)
     value = loss(fwd, targets, time_reduction=time_reduction, reduction=reduction)
     grads = backward(params, fwd, targets, time_reduction=time_reduction, reduction=reduction)
     return value, grads
@@ -344,25 +344,25 @@ def _check_inputs(params: RNNParams, inputs, lengths):
 
 
 def _check_targets(fwd: Forward, targets, time_reduction: str, reduction: str) -> np.ndarray:
-    if reduction not in REDUCTIONS[fwd.task]:
-        raise ValueError(f"reduction must be one of {REDUCTIONS[fwd.task]}, got {reduction!r}")
+    if reduction not in REDUCTIONS[fwd.kind]:
+        raise ValueError(f"reduction must be one of {REDUCTIONS[fwd.kind]}, got {reduction!r}")
     if time_reduction not in TIME_REDUCTIONS:
         raise ValueError(f"time_reduction must be one of {TIME_REDUCTIONS}, got {time_reduction!r}")
-    if fwd.task == "classification" and time_reduction != "sum":
+    if fwd.kind == "classification" and time_reduction != "sum":
         raise ValueError(
-            f"time_reduction applies to task='labeling' only (classification has one "
+            f"time_reduction applies to kind='labeling' only (classification has one "
             f"label per sequence), got {time_reduction!r}"
         )
     targets = np.asarray(targets)
     n, t_max = fwd.inputs.shape
-    expected = (n,) if fwd.task == "classification" else (n, t_max)
+    expected = (n,) if fwd.kind == "classification" else (n, t_max)
     if targets.shape != expected or not np.issubdtype(targets.dtype, np.integer):
         raise ValueError(
-            f"targets must be {expected} integer class indices for task={fwd.task!r}, "
+            f"targets must be {expected} integer class indices for kind={fwd.kind!r}, "
             f"got {targets.dtype} of shape {targets.shape}"
         )
     num_classes = fwd.probs.shape[-1]
-    real = targets if fwd.task == "classification" else targets[_real_steps(fwd.lengths, t_max) > 0]
+    real = targets if fwd.kind == "classification" else targets[_real_steps(fwd.lengths, t_max) > 0]
     if real.size and (real.min() < 0 or real.max() >= num_classes):
         raise ValueError(
             f"targets must be in [0, {num_classes}) at real steps, "

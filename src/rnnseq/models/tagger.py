@@ -26,7 +26,8 @@ class SequenceTagger(RecurrentBackbone):
     """Embedding (+ char features) -> dropout -> RecurrentEncoder -> dropout -> linear per step.
 
     Args:
-        config: a ``ModelConfig`` with task ``"tag"`` or ``"lm"``.
+        config: the network's ``ModelConfig`` (a language model's is unidirectional).
+        bf16: train with bfloat16 matrix products.
 
     Shape:
         - tokens: (N, T) integer ids, 0 = padding (anything is allowed at padded steps).
@@ -39,18 +40,16 @@ class SequenceTagger(RecurrentBackbone):
 
     Example::
 
-        >>> cfg = ModelConfig(task="tag", vocab_size=50, num_labels=5, char_vocab_size=20)
+        >>> cfg = ModelConfig(vocab_size=50, num_labels=5, char_vocab_size=20, char_features="cnn")
         >>> model = SequenceTagger(cfg)
         >>> tokens, lengths = torch.randint(1, 50, (2, 4)), torch.tensor([4, 2])
         >>> model(tokens, lengths, torch.randint(1, 20, (2, 4, 6))).shape
         torch.Size([2, 4, 5])
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, bf16: bool = False) -> None:
         config.validate()
-        if config.task not in ("tag", "lm"):
-            raise ValueError(f"config.task must be 'tag' or 'lm', got {config.task!r}")
-        super().__init__(config)
+        super().__init__(config, bf16=bf16)
         if config.tie_embeddings:
             # One (V, E) matrix reads words in and scores them out; small init so the
             # first logits are not huge.

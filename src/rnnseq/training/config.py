@@ -1,288 +1,460 @@
-"""``TrainConfig``: one typed description of a training run, mapped one-to-one to the
-options of ``rnnseq train``.
+"""``TrainConfig``: one typed description of a training run.
 
-A field left at ``None`` takes the task's default (``resolved()`` fills them in),
-so a saved run always records concrete values.
+It composes four sections, each a dataclass whose fields declare their help, choices,
+default, command-line group and the tasks they apply to (:mod:`rnnseq.options`):
+
+- :class:`DataOptions` — how the files are read ("data");
+- :class:`~rnnseq.models.config.ModelOptions` — the network ("model");
+- :class:`~rnnseq.objective.LossOptions` — the loss (attribute ``objective``, "loss");
+- :class:`TrainingOptions` — optimisation and the run itself ("training").
+
+``rnnseq train``'s options are generated from these fields (:func:`add_train_arguments`),
+so an option is declared once. Option names are unique across sections, so a config
+is also built from flat keyword arguments, as the command line and
+``rnnseq.train(epochs=5, hidden=64, ...)`` give them:
+
+    >>> cfg = TrainConfig(task="tag", train="train.conllu", out="runs/pos", hidden=64)
+    >>> cfg.model.hidden, cfg.training.epochs
+    (64, 10)
+    >>> cfg.resolved().model.char_features     # the tagger's default
+    'cnn'
+    >>> TrainConfig(task="classify", train="t.tsv", out="m", time_reduction="mean").resolved()
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rnnseq.options.OptionError: time_reduction does not apply to task='classify' (only ...)
+
+A field left at ``None`` takes its task's default in :meth:`TrainConfig.resolved`, so a
+saved run records concrete values; an option that does not apply to the task is
+refused unless it is at its default there.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
-TASKS = ("classify", "tag", "lm")
-LOSSES = ("ce", "crf")
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("plateau", "exponential", "none")
-TAG_SCHEMES = ("keep", "iob2", "iobes")
-
-# Options that belong to one session of a run, not to the run: a resumed run may
-# change them (more --epochs, another --device, ...); every other option must be
-# as the run was started.
-SESSION_OPTIONS = (
-    "train",
-    "dev",
-    "out",
-    "epochs",
-    "max_steps",
-    "patience",
-    "device",
-    "threads",
-    "checkpoint_every",
-    "resume",
-    "overwrite",
-    "detect_anomaly",
-    "progress",
+from rnnseq.data.formats import FORMATS
+from rnnseq.models.config import ModelOptions
+from rnnseq.objective import LossOptions
+from rnnseq.options import (
+    OptionError,
+    Per,
+    add_arguments,
+    applies,
+    check_section,
+    default_value,
+    integer,
+    number,
+    option,
+    spec_of,
 )
+from rnnseq.tasks import TASK_NAMES, describe
+
+__all__ = [
+    "DataOptions",
+    "TrainingOptions",
+    "TrainConfig",
+    "SECTIONS",
+    "resumed_config",
+    "add_train_arguments",
+]
 
 
-@dataclass
-class TrainConfig:
-    """Everything ``rnnseq train`` needs; see ``rnnseq train --help`` for each option."""
+def _path(name: str, value: Any) -> None:
+    if not isinstance(value, str) or not value:
+        raise OptionError("{0} must name a path", name)
 
-    # ---- data ------------------------------------------------------------------
-    # What to learn: "classify" (one label per sequence), "tag" (one per token) or
-    # "lm" (the next character or word at every step).
-    task: str
-    # Training file.
-    train: str
-    # Model folder to write (weights, config, vocabularies, metrics, loss curve).
-    out: str
-    # Development file: model selection, early stopping, learning-rate schedule.
-    dev: str | None = None
-    # Hold out this last fraction of --train as the dev set when --dev is not given.
-    holdout: float = 0.0
-    # Input format (conllu, conll, tsv, csv, jsonl, text); None = from name/content.
-    format: str | None = None
-    # CoNLL-U field holding the tags (default upos), or the label column of a header.
-    column: str | None = None
-    # Language-model units: "char" (characters) or "word" (whitespace words + <eos>).
-    unit: str = "char"
+
+@dataclass(kw_only=True)
+class RunFiles:
+    """What to learn, from which files, into which folder."""
+
+    task: str = option(None, describe(), choices=TASK_NAMES, required=True)
+    train: str = option(
+        None, "training data", metavar="FILE", check=_path, required=True, session=True
+    )
+    dev: str | None = option(
+        None,
+        "dev data for model selection and early stopping",
+        metavar="FILE",
+        check=_path,
+        session=True,
+    )
+    out: str = option(
+        None,
+        "model folder to write (weights, config, vocabularies, metrics, loss curve)",
+        metavar="DIR",
+        check=_path,
+        required=True,
+        session=True,
+    )
+
+
+@dataclass(kw_only=True)
+class DataOptions:
+    """How the training and dev files are read (the "data" options)."""
+
+    # Hold out this last fraction of the training file as dev when no dev file is given.
+    holdout: float = option(
+        0.0,
+        "without --dev, hold out this last fraction of --train as dev (e.g. 0.1)",
+        check=number(0.0, 0.5, high_open=True),
+        metavar="FRACTION",
+    )
+    # None: from the file name, else the content.
+    format: str | None = option(
+        None, "input format (default: from the file name, else the content)", choices=tuple(FORMATS)
+    )
+    # The field or column holding the labels.
+    column: str | None = option(
+        None,
+        "CoNLL-U field with the tags (default upos, e.g. xpos), or the label column named "
+        "in a TSV/CSV header",
+        metavar="C",
+        tasks=("classify", "tag"),
+    )
+    # Language-model units.
+    unit: str = option(
+        "char",
+        "lm units: characters, or whitespace words with <eos> per line",
+        choices=("char", "word"),
+        tasks=("lm",),
+    )
     # Lowercase words before the vocabulary lookup (characters keep their case).
-    lowercase: bool = False
-    # Words seen fewer times in training become <unk> (None: 2 for classify/tag, 1 for lm).
-    min_freq: int | None = None
+    lowercase: bool = option(
+        False, "lowercase words (characters keep their case)", tasks=("classify", "tag")
+    )
+    # Words seen fewer times in training become <unk>.
+    min_freq: int | None = option(
+        None,
+        "words seen fewer than N times become <unk>",
+        check=integer(1),
+        default=Per("task", {"lm": 1}, otherwise=2),
+    )
     # Longest sequence kept, in tokens (None = no limit).
-    max_length: int | None = None
-    # What to do with a longer one: "truncate" (with a warning) or "error".
-    on_long: str = "truncate"
-    # Span tags (IOB1/IOB2/IOBES) are learned in this scheme: "keep" as written, or
-    # converted to "iob2" or "iobes"; predictions are written in the file's own scheme.
-    tag_scheme: str = "iobes"
+    max_length: int | None = option(
+        None,
+        "longest sequence in tokens; longer ones are truncated with a warning",
+        check=integer(1),
+        tasks=("classify", "tag"),
+    )
+    # What to do with a longer one.
+    on_long: str = option(
+        "truncate",
+        "what to do with a sequence longer than --max-length",
+        choices=("truncate", "error"),
+        tasks=("classify", "tag"),
+    )
+    # Span tags (IOB1/IOB2/IOBES) are learned in this scheme ("keep": as written);
+    # predictions are written in the file's own scheme.
+    tag_scheme: str = option(
+        "iobes",
+        "learn span tags (IOB1/IOB2/IOBES) in this scheme; output keeps the file's scheme",
+        choices=("keep", "iob2", "iobes"),
+        tasks=("tag",),
+    )
 
-    # ---- model -----------------------------------------------------------------
-    # Recurrent cell: "rnn" (Elman), "lstm" or "gru".
-    cell: str = "lstm"
-    # Word embedding size.
-    embedding_dim: int = 100
-    # Hidden units per direction.
-    hidden: int = 128
-    # Stacked recurrent layers.
-    layers: int = 1
-    # Read both directions (None: yes for classify/tag; lm is always one direction).
-    bidirectional: bool | None = None
-    # Dropout on embeddings, between layers and before the output layer.
-    dropout: float = 0.25
-    # Classifier: how per-step outputs become one vector ("last", "mean", "max").
-    pooling: str = "max"
-    # Character-level word features: "none", "cnn", "lstm" (None: "cnn" for tag, else none).
-    char_features: str | None = None
-    # lm: share the input embedding and the output layer (needs hidden == embedding_dim).
-    tie_embeddings: bool = False
 
-    # ---- loss ------------------------------------------------------------------
-    # "ce" (cross-entropy per step) or "crf" (linear-chain CRF; tag only).
-    loss: str = "ce"
-    # Over the steps of a sequence: "sum" (the default) or "mean".
-    time_reduction: str = "sum"
-    # Over the batch: "mean" (over sequences), "token_mean" (over steps) or "sum".
-    reduction: str = "mean"
-    # Label smoothing ε in [0, 1).
-    label_smoothing: float = 0.0
-    # Class weights: None, "balanced" (inverse frequency) or "LABEL=W,LABEL=W,...".
-    class_weights: str | None = None
+@dataclass(kw_only=True)
+class TrainingOptions:
+    """Optimisation and the run itself (the "training" options)."""
 
-    # ---- optimisation ----------------------------------------------------------
-    # "adam" or "sgd".
-    optimizer: str = "adam"
-    # Learning rate (None: 1e-3 for adam, 1.0 for sgd).
-    lr: float | None = None
-    # L2 weight decay.
-    weight_decay: float = 0.0
-    # Passes over the training data.
-    epochs: int = 10
-    # Sequences per batch (lm: parallel rows of the text stream).
-    batch_size: int = 32
-    # classify/tag: batches are cut from pools of this many batches sorted by length, so
-    # a batch holds sequences of similar length and pads little; 1 = random batches
-    # (more padding computed, batches of mixed lengths).
-    bucket_pool: int = 100
-    # lm: steps per window of truncated backpropagation through time.
-    bptt: int = 64
-    # Clip the gradient norm at this value (0 = no clipping).
-    clip: float = 5.0
-    # Learning-rate schedule: "plateau" (halve when dev stops improving),
-    # "exponential" (multiply by --lr-decay every epoch from --decay-start), "none".
-    schedule: str = "plateau"
-    # Factor of the schedule.
-    lr_decay: float = 0.5
-    # exponential: first epoch (1-based) whose learning rate is decayed.
-    decay_start: int = 1
-    # Stop after this many epochs without a better dev score (0 = never stop early).
-    patience: int = 3
-    # Stop after this many optimizer steps in all (None = run all epochs).
-    max_steps: int | None = None
-    # Random seed: initialisation, dropout, data order.
-    seed: int = 1
-    # "auto" (cuda when available), "cpu" or "cuda".
-    device: str = "auto"
-    # CPU threads for torch (None: torch's default).
-    threads: int | None = None
-    # Also save a resumable checkpoint every this many steps (0 = at epoch ends only).
-    checkpoint_every: int = 0
-    # Continue the run whose checkpoint is in --out.
-    resume: bool = False
-    # Replace an existing model folder at --out.
-    overwrite: bool = False
-    # Run autograd's anomaly detection (slow; finds the op that made a NaN).
-    detect_anomaly: bool = False
-    # Show a progress bar (None: when stderr is a terminal).
-    progress: bool | None = None
+    optimizer: str = option("adam", "optimizer", choices=("adam", "sgd"))
+    lr: float | None = option(
+        None,
+        "learning rate",
+        check=number(0.0, low_open=True),
+        metavar="LR",
+        default=Per("optimizer", {"adam": 1e-3, "sgd": 1.0}),
+    )
+    weight_decay: float = option(0.0, "L2 weight decay", check=number(0.0), metavar="W")
+    epochs: int = option(10, "passes over the training data", check=integer(1), session=True)
+    batch_size: int = option(
+        32, "sequences per batch; lm: parallel rows of the text", check=integer(1)
+    )
+    # classify/tag: batches are cut from pools of this many batches sorted by length.
+    bucket_pool: int = option(
+        100,
+        "sort pools of N batches by length and cut them into batches, so each batch pads "
+        "little; 1 = random batches, which pad more but mix lengths",
+        check=integer(1),
+        tasks=("classify", "tag"),
+    )
+    bptt: int = option(
+        64, "steps per backpropagation window", check=integer(1), tasks=("lm",)
+    )
+    clip: float = option(5.0, "clip the gradient norm (0 = off)", check=number(0.0),
+                         metavar="NORM")  # fmt: skip
+    schedule: str = option(
+        "plateau",
+        "learning rate: plateau (× --lr-decay when dev stops improving), exponential "
+        "(× --lr-decay every epoch from --decay-start), none",
+        choices=("plateau", "exponential", "none"),
+    )
+    lr_decay: float = option(0.5, "factor of the schedule", check=number(0.0, 1.0), metavar="F")
+    decay_start: int = option(
+        1,
+        "exponential schedule: first epoch whose end decays the rate",
+        check=integer(0),
+        metavar="EPOCH",
+    )
+    patience: int = option(
+        3,
+        "stop after N epochs without a better dev score (0 = never)",
+        check=integer(0),
+        session=True,
+    )
+    max_steps: int | None = option(
+        None, "stop after N optimizer steps", check=integer(1), session=True
+    )
+    seed: int = option(
+        1, "random seed for initialisation, dropout and data order", check=integer(0)
+    )
+    device: str = option(
+        "auto", "auto (cuda when available), cpu or cuda", choices=("auto", "cpu", "cuda"),
+        session=True,
+    )  # fmt: skip
+    threads: int | None = option(None, "CPU threads for torch", check=integer(1), session=True)
+    checkpoint_every: int = option(
+        0,
+        "also checkpoint every STEPS steps (0: at epoch ends only)",
+        check=integer(0),
+        metavar="STEPS",
+        session=True,
+    )
+    resume: bool = option(
+        False, "continue the interrupted run whose checkpoint is in --out", session=True
+    )
+    overwrite: bool = option(False, "replace an existing --out folder", session=True)
+    detect_anomaly: bool = option(
+        False, "find the operation that produced a NaN (slow)", session=True
+    )
+    progress: bool | None = option(
+        None, "progress bar (default: when stderr is a terminal)", session=True
+    )
+    bf16: bool = option(
+        False,
+        "train with bfloat16 matrix products (autocast), several times faster on CPUs with "
+        "AMX or AVX-512-BF16; weights, loss and evaluation stay float32",
+    )
 
-    # ---- more model options ------------------------------------------------------
-    # Word dropout: while training, replace each word by <unk> with this probability.
-    word_dropout: float = 0.0
-    # Train with bfloat16 matrix products (autocast); parameters, loss and evaluation
-    # stay float32. Several times faster on CPUs with AMX / AVX-512-BF16.
-    bf16: bool = False
+
+# Attribute of TrainConfig -> (section class, command-line group).
+SECTIONS: dict[str, tuple[type, str]] = {
+    "data": (DataOptions, "data"),
+    "model": (ModelOptions, "model"),
+    "objective": (LossOptions, "loss"),
+    "training": (TrainingOptions, "training"),
+}
+_FILES = tuple(f.name for f in dataclasses.fields(RunFiles))
+# Every option name -> the section holding it (None: TrainConfig itself).
+_OWNER: dict[str, str | None] = {name: None for name in _FILES}
+for _section, (_cls, _) in SECTIONS.items():
+    for _f in dataclasses.fields(_cls):
+        if _f.name in _OWNER:
+            raise TypeError(f"option {_f.name!r} is declared twice")
+        _OWNER[_f.name] = _section
+
+
+class TrainConfig:
+    """Everything ``rnnseq train`` needs; see ``rnnseq train --help`` for each option.
+
+    Build it from flat options (``TrainConfig(task=..., train=..., out=..., epochs=5)``)
+    or from sections (``TrainConfig(task=..., ..., model=ModelOptions(hidden=64))``);
+    flat options override the sections' fields.
+
+    Attributes:
+        task, train, dev, out: what to learn, from which files, into which folder.
+        data, model, objective, training: the four option sections ("data", "model",
+            "loss" and "training" on the command line).
+    """
+
+    def __init__(
+        self,
+        task: str | None = None,
+        train: str | None = None,
+        out: str | None = None,
+        dev: str | None = None,
+        *,
+        data: DataOptions | None = None,
+        model: ModelOptions | None = None,
+        objective: LossOptions | None = None,
+        training: TrainingOptions | None = None,
+        **options: Any,
+    ):
+        self.task, self.train, self.out, self.dev = task, train, out, dev
+        given = {"data": data, "model": model, "objective": objective, "training": training}
+        for name, (cls, _) in SECTIONS.items():
+            section = given[name]
+            if section is None:
+                section = cls()
+            elif not isinstance(section, cls):
+                raise TypeError(f"{name} must be a {cls.__name__}, got {type(section).__name__}")
+            setattr(self, name, copy.copy(section))
+        self.set(**options)
+
+    # ------------------------------------------------------------------ access
+
+    def set(self, **options: Any) -> TrainConfig:
+        """Set options by name, in place; returns self.
+
+        Raises:
+            OptionError: an unknown option name.
+        """
+        for name, value in options.items():
+            if name not in _OWNER:
+                raise OptionError("{0} is not an option of rnnseq train", name)
+            owner = _OWNER[name]
+            setattr(self if owner is None else getattr(self, owner), name, value)
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """Every option by name, flat: what ``rnnseq.train(**options)`` takes."""
+        out = {name: getattr(self, name) for name in _FILES}
+        for section in SECTIONS:
+            part = getattr(self, section)
+            out.update({f.name: getattr(part, f.name) for f in dataclasses.fields(part)})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the files, then one object per section."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in _FILES}
+        for section in SECTIONS:
+            out[section] = dataclasses.asdict(getattr(self, section))
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any) -> TrainConfig:
+        """From :meth:`to_dict` (sections as objects) or from flat options.
+
+        Raises:
+            ValueError: not a JSON object, or an unknown option.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"training config must be a JSON object, got {type(d).__name__}")
+        flat = {k: v for k, v in d.items() if k not in SECTIONS}
+        for section in SECTIONS:
+            part = d.get(section)
+            if part is None:
+                continue
+            if not isinstance(part, dict):
+                raise ValueError(f"training config: {section} must be a JSON object")
+            flat.update(part)
+        return cls(**flat)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TrainConfig) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        given = ", ".join(f"{k}={v!r}" for k, v in self.options().items() if v is not None)
+        return f"TrainConfig({given})"
+
+    # -------------------------------------------------------------- defaults
 
     def resolved(self) -> TrainConfig:
-        """A copy with every task default filled in, validated."""
-        c = dataclasses.replace(self)
-        if c.min_freq is None:
-            c.min_freq = 1 if c.task == "lm" else 2
-        if c.bidirectional is None:
-            c.bidirectional = c.task != "lm"
-        if c.char_features is None:
-            c.char_features = "cnn" if c.task == "tag" else "none"
-        if c.lr is None:
-            c.lr = 1e-3 if c.optimizer == "adam" else 1.0
+        """A copy with every task default filled in, validated.
+
+        Raises:
+            OptionError: an impossible value, or an option given for a task it does
+                not apply to (naming the option).
+        """
+        c = copy.deepcopy(self)
+        if c.task not in TASK_NAMES:
+            raise OptionError(
+                f"{{0}} must be one of {', '.join(TASK_NAMES)}, got {c.task!r}", "task"
+            )
+        values = c.options()
+        for section in SECTIONS:
+            part = getattr(c, section)
+            for f in dataclasses.fields(part):
+                if getattr(part, f.name) is None:
+                    value = default_value(spec_of(f), None, c.task, values)
+                    setattr(part, f.name, value)
+                    values[f.name] = value
         c.validate()
         return c
 
+    def at_task_defaults(self) -> TrainConfig:
+        """A copy where every option that does not apply to the task holds the task's
+        default (for records that stored every option, whatever the task)."""
+        c = copy.deepcopy(self)
+        values = c.options()
+        for section in SECTIONS:
+            part = getattr(c, section)
+            for f in dataclasses.fields(part):
+                spec = spec_of(f)
+                if not applies(spec, c.task):
+                    setattr(part, f.name, default_value(spec, f.default, c.task, values))
+        return c
+
     def validate(self) -> None:
-        """Raise ValueError naming the first option whose value is impossible."""
-        _choice("task", self.task, TASKS)
-        for name in ("train", "out"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ValueError(f"--{name} must name a path")
-        _choice("unit", self.unit, ("char", "word"))
-        _choice("on_long", self.on_long, ("truncate", "error"))
-        _choice("tag_scheme", self.tag_scheme, TAG_SCHEMES)
-        _choice("loss", self.loss, LOSSES)
-        _choice("time_reduction", self.time_reduction, ("sum", "mean"))
-        _choice("reduction", self.reduction, ("mean", "sum", "token_mean"))
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("device", self.device, ("auto", "cpu", "cuda"))
-        _number("holdout", self.holdout, 0.0, 0.5, high_open=True)
-        _number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        _number("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        _number("word_dropout", self.word_dropout, 0.0, 1.0, high_open=True)
-        _number("weight_decay", self.weight_decay, 0.0, math.inf)
-        _number("clip", self.clip, 0.0, math.inf)
-        _number("lr_decay", self.lr_decay, 0.0, 1.0)
-        if self.lr is not None:
-            _number("lr", self.lr, 0.0, math.inf, low_open=True)
-        for name in (
-            "epochs",
-            "batch_size",
-            "bucket_pool",
-            "bptt",
-            "embedding_dim",
-            "hidden",
-            "layers",
-        ):
-            _integer(name, getattr(self, name), 1)
-        for name in ("patience", "seed", "checkpoint_every", "decay_start"):
-            _integer(name, getattr(self, name), 0)
-        for name in ("min_freq", "max_length", "max_steps", "threads"):
-            if getattr(self, name) is not None:
-                _integer(name, getattr(self, name), 1)
-        if self.loss == "crf" and self.task != "tag":
-            raise ValueError(f"--loss crf needs --task tag, got --task {self.task}")
-        if self.reduction == "token_mean" and self.time_reduction != "sum":
-            raise ValueError("--reduction token_mean needs --time-reduction sum")
-        if self.loss == "crf" and (self.label_smoothing or self.class_weights):
-            raise ValueError("--label-smoothing and --class-weights apply to --loss ce only")
-        if self.task == "lm" and self.bidirectional:
-            raise ValueError("--bidirectional is not possible for --task lm")
-        if self.resume and self.overwrite:
-            raise ValueError("--resume keeps the folder and --overwrite replaces it: give one")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        if not isinstance(d, dict):
-            raise ValueError(f"training config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"training config has unknown options: {', '.join(unknown)}")
-        return cls(**d)
+        """Raise OptionError naming the first option whose value is impossible here."""
+        files = RunFiles(task=self.task, train=self.train, dev=self.dev, out=self.out)
+        values = self.options()
+        check_section(files, self.task, values)
+        for section in SECTIONS:
+            check_section(getattr(self, section), self.task, values)
+        self.objective.check_combination()
+        m = self.model
+        if m.tie_embeddings and m.embedding_dim != m.hidden:
+            raise OptionError(
+                f"{{0}} needs {{1}} == {{2}}, got {m.hidden} and {m.embedding_dim}",
+                "tie_embeddings",
+                "hidden",
+                "embedding_dim",
+            )
+        if self.training.resume and self.training.overwrite:
+            raise OptionError(
+                "{0} keeps the folder and {1} replaces it: give one", "resume", "overwrite"
+            )
 
 
-def resumed_config(given: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
+def _session_names() -> tuple[str, ...]:
+    names = [f.name for f in dataclasses.fields(RunFiles) if spec_of(f).session]
+    for cls, _ in SECTIONS.values():
+        names += [f.name for f in dataclasses.fields(cls) if spec_of(f).session]
+    return tuple(names)
+
+
+_SESSION = _session_names()
+
+
+def resumed_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
     """The config of a resumed run: the saved run's options, with this session's
-    (:data:`SESSION_OPTIONS`) taken from ``given``.
+    (those declared ``session=True``) taken from ``given``.
 
     Raises:
-        ValueError: another option of ``given`` differs from the saved run's,
-            naming each one (a resumed run continues the same computation).
+        OptionError: another option of ``given`` differs from the saved run's, naming
+            each one (a resumed run continues the same computation).
     """
-    before = TrainConfig.from_dict(saved).resolved()
+    before = saved.resolved()
     now = given.resolved()
-    changed = [
-        f"{_option(f.name)} {getattr(now, f.name)!r} (the run has {getattr(before, f.name)!r})"
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in SESSION_OPTIONS and getattr(now, f.name) != getattr(before, f.name)
-    ]
+    old, new = before.options(), now.options()
+    changed = [name for name in new if name not in _SESSION and new[name] != old[name]]
     if changed:
-        free = [_option(n) for n in SESSION_OPTIONS if n not in ("out", "resume", "overwrite")]
-        raise ValueError(
-            f"--resume continues the run in {given.out} as it was started, but "
-            f"{'; '.join(changed)}: give the run's options again (only "
-            f"{', '.join(free)} may change)"
+        free = [n for n in _SESSION if n not in ("out", "resume", "overwrite")]
+        refs = ["resume", *changed, *free]
+        parts = "; ".join(
+            f"{{{i}}} {new[n]!r} (the run has {old[n]!r})" for i, n in enumerate(changed, 1)
         )
-    return dataclasses.replace(before, **{n: getattr(now, n) for n in SESSION_OPTIONS})
-
-
-def _option(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ValueError(f"{_option(name)} must be one of {', '.join(allowed)}; got {value!r}")
-
-
-def _integer(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{_option(name)} must be an integer >= {low}; got {value!r}")
-
-
-def _number(
-    name: str, value: Any, low: float, high: float, *, low_open=False, high_open=False
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (
-            value < high if high_open else value <= high
+        first_free = 1 + len(changed)
+        frees = ", ".join(f"{{{first_free + i}}}" for i in range(len(free)))
+        raise OptionError(
+            f"{{0}} continues the run in {given.out} as it was started, but {parts}: give "
+            f"the run's options again (only {frees} may change)",
+            *refs,
         )
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ValueError(f"{_option(name)} must be in {lo}{low}, {high}{hi}; got {value!r}")
+    return before.set(**{n: new[n] for n in _SESSION})
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``rnnseq train``, generated from the sections' fields, by group."""
+    data = parser.add_argument_group("data")
+    add_arguments(data, RunFiles)
+    add_arguments(data, DataOptions)
+    for cls, title in list(SECTIONS.values())[1:]:
+        add_arguments(parser.add_argument_group(title), cls)

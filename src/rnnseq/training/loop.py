@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from rnnseq.data import collate
 from rnnseq.inference import Predictor, resolve_device
 from rnnseq.model_folder import (
     FILES,
@@ -32,11 +31,13 @@ from rnnseq.model_folder import (
     build_task_model,
     load_model_folder,
     load_weights,
+    network_config,
     unique_state,
 )
 from rnnseq.preprocess import class_weight_values
 from rnnseq.serialization import ModelFolderError
-from rnnseq.task_model import LossOptions, TaskModel
+from rnnseq.task_model import Objective, TaskModel
+from rnnseq.tasks import get_task
 from rnnseq.training import distributed
 from rnnseq.training.checkpoint import (
     Progress,
@@ -48,8 +49,7 @@ from rnnseq.training.checkpoint import (
 from rnnseq.training.config import TrainConfig, resumed_config
 from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
-from rnnseq.training.setup import model_config_for, read_run_data
-from rnnseq.training.sharding import epoch_batches, lm_batches
+from rnnseq.training.setup import read_run_data
 from rnnseq.training.step import NumericalError, train_step
 
 __all__ = ["train", "TrainResult", "NumericalError"]
@@ -60,19 +60,6 @@ class TrainResult:
     out: Path  # the model folder
     metrics: dict  # what metrics.json holds (on rank 0; the others lack the dev scores)
     is_main: bool = True  # False on the other processes of a distributed run
-
-
-def selection_score(task: str, scores: dict) -> list[float]:
-    """Dev scores compared in order, higher is better: span F1 (span tags), then
-    accuracy, then minus the loss; a language model is selected on the loss alone.
-
-    The later entries break ties, so a tagger whose span F1 is still 0 in the first
-    epochs is selected (and kept from stopping early) on accuracy and loss.
-    """
-    if task == "lm":
-        return [-scores["loss"]]
-    primary = [scores["span_f1"]] if "span_f1" in scores else []
-    return [*primary, scores["accuracy"], -scores["loss"]]
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -89,7 +76,7 @@ def train(config: TrainConfig) -> TrainResult:
             last good checkpoint.
     """
     cfg = config.resolved()
-    ctx = distributed.setup(resolve_device(cfg.device))
+    ctx = distributed.setup(resolve_device(cfg.training.device))
     try:
         # The other processes stay quiet: rank 0 warns and logs for the run.
         quiet = nullcontext() if ctx.is_main else warnings.catch_warnings()
@@ -104,47 +91,36 @@ def train(config: TrainConfig) -> TrainResult:
 class _Run:
     def __init__(self, cfg: TrainConfig, ctx: distributed.Context):
         self.device, self.ctx = ctx.device, ctx
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        self.task = get_task(cfg.task)
+        if cfg.training.threads:
+            torch.set_num_threads(cfg.training.threads)
         self.out = Path(cfg.out)
-        if cfg.resume:
+        if cfg.training.resume:
             cfg, model, resumed = self._load_run(cfg)
         else:
             model, resumed = self._new_run(cfg), None
         self.cfg = cfg
-        if cfg.task == "lm":  # the same windows every epoch: the state flows through them
-            self.lm_windows = lm_batches(
-                self.data.train_ids,
-                cfg.batch_size,
-                cfg.bptt,
-                rank=ctx.rank,
-                world_size=ctx.world_size,
-            )
-        else:  # fail now, before any folder exists, if the processes cannot all be fed
-            lengths = self.data.train.lengths
-            epoch_batches(
-                lengths,
-                cfg.batch_size,
-                seed=cfg.seed,
-                epoch=1,
-                world_size=ctx.world_size,
-                pool_batches=cfg.bucket_pool,
-            )
+        # Fail now, before any folder exists, if the processes cannot all be fed.
+        self.task.epoch_plan(self.data, cfg, 1, ctx.rank, ctx.world_size)
         self.model: TaskModel = model.to(self.device).train()
         self.net = distributed.wrap(self.model, ctx)  # DDP, for several processes
-        self.optimizer = make_optimizer(self.model.parameters(), cfg, self.device)
-        self.schedule = LearningRateSchedule(self.optimizer, cfg)
-        self.opts = self._loss_options()
-        if ctx.is_main and not cfg.resume:
+        self.optimizer = make_optimizer(self.model.parameters(), cfg.training, self.device)
+        self.schedule = LearningRateSchedule(self.optimizer, cfg.training)
+        self.objective = self._objective()
+        if ctx.is_main and not cfg.training.resume:
             check_writable(self.out)
         self.folder = RunFolder(
-            self.out, self.data.vocabs, self.meta, overwrite=cfg.overwrite, exists=cfg.resume
+            self.out,
+            self.data.vocabs,
+            self.meta,
+            overwrite=cfg.training.overwrite,
+            exists=cfg.training.resume,
         )
         self.progress = Progress(world_size=ctx.world_size)
         self.lm_state = None
         self.dev_encoded = None  # the dev set as ids, made at the first dev scoring
         self.saved_step: int | None = None  # global step of the last checkpoint written
-        torch.manual_seed(cfg.seed * 1000 + ctx.rank)  # each process its own dropout masks
+        torch.manual_seed(cfg.training.seed * 1000 + ctx.rank)  # each process its own dropout
         if resumed is not None:
             self.optimizer.load_state_dict(resumed.optimizer_state)
             self.progress = resumed.progress
@@ -155,23 +131,18 @@ class _Run:
 
     def _new_run(self, cfg: TrainConfig) -> TaskModel:
         """Read the data, build vocabularies and a freshly initialised model."""
-        if self.out.exists() and not cfg.overwrite:
+        if self.out.exists() and not cfg.training.overwrite:
             raise ModelFolderError(
                 f"{self.out} already exists; use --overwrite to replace it or --resume "
                 "to continue it"
             )
         self.data = read_run_data(cfg)
-        self.meta = FolderMeta(
-            task=cfg.task,
-            loss=cfg.loss,
-            schemes=self.data.schemes,
-            unit=cfg.unit,
-            bptt=cfg.bptt,
-            training=cfg.to_dict(),
-        )
-        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
+        torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
         vocabs = self.data.vocabs
-        return build_task_model(model_config_for(cfg, vocabs), self.meta, vocabs)
+        return build_task_model(
+            network_config(self.meta, vocabs), self.meta, vocabs, bf16=cfg.training.bf16
+        )
 
     def _load_run(self, cfg: TrainConfig):
         """The saved run's options, model (at its last checkpoint) and resume state;
@@ -179,7 +150,7 @@ class _Run:
         if self.ctx.is_main:
             remove_leftovers(self.out)  # a killed run's half-written files
         loaded = load_model_folder(self.out, "cpu")
-        cfg = resumed_config(cfg, loaded.meta.training)
+        cfg = resumed_config(cfg, loaded.meta.config)
         resumed = load_resume(self.out / FILES["resume"])
         if resumed.progress.world_size != self.ctx.world_size:
             raise ModelFolderError(
@@ -187,20 +158,23 @@ class _Run:
                 f"process(es); resume it with the same number, not {self.ctx.world_size}"
             )
         self.data = read_run_data(cfg, loaded.vocabs, loaded.meta.schemes)
-        self.meta = loaded.meta
-        load_weights(loaded.model, resumed.model_state, self.out / FILES["resume"])
-        return cfg, loaded.model, resumed
-
-    def _loss_options(self) -> LossOptions:
-        cfg, data = self.cfg, self.data
-        weights = class_weight_values(
-            cfg.class_weights, data.vocabs.labels, [] if data.train is None else data.train.targets
+        self.meta = FolderMeta(task=self.task, config=cfg, schemes=loaded.meta.schemes)
+        model = build_task_model(
+            network_config(self.meta, loaded.vocabs),
+            self.meta,
+            loaded.vocabs,
+            bf16=cfg.training.bf16,
         )
-        return LossOptions(
-            kind=cfg.loss,
-            time_reduction=cfg.time_reduction,
-            reduction=cfg.reduction,
-            label_smoothing=cfg.label_smoothing,
+        load_weights(model, resumed.model_state, self.out / FILES["resume"])
+        return cfg, model, resumed
+
+    def _objective(self) -> Objective:
+        options, data = self.cfg.objective, self.data
+        weights = class_weight_values(
+            options.class_weights, data.vocabs.labels, self.task.class_weight_targets(data)
+        )
+        return Objective(
+            options=options,
             class_weights=None if weights is None else torch.tensor(weights, device=self.device),
         )
 
@@ -222,42 +196,35 @@ class _Run:
         return TrainResult(self.out, self._metrics(), self.ctx.is_main)
 
     def _done(self) -> bool:
-        p, cfg = self.progress, self.cfg
-        steps_done = cfg.max_steps is not None and p.global_step >= cfg.max_steps
-        return p.stopped_early or steps_done or p.epoch > cfg.epochs
+        p, t = self.progress, self.cfg.training
+        steps_done = t.max_steps is not None and p.global_step >= t.max_steps
+        return p.stopped_early or steps_done or p.epoch > t.epochs
 
     def _epoch_plan(self) -> list:
-        """This process's batches of the current epoch: index lists (classify/tag,
-        collated when used) or lm windows."""
-        if self.cfg.task == "lm":
-            return self.lm_windows
-        return epoch_batches(
-            self.data.train.lengths,
-            self.cfg.batch_size,
-            seed=self.cfg.seed,
-            epoch=self.progress.epoch,
-            rank=self.ctx.rank,
-            world_size=self.ctx.world_size,
-            pool_batches=self.cfg.bucket_pool,
+        """This process's batches of the current epoch (the task's cheap plan items,
+        made into batches when used)."""
+        ctx = self.ctx
+        return self.task.epoch_plan(
+            self.data, self.cfg, self.progress.epoch, ctx.rank, ctx.world_size
         )
 
     def _epoch(self) -> None:
         """Train on this epoch's batches, from the first not yet taken; stop at max_steps."""
-        cfg, p = self.cfg, self.progress
+        t, p = self.cfg.training, self.progress
         plan = self._epoch_plan()
         if p.step_in_epoch == 0:
             p.train_total = p.train_count = 0.0
             self.lm_state = None
         self.model.train()
         show = self.ctx.is_main and (
-            cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+            t.progress if t.progress is not None else sys.stderr.isatty()
         )
         bar = tqdm(
             total=len(plan),
             initial=p.step_in_epoch,
             disable=not show,
             leave=False,
-            desc=f"epoch {p.epoch}/{cfg.epochs}",
+            desc=f"epoch {p.epoch}/{t.epochs}",
             unit="batch",
             file=sys.stderr,
         )
@@ -266,15 +233,15 @@ class _Run:
         try:
             for k in range(p.step_in_epoch, len(plan)):
                 rows = plan[k]
-                batch = rows if cfg.task == "lm" else collate(self.data.train, rows)
-                with torch.autograd.set_detect_anomaly(cfg.detect_anomaly):
+                batch = self.task.batch(self.data, rows)
+                with torch.autograd.set_detect_anomaly(t.detect_anomaly):
                     result = train_step(
                         self.net,
                         batch.to(self.device),
-                        self.opts,
+                        self.objective,
                         self.optimizer,
                         self.ctx,
-                        clip=cfg.clip,
+                        clip=t.clip,
                         state=self.lm_state,
                         where=f"step {p.global_step + 1} (epoch {p.epoch})",
                     )
@@ -289,9 +256,9 @@ class _Run:
                     rate = tokens / max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(loss=f"{self._train_loss():.4f}", tok_s=f"{rate:,.0f}")
                     bar.update(1)
-                if cfg.max_steps is not None and p.global_step >= cfg.max_steps:
+                if t.max_steps is not None and p.global_step >= t.max_steps:
                     return
-                if cfg.checkpoint_every and p.global_step % cfg.checkpoint_every == 0:
+                if t.checkpoint_every and p.global_step % t.checkpoint_every == 0:
                     now, cpu_now = time.perf_counter(), time.process_time()
                     p.seconds += now - started
                     p.cpu_seconds += cpu_now - cpu_started
@@ -311,7 +278,7 @@ class _Run:
     def _end_of_epoch(self) -> tuple[bool | None, bool]:
         """Score on dev (rank 0), log, follow the schedule; every process gets rank 0's
         decisions. Returns (improved: None without dev, stop early)."""
-        cfg, p, ctx = self.cfg, self.progress, self.ctx
+        t, p, ctx = self.cfg.training, self.progress, self.ctx
         record = {
             "epoch": p.epoch,
             "steps": p.global_step,
@@ -332,22 +299,22 @@ class _Run:
                     if k not in ("per_class", "loss") and isinstance(v, (int, float))
                 }
             )
-            score = selection_score(cfg.task, scores)
+            score = self.task.selection_score(scores)
             improved = p.best_score is None or score > p.best_score
             if improved:
                 p.best_score, p.best_epoch, p.bad_epochs = score, p.epoch, 0
             else:
                 p.bad_epochs += 1
             decision[0] = float(improved)
-            decision[1] = float(cfg.patience > 0 and p.bad_epochs >= cfg.patience)
+            decision[1] = float(t.patience > 0 and p.bad_epochs >= t.patience)
         decision = ctx.broadcast(decision)
         improved = None if self.data.dev is None else bool(decision[0])
         stop = bool(decision[1])
         p.history.append(record)
         self.schedule.epoch_end(p.epoch, improved)
-        self._log(_summary(record, cfg.epochs, improved))
+        self._log(_summary(record, t.epochs, improved))
         if stop:
-            self._log(f"early stopping: dev has not improved for {cfg.patience} epoch(s)")
+            self._log(f"early stopping: dev has not improved for {t.patience} epoch(s)")
         return improved, stop
 
     @torch.no_grad()
@@ -355,10 +322,10 @@ class _Run:
         self.model.eval()
         try:
             predictor = Predictor(self.model, self.data.vocabs, self.meta, self.device)
-            if self.dev_encoded is None and self.cfg.task != "lm":
+            if self.dev_encoded is None:
                 self.dev_encoded = predictor.encode_labelled(self.data.dev, self.data.dev_name)
             return predictor.evaluate_data(
-                self.data.dev, self.data.dev_name, self.opts, encoded=self.dev_encoded
+                self.data.dev, self.data.dev_name, self.objective, encoded=self.dev_encoded
             )
         finally:
             self.model.train()
@@ -415,7 +382,7 @@ class _Run:
         best = next((h for h in p.history if h["epoch"] == p.best_epoch), None)
         return {
             "task": self.cfg.task,
-            "loss_label": loss_label(self.cfg),
+            "loss_label": self.cfg.objective.label(self.task.per_step),
             "epochs": p.history,
             "best_epoch": p.best_epoch,
             "best": best,
@@ -452,14 +419,3 @@ def _to_device(state, device):
     if isinstance(state, tuple):
         return tuple(s.to(device) for s in state)
     return state.to(device)
-
-
-def loss_label(cfg: TrainConfig) -> str:
-    """How the training loss is reduced, for the loss curve: "ce, time sum, batch mean".
-    The time reduction is named only where it applies: a classifier has one step, and a
-    CRF's loss is one number per sequence."""
-    if cfg.task == "classify":
-        return f"{cfg.loss}, batch {cfg.reduction}"
-    if cfg.loss == "crf":
-        return f"crf per sequence, batch {cfg.reduction}"
-    return f"{cfg.loss}, time {cfg.time_reduction}, batch {cfg.reduction}"

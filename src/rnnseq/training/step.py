@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from rnnseq.data import Batch
-from rnnseq.task_model import LossOptions
+from rnnseq.task_model import Objective
 from rnnseq.training.distributed import Context
 
 __all__ = ["NumericalError", "StepResult", "train_step"]
@@ -58,7 +58,7 @@ class StepResult:
 def train_step(
     net: nn.Module,
     batch: Batch,
-    opts: LossOptions,
+    objective: Objective,
     optimizer: torch.optim.Optimizer,
     ctx: Context,
     *,
@@ -72,7 +72,7 @@ def train_step(
         net: a :class:`~rnnseq.task_model.TaskModel`, wrapped in
             DistributedDataParallel when ``ctx.distributed``.
         batch: this process's share of the step's global batch (on its device).
-        opts: the training loss.
+        objective: the training loss.
         optimizer: updates the parameters of ``net``.
         ctx: the process group (:func:`rnnseq.training.distributed.setup`).
         clip: clip the global gradient norm at this value (0 = no clipping).
@@ -83,7 +83,7 @@ def train_step(
         NumericalError: the loss or the gradient norm is NaN or infinite (on every
             process at once); the parameters are left unchanged.
     """
-    total, count, new_state = net(batch, opts, state)  # this process's (S_r, C_r)
+    total, count, new_state = net(batch, objective, state)  # this process's (S_r, C_r)
     if ctx.distributed and batch.n_tokens == 0:
         # A language model's last window can leave all of a process's rows empty (rows
         # differ in length by one); its encoder then runs on nothing. DDP still waits

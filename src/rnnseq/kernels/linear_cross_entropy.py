@@ -13,16 +13,18 @@ and folds it straight into the parameter gradients::
 
     dLoss/dh = G W,    dLoss/dW += Gᵀ h,    dLoss/db += Σ_m G_m
 
-(the notation of :mod:`rnnseq._fused`, with C = V). Two modes:
+(the notation of :mod:`rnnseq.kernels.softmax_math`, with C = V). Two modes:
 
 - **eager** (a scalar loss Σ_m a_m L_m with known coefficients a_m, gradient
   wanted): the gradients are computed in the forward pass, from the logits
-  just made, and the backward pass only hands them over (scaled by the
-  incoming gradient). Three matrix products per chunk, as in the unfused head.
+  just made, and the backward pass only hands them over, scaled in place by
+  the incoming gradient (a second backward pass through a retained graph
+  recomputes them). Three matrix products per chunk, as in the unfused head.
 - **lazy** (per-step losses, or no gradient wanted): the forward pass keeps
   only (μ, s) per step; the backward pass recomputes each chunk's logits.
 
-Only the K counted steps are ever given to this module.
+Only the K counted steps are ever given to this module. Steps per chunk come
+from the caller (:func:`rows_per_chunk`, from a chunk size or the plan).
 """
 
 from __future__ import annotations
@@ -31,20 +33,17 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnseq._fused import _coefficients, _combine, _finish_rows
+from rnnseq.kernels.plan import KernelPlan
+from rnnseq.kernels.softmax_math import coefficients, combine, finish_rows, nll_and_smooth
 
-__all__ = ["DEFAULT_CHUNK_ELEMENTS", "rows_per_chunk", "linear_cross_entropy"]
-
-# Logits per chunk when chunk_size is not given: 32 MiB of float32. Chunks must
-# stay large because each one adds Gᵀh into the whole (V, H) weight gradient.
-DEFAULT_CHUNK_ELEMENTS = 1 << 23
+__all__ = ["rows_per_chunk", "linear_cross_entropy"]
 
 
-def rows_per_chunk(vocab_size: int, chunk_size: int | None) -> int:
-    """Steps per chunk: ``chunk_size``, or about DEFAULT_CHUNK_ELEMENTS logits."""
+def rows_per_chunk(vocab_size: int, chunk_size: int | None, plan: KernelPlan) -> int:
+    """Steps per chunk: ``chunk_size``, or about the plan's linear_chunk_elements logits."""
     if chunk_size is not None:
         return chunk_size
-    return max(1, DEFAULT_CHUNK_ELEMENTS // max(1, vocab_size))
+    return max(1, plan.linear_chunk_elements // max(1, vocab_size))
 
 
 def linear_cross_entropy(
@@ -84,7 +83,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         wants = ctx.needs_input_grad[:3]
         grads = None
         if coef is not None:
-            terms = _coefficients(coef.to(dtype), classes, class_weight, eps, vocab)
+            terms = coefficients(coef.to(dtype), classes, class_weight, eps, vocab)
             grads = _new_grads(hidden, weight, bias, wants)
 
         for k0 in range(0, k, chunk_rows):
@@ -107,13 +106,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 chunk = _chunk_terms(terms, exp_sum, k0, k1)
                 _accumulate(grads, e, h, weight, chunk, classes[k0:k1], class_weight, k0)
 
-        log_sum = exp_sum.log()  # (K,) log s
-        nll = (row_max - target_logit) + log_sum  # (K,) ℓ_c
-        smooth = None
-        if eps:
-            total_weight = float(vocab) if class_weight is None else class_weight.sum()
-            smooth = total_weight * log_sum - shifted_sum  # (K,) Σ_k w_k ℓ_k
-        losses = _combine(nll, smooth, classes, class_weight, eps, vocab)  # (K,)
+        nll, smooth = nll_and_smooth(
+            row_max, exp_sum, target_logit, shifted_sum, class_weight, vocab
+        )  # (K,) ℓ_c and Σ_k w_k ℓ_k
+        losses = combine(nll, smooth, classes, class_weight, eps, vocab)  # (K,)
 
         ctx.eps, ctx.dtype, ctx.chunk_rows = eps, dtype, chunk_rows
         ctx.grads = grads
@@ -128,15 +124,18 @@ class _LinearCrossEntropy(torch.autograd.Function):
         hidden, weight, bias, classes, class_weight, coef, row_max, exp_sum = ctx.saved_tensors
         none = (None,) * 6
         if ctx.grads is not None:
-            grads, scale = ctx.grads, grad_out
-            if bool(scale == 1):  # the usual loss.backward(): hand the buffers over
-                ctx.grads = None  # they may become .grad and change; a second backward recomputes
-                return (*grads, *none)
-            return (*(None if x is None else x * scale.to(x.dtype) for x in grads), *none)
+            # Hand the buffers over: they may become .grad and change, so a second
+            # backward pass (through a retained graph) recomputes them.
+            grads, ctx.grads = ctx.grads, None
+            if not bool(grad_out == 1):  # e.g. the 1 / count of a mean: scale in place
+                for x in grads:
+                    if x is not None:
+                        x.mul_(grad_out.to(x.dtype))
+            return (*grads, *none)
 
         g = grad_out if coef is None else coef * grad_out  # (K,) g_m
         vocab = weight.shape[0]
-        terms = _coefficients(g.to(ctx.dtype), classes, class_weight, ctx.eps, vocab)
+        terms = coefficients(g.to(ctx.dtype), classes, class_weight, ctx.eps, vocab)
         grads = _new_grads(hidden, weight, bias, ctx.needs_input_grad[:3])
         k = hidden.shape[0]
         for k0 in range(0, k, ctx.chunk_rows):
@@ -181,7 +180,7 @@ def _chunk_terms(terms, exp_sum: Tensor, k0: int, k1: int):
 def _accumulate(grads, e, h, weight, chunk_terms, classes, class_weight, k0) -> None:
     """Turn exp(z - μ) (R, V) into G in place and add its share to each gradient."""
     r = e.shape[0]
-    _finish_rows(e, chunk_terms, classes, class_weight)  # (R, V) G
+    finish_rows(e, chunk_terms, classes, class_weight)  # (R, V) G
     grad_h, grad_w, grad_b = grads
     g = e if e.dtype == h.dtype else e.to(h.dtype)  # (R, V) in the parameters' dtype
     if grad_h is not None:

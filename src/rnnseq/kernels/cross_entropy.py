@@ -1,0 +1,286 @@
+"""The per-step cross-entropy as one autograd Function: the fused path of rnnseq.losses.
+
+For M steps of C logits each, :func:`cross_entropy_per_step` computes the
+per-step loss L_m (0 where a step is not counted). Written with
+``log_softmax`` and ``gather`` (the plain path in :mod:`rnnseq.losses`),
+autograd keeps the (M, C) log-probabilities from the forward pass and writes
+two more (M, C) tensors in the backward pass. This Function computes the same
+numbers with less traffic (the math is in :mod:`rnnseq.kernels.softmax_math`):
+
+- forward: one pass over cache-sized chunks of rows; only μ and s (two numbers
+  per row) and a reference to the logits (no copy) are kept for the backward pass;
+- backward: one pass that writes g_m · dL_m/dz, chunk by chunk, into a fresh
+  gradient (from :mod:`rnnseq.kernels.gradient_cache` on CPU).
+
+Rows that are not counted are never read (their logits may hold NaN or inf)
+and get an exact zero gradient; they cost nothing but that zero fill. With a
+plan's ``dense_chunks``, chunks instead cover all rows in a few slices:
+uncounted rows are then computed along, and their loss and gradient replaced
+by exact zeros.
+
+Short rows (C < plan.chunked_min_classes) are cheaper as one ``log_softmax``
+over all M rows, kept for the backward pass (p = exp of it); there uncounted
+rows are computed along but never used: their loss is replaced by 0 and their
+gradient row by exact zeros.
+
+A scalar reduction of the per-step losses is linear in them, Σ_m a_m L_m with
+a_m fixed by which steps count; given a, the Function returns that sum (and
+uses g_m = a_m · dLoss/dsum), so a whole reduced loss is one autograd node.
+How the work is cut is a :class:`~rnnseq.kernels.plan.KernelPlan`, kept from the
+forward pass for the backward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnseq.kernels.gradient_cache import new_gradient
+from rnnseq.kernels.plan import KernelPlan
+from rnnseq.kernels.softmax_math import (
+    coefficients,
+    combine,
+    finish_rows,
+    nll_and_smooth,
+    weighted_sum,
+)
+
+__all__ = ["cross_entropy_per_step", "chunks"]
+
+
+def cross_entropy_per_step(
+    logits: Tensor,
+    targets: Tensor,
+    counted: Tensor,
+    weight: Tensor | None,
+    label_smoothing: float,
+    dtype: torch.dtype,
+    plan: KernelPlan,
+    coef: Tensor | None = None,
+) -> Tensor:
+    """L_m for M rows of logits, 0 (with zero gradient) where not counted; or Σ_m a_m L_m.
+
+    Same contract as the plain per-step loss of :mod:`rnnseq.losses` for
+    class-index targets. Given ``coef`` (a_m, 0 where not counted), returns the
+    scalar Σ_m a_m L_m instead: a reduced loss in one autograd node.
+
+    Shape:
+        logits (M, C), targets (M,) int, counted (M,) bool, weight (C,), coef (M,)
+        -> (M,) or scalar, in ``dtype``.
+    """
+    return _CrossEntropyPerStep.apply(
+        logits, targets, counted, weight, label_smoothing, dtype, plan, coef
+    )
+
+
+# --------------------------------------------------------------------------
+# Chunks of counted rows.
+# --------------------------------------------------------------------------
+
+
+def chunks(rows: Tensor, per_chunk: int, in_place: bool) -> list[tuple[int, int, object]]:
+    """Split the K counted rows (sorted indices) into chunks of at most ``per_chunk`` rows.
+
+    Each chunk is (k0, k1, where): rows[k0:k1] are its rows, and ``where`` is a
+    ``slice`` of the logits when those rows are contiguous (read in place), else
+    None (the rows are gathered into a buffer). With ``in_place``, contiguous runs
+    are used when they are long enough to fill chunks; otherwise chunks gather.
+    """
+    k = rows.numel()
+    if k == 0:
+        return []
+    if in_place:
+        breaks = (rows[1:] != rows[:-1] + 1).nonzero().squeeze(1) + 1  # (runs - 1,)
+        if (breaks.numel() + 1) * per_chunk <= 4 * k:  # runs average >= a quarter chunk
+            starts = [0, *breaks.tolist()]
+            ends = [*starts[1:], k]
+            first_row = rows[starts].tolist()
+            out = []
+            for k_start, k_end, row in zip(starts, ends, first_row, strict=True):
+                for k0 in range(k_start, k_end, per_chunk):
+                    k1 = min(k_end, k0 + per_chunk)
+                    a = row + (k0 - k_start)
+                    out.append((k0, k1, slice(a, a + k1 - k0)))
+            return out
+    return [(k0, min(k, k0 + per_chunk), None) for k0 in range(0, k, per_chunk)]
+
+
+def _read_chunk(logits: Tensor, rows: Tensor, k0: int, k1: int, where, buffer) -> Tensor:
+    """Rows k0..k1 of the counted logits, as a view when contiguous, else gathered. (R, C)"""
+    if isinstance(where, slice):
+        return logits[where]
+    return torch.index_select(logits, 0, rows[k0:k1], out=buffer[: k1 - k0])
+
+
+def _gather_buffer(chunk_list, num_classes: int, like: Tensor) -> Tensor | None:
+    """The (R, C) buffer that gathering chunks read into; None when every chunk is a slice."""
+    if all(isinstance(where, slice) for _, _, where in chunk_list):
+        return None
+    per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
+    return like.new_empty(per_chunk, num_classes)
+
+
+def _shift(z: Tensor, mu: Tensor, out: Tensor) -> Tensor:
+    """out = z - μ computed in out's dtype (float16 logits are widened first, exactly)."""
+    if z.dtype == out.dtype:
+        return torch.sub(z, mu, out=out)
+    return out.copy_(z).sub_(mu)
+
+
+# --------------------------------------------------------------------------
+# The Function.
+# --------------------------------------------------------------------------
+
+
+class _CrossEntropyPerStep(torch.autograd.Function):
+    """L_m for the counted rows; see the module docstring for the math."""
+
+    @staticmethod
+    def forward(ctx, logits, targets, counted, weight, label_smoothing, dtype, plan, coef):
+        m_rows, num_classes = logits.shape
+        per_chunk = plan.rows_per_chunk(num_classes)
+        ctx.label_smoothing, ctx.dtype, ctx.logits_dtype = label_smoothing, dtype, logits.dtype
+        ctx.plan = plan
+        if num_classes < plan.chunked_min_classes or m_rows <= per_chunk:
+            # Short rows: one log_softmax over all M rows, kept for the backward pass.
+            # Uncounted rows are computed but never read: their losses are replaced
+            # by 0 here and their gradient rows by exact zeros in backward.
+            ctx.chunks = None
+            classes = torch.where(counted, targets, 0).long()  # (M,) c_m, 0 where not counted
+            z = logits if logits.dtype == dtype else logits.to(dtype)  # (M, C)
+            log_probs = torch.log_softmax(z, dim=1)  # (M, C)
+            nll = -log_probs.gather(1, classes[:, None]).squeeze(1)  # (M,) ℓ_c
+            smooth = None
+            if label_smoothing:
+                smooth = -(log_probs.sum(1) if weight is None else log_probs @ weight)  # (M,)
+            losses = combine(nll, smooth, classes, weight, label_smoothing, num_classes)
+            losses = torch.where(counted, losses, 0.0)  # (M,)
+            ctx.save_for_backward(counted, classes, weight, coef, log_probs)
+            return losses if coef is None else weighted_sum(coef, losses, weight)
+
+        ctx.dense = plan.dense_chunks
+        if ctx.dense:  # all rows in a few slices; uncounted ones computed, then discarded
+            rows = torch.arange(m_rows, device=logits.device)  # (M,)
+            classes = torch.where(counted, targets, 0).long()  # (M,)
+            per_chunk = max(per_chunk, -(-m_rows // plan.dense_slices))
+        else:  # the counted rows only
+            rows = counted.nonzero().squeeze(1)  # (K,) counted rows, sorted
+            classes = targets.index_select(0, rows).long()  # (K,) c_m
+            per_chunk = plan.rows_per_chunk(num_classes, rows.numel())
+        ctx.chunks = chunks(rows, per_chunk, plan.read_runs_in_place)
+        nll, smooth, row_max, exp_sum = _chunked_forward(
+            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
+        )
+        losses = torch.zeros(m_rows, dtype=dtype, device=logits.device)  # (M,)
+        losses.index_copy_(
+            0, rows, combine(nll, smooth, classes, weight, label_smoothing, num_classes)
+        )
+        if ctx.dense:
+            losses = torch.where(counted, losses, 0.0)  # (M,)
+        ctx.save_for_backward(logits, counted, rows, classes, weight, coef, row_max, exp_sum)
+        return losses if coef is None else weighted_sum(coef, losses, weight)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_losses):
+        none = (None,) * 7
+        if not ctx.needs_input_grad[0]:
+            return None, *none
+        eps, dtype = ctx.label_smoothing, ctx.dtype
+        if ctx.chunks is None:
+            counted, classes, weight, coef, log_probs = ctx.saved_tensors
+            m_rows, num_classes = log_probs.shape
+            if coef is not None:  # dLoss/dL_m of Σ a_m L_m; a_m = 0 where not counted
+                g = coef * grad_losses  # (M,) in dtype
+            else:
+                g = torch.where(counted, grad_losses, 0.0).to(dtype)  # (M,) 0 where not counted
+            grad = log_probs.exp()  # (M, C) p
+            finish_rows(grad, coefficients(g, classes, weight, eps, num_classes), classes, weight)
+            uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
+            if uncounted.numel():  # garbage logits there may have made NaN: exact zeros
+                grad.index_fill_(0, uncounted, 0.0)
+            return (grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)), *none
+
+        logits, counted, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
+        if coef is not None:
+            grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
+        m_rows, num_classes = logits.shape
+        grad = new_gradient(
+            m_rows, num_classes, logits.dtype, logits.device, ctx.plan.cached_gradient_bytes
+        )  # (M, C)
+        if rows.numel():
+            g = grad_losses.index_select(0, rows).to(dtype)  # (K,) g_m
+            if ctx.dense:
+                g = torch.where(counted, g, 0.0)  # (M,)
+            terms = coefficients(g, classes, weight, eps, num_classes)
+            _chunked_backward(
+                grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
+            )
+        uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
+        if uncounted.numel():  # exact zeros (dense chunks may have left NaN there)
+            grad.index_fill_(0, uncounted, 0.0)
+        return grad, *none
+
+
+def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
+    """ℓ_c and Σ_k w_k ℓ_k, one cache-sized chunk at a time; saves μ and s per row."""
+    k, num_classes = rows.numel(), logits.shape[1]
+    device = logits.device
+    row_max = torch.empty(k, dtype=dtype, device=device)  # (K,) μ
+    exp_sum = torch.empty(k, dtype=dtype, device=device)  # (K,) s
+    shifted_sum = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k (z_k - μ)
+    gathered = _gather_buffer(chunk_list, num_classes, logits)
+    per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
+    shifted = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    for k0, k1, where in chunk_list:
+        z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
+        mu = torch.amax(z, dim=1, keepdim=True)  # (R, 1)
+        e = _shift(z, mu, shifted[: k1 - k0])  # (R, C) z - μ, in dtype
+        if shifted_sum is not None:
+            if weight is None:
+                torch.sum(e, dim=1, out=shifted_sum[k0:k1])
+            else:
+                torch.mv(e, weight, out=shifted_sum[k0:k1])
+        e.exp_()
+        torch.sum(e, dim=1, out=exp_sum[k0:k1])
+        row_max[k0:k1] = mu.squeeze(1)
+
+    if logits.is_contiguous():
+        target_logit = logits.view(-1).index_select(0, rows * num_classes + classes)  # (K,) z_c
+    else:
+        target_logit = logits[rows, classes]  # (K,) z_c
+    nll, smooth = nll_and_smooth(
+        row_max, exp_sum, target_logit.to(dtype), shifted_sum, weight, num_classes
+    )
+    return nll, smooth, row_max, exp_sum
+
+
+def _chunked_backward(
+    grad, logits, rows, classes, weight, dtype, chunk_list, row_max, exp_sum, terms
+):
+    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time."""
+    num_classes, device = logits.shape[1], logits.device
+    neg_target_coef, coef, spread = terms
+    scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
+    gathered = _gather_buffer(chunk_list, num_classes, logits)
+    work = None  # None: computed in place in grad (slices of rows, grad in dtype)
+    if gathered is not None or dtype != logits.dtype:
+        per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
+        work = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    for k0, k1, where in chunk_list:
+        z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
+        out = grad[where] if work is None else work[: k1 - k0]  # (R, C)
+        _shift(z, row_max[k0:k1, None], out).exp_()  # s · p
+        chunk_terms = (
+            neg_target_coef[k0:k1],
+            scale[k0:k1],
+            None if spread is None else spread[k0:k1],
+        )
+        finish_rows(out, chunk_terms, classes[k0:k1], weight)
+        if work is None:
+            continue
+        if isinstance(where, slice):
+            grad[where].copy_(out)
+        else:
+            grad.index_copy_(0, rows[k0:k1], out.to(grad.dtype))

@@ -1,0 +1,197 @@
+"""``Task``: what a task is, as the trainer, the predictor and the model folder use it.
+
+Each method is one thing that differs between tasks. The orchestration around them
+(:class:`~rnnseq.task_model.TaskModel`, :class:`~rnnseq.inference.Predictor`,
+:mod:`rnnseq.training`, :mod:`rnnseq.model_folder`) never looks at a task's name.
+
+The data of a run travels as :class:`RunData`: examples (classify, tag) or a unit
+stream (lm), as read, and the same encoded as ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor, nn
+
+    from rnnseq.data import Batch
+    from rnnseq.explanation import Explanation
+    from rnnseq.inference import Predictor
+    from rnnseq.losses import LossTerms
+    from rnnseq.models import ModelConfig
+    from rnnseq.preprocess import SchemeMap, Vocabularies
+    from rnnseq.task_model import Objective, TaskModel
+    from rnnseq.training.config import TrainConfig
+
+__all__ = ["Task", "RunData"]
+
+
+@dataclass
+class RunData:
+    """A training run's data, ready for batching."""
+
+    vocabs: Vocabularies
+    schemes: SchemeMap
+    train: Any  # encoded training data: EncodedDataset (classify, tag) or unit ids (lm)
+    dev: Any  # dev data as read: examples (classify, tag) or units (lm); None without
+    dev_name: str | None  # what to call the dev data in messages
+    n_train: int  # examples (classify, tag) or units (lm)
+    class_targets: Any = None  # what class weights are counted over (None: none)
+    plan_cache: dict = field(default_factory=dict)  # what a task keeps between epochs
+
+
+class Task:
+    """One task: its data, network, objective, decoding and outputs."""
+
+    name: str = ""
+    # What one step's loss is counted per in "loss" of rnnseq evaluate (for reports).
+    loss_unit: str = "step"
+    # Whether the loss has one term per time step (time reductions apply).
+    per_step: bool = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    # ------------------------------------------------------------------ data
+
+    def read(self, path: str, cfg: TrainConfig) -> Any:
+        """A training or dev file, as read with the run's data options."""
+        raise NotImplementedError
+
+    def read_labelled(self, path: str, *, format: str | None, column: str | None,
+                      config: TrainConfig) -> Any:  # fmt: skip
+        """A labelled file to evaluate a model trained with ``config`` on."""
+        raise NotImplementedError
+
+    def schemes(self, train: Any, cfg: TrainConfig) -> SchemeMap:
+        """How labels are rewritten for learning (span tag schemes; none by default)."""
+        from rnnseq.preprocess import SchemeMap
+
+        return SchemeMap(None, None)
+
+    def prepare(
+        self,
+        train: Any,
+        dev: Any,
+        dev_name: str | None,
+        cfg: TrainConfig,
+        vocabs: Vocabularies | None,
+        schemes: SchemeMap,
+    ) -> RunData:
+        """Vocabularies (built from ``train`` unless given) and the encoded training data."""
+        raise NotImplementedError
+
+    def sizes(self, vocabs: Vocabularies) -> dict[str, int]:
+        """The network's sizes from the vocabularies (vocab_size, num_labels, char_vocab_size)."""
+        return {
+            "vocab_size": len(vocabs.words),
+            "num_labels": len(vocabs.labels),
+            "char_vocab_size": 0 if vocabs.chars is None else len(vocabs.chars),
+        }
+
+    # --------------------------------------------------------------- network
+
+    def build_network(self, config: ModelConfig, *, bf16: bool = False) -> nn.Module:
+        """A freshly initialised network for ``config``."""
+        raise NotImplementedError
+
+    def check_folder(self, config: TrainConfig, schemes: SchemeMap) -> None:
+        """Raise ValueError when a saved folder's fields disagree with this task."""
+        if schemes.source is not None or schemes.learned is not None:
+            raise ValueError(f"tag_scheme applies to task tag only, not to task {self.name}")
+
+    def scores(self, model: TaskModel, batch: Batch, state: Any = None) -> tuple[Tensor, Any]:
+        """The network's scores for a batch (and, for a stream, the state after it)."""
+        return model.net(batch.tokens, batch.lengths, batch.chars), None
+
+    # ------------------------------------------------------------- objective
+
+    def loss_terms(
+        self, model: TaskModel, batch: Batch, objective: Objective, state: Any = None
+    ) -> tuple[LossTerms, Any]:
+        """The training loss of a batch as (total, count), and the state after it."""
+        scores, _ = self.scores(model, batch, state)
+        return self.objective_terms(model, scores, batch, objective), None
+
+    def objective_terms(
+        self, model: TaskModel, scores: Tensor, batch: Batch, objective: Objective
+    ) -> LossTerms:
+        """The training objective of ``scores`` as (total, count) — the loss library's
+        terms for the objective's reductions; count None = no division."""
+        raise NotImplementedError
+
+    def eval_terms(self, model: TaskModel, batch: Batch, scores: Tensor) -> LossTerms:
+        """The contract's evaluation loss as (sum, count): cross-entropy in nats per
+        counted step (per example for classify)."""
+        raise NotImplementedError
+
+    def class_weight_targets(self, data: RunData) -> Sequence:
+        """The training targets "balanced" class weights are counted over."""
+        return [] if data.class_targets is None else data.class_targets
+
+    # ------------------------------------------------------------- training
+
+    def epoch_plan(self, data: RunData, cfg: TrainConfig, epoch: int, rank: int,
+                   world_size: int) -> list:  # fmt: skip
+        """This process's batches of one epoch, in order (cheap items; see :meth:`batch`)."""
+        raise NotImplementedError
+
+    def batch(self, data: RunData, item: Any) -> Batch:
+        """The Batch of one epoch-plan item."""
+        raise NotImplementedError
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether the encoder state flows from one batch to the next (a text stream)."""
+        return False
+
+    def selection_score(self, scores: dict) -> list[float]:
+        """Dev scores compared in order, higher is better: accuracy, then minus the loss."""
+        return [scores["accuracy"], -scores["loss"]]
+
+    # ------------------------------------------------------------ prediction
+
+    def evaluate(self, predictor: Predictor, data: Any, path: str, objective=None,
+                 encoded=None) -> dict:  # fmt: skip
+        """Scores on labelled data (the keys of ``rnnseq evaluate --json``)."""
+        raise NotImplementedError
+
+    def encode_labelled(self, predictor: Predictor, examples: Any, path: str) -> Any:
+        """Labelled data as ids, once (a training run scores its dev set every epoch)."""
+        return None
+
+    def predict(self, predictor: Predictor, texts: Sequence, **options: Any) -> list:
+        """Predictions for a list of raw inputs, in order."""
+        raise NotImplementedError
+
+    def predict_lines(self, predictor: Predictor, lines: Iterable[str], *, chunk: int,
+                      **options: Any) -> Iterator[str]:  # fmt: skip
+        """What ``rnnseq predict`` writes for each raw input line, streamed."""
+        raise NotImplementedError
+
+    # Whether ``rnnseq predict`` refuses an empty input line (it has nothing to label).
+    needs_text: bool = False
+
+    def reads_labelled_input(self, format: str | None) -> bool:
+        """Whether ``rnnseq predict --format F`` reads a labelled file (else raw lines)."""
+        return format is not None
+
+    def predict_labelled(self, predictor: Predictor, data: Any, *, chunk: int) -> Iterator[str]:
+        """What ``rnnseq predict --format F`` writes for a labelled file's inputs."""
+        raise ValueError(f"a {self.name} model predicts raw text only; leave out --format")
+
+    def predict_options(self) -> tuple[str, ...]:
+        """The ``rnnseq predict`` options that apply to this task."""
+        return ()
+
+    def explain(self, predictor: Predictor, text: str, labels: Sequence[str] | None
+                ) -> Explanation:  # fmt: skip
+        """Each step's input, true label, p_j and L_j = -ln p_j."""
+        raise NotImplementedError
+
+    def parse_labels(self, text: str) -> list[str]:
+        """``rnnseq explain --labels`` as a list."""
+        return [text.strip()]
