@@ -119,6 +119,13 @@ def test_a_truncated_array_or_a_broken_header_is_encoded_again(source, cache, pa
     assert passes["build"] == 3
 
 
+def test_equal_options_written_differently_share_an_entry(source, cache):
+    assert (
+        token_file(source, holdout=0, cache_dir=cache).path
+        == token_file(source, holdout=0.0, min_freq=1.0, cache_dir=cache).path
+    )
+
+
 def test_units_and_vocabulary_options_have_entries_of_their_own(source, cache):
     paths = {
         token_file(source, unit=u, min_freq=m, holdout=h, cache_dir=cache).path

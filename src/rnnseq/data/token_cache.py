@@ -119,7 +119,7 @@ def token_file(
     cache.mkdir(parents=True, exist_ok=True)
     show = sys.stderr.isatty() if progress is None else progress
     options = dict(unit=unit, progress=show, chunk_bytes=chunk_bytes)
-    built = {"min_freq": min_freq, "holdout": holdout}
+    built = {"min_freq": int(min_freq), "holdout": float(holdout)}  # 0 and 0.0: one key
     if vocab is not None:
         with _locked(entry_path(source, unit, built, cache)) as entry:
             found = _fresh(entry, source, unit, built, show)

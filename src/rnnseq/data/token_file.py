@@ -291,10 +291,10 @@ class _Encoding:
                 spec: dict = {"given": vocab_digest(vocab)}
                 n, vocab_units = self._encode(vocab), None
             elif self.unit == "char":
-                spec = {"min_freq": min_freq, "holdout": holdout}
+                spec = {"min_freq": int(min_freq), "holdout": float(holdout)}
                 vocab, vocab_units, n = self._chars(min_freq, holdout)
             else:
-                spec = {"min_freq": min_freq, "holdout": holdout}
+                spec = {"min_freq": int(min_freq), "holdout": float(holdout)}
                 vocab, vocab_units, n = self._words(min_freq, holdout)
             if len(self.hashes) != 1 or stat_fields(os.stat(self.source)) != stat_fields(st):
                 raise DataError(
