@@ -20,6 +20,10 @@ reports that process's CPU seconds, wall seconds and peak resident memory
     in-memory  today's path for comparison (read_run_data, as rnnseq train --task lm
                runs it, then lm_batches), on the sizes given by --in-memory (0.1 GB)
 
+Then (--train, default on) 300 training steps (TRAIN_STEPS) of a default-sized
+character LM on Tiny Shakespeare, windows from memory and from its token file:
+training tokens per CPU second, and whether the two loss curves are identical.
+
 MB/s is megabytes of text per CPU second. Results go to runs/bench_tokens/results.json.
 """
 
@@ -43,6 +47,7 @@ SHARED = Path(
 )
 SOURCES = [SHARED / "tinyshakespeare" / "input.txt", SHARED / "ptb_word" / "ptb.train.txt"]
 ROWS, BPTT, N_WINDOWS = 64, 256, 2000
+TRAIN_STEPS = int(os.environ.get("TRAIN_STEPS", "300"))
 
 
 def corpus(size_gb: float) -> Path:
@@ -150,7 +155,66 @@ def child(kind: str, path: Path, unit: str, cache: Path) -> dict:
             return {"units": data.n_train, "windows": len(windows)}
 
         return _measure(in_memory)
+    if kind.startswith("train-"):
+        return train_steps(kind.removeprefix("train-"), path, cache)
     raise ValueError(f"unknown measurement {kind!r}")
+
+
+def train_steps(source: str, path: Path, cache: Path) -> dict:
+    """TRAIN_STEPS steps of a default-sized character LM (embedding 100, LSTM 128,
+    dropout 0.25; 32 rows x 64 steps, fused Adam, clip 5) on windows from memory
+    (read_run_data, lm_batches) or from the token file (LMWindows over its reader)."""
+    import torch
+
+    from rnnseq.models import ModelConfig
+    from rnnseq.objective import LossOptions
+    from rnnseq.task_model import Objective, TaskModel
+    from rnnseq.tasks import get_task
+    from rnnseq.training.distributed import Context
+    from rnnseq.training.step import train_step
+
+    torch.set_num_threads(1)
+    cpu = time.process_time()
+    if source == "memory":
+        from rnnseq.training.config import TrainConfig
+        from rnnseq.training.setup import read_run_data
+        from rnnseq.training.sharding import lm_batches
+
+        cfg = TrainConfig(task="lm", train=str(path), out="unused", unit="char").resolved()
+        data = read_run_data(cfg)
+        windows, vocab_size = lm_batches(data.train, 32, 64), len(data.vocabs.words)
+    else:
+        from rnnseq.data.lm_windows import LMWindows
+        from rnnseq.data.token_cache import token_file
+
+        tokens = token_file(path, unit="char", cache_dir=cache, progress=False)
+        windows, vocab_size = LMWindows(tokens.reader(), 32, 64), len(tokens.vocab)
+    ready = time.process_time() - cpu
+    torch.manual_seed(1)
+    config = ModelConfig(vocab_size=vocab_size, num_labels=vocab_size, bidirectional=False)
+    model = TaskModel(get_task("lm"), config)
+    objective = Objective(LossOptions(loss="ce", time_reduction="sum", reduction="mean"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    batch_s = step_s = 0.0
+    tokens_seen, state, losses = 0, None, []
+    for k in range(min(TRAIN_STEPS, len(windows))):
+        t0 = time.process_time()
+        batch = windows[k]
+        t1 = time.process_time()
+        result = train_step(model, batch, objective, optimizer, Context(), clip=5.0, state=state)
+        t2 = time.process_time()
+        batch_s, step_s = batch_s + t1 - t0, step_s + t2 - t1
+        tokens_seen, state = tokens_seen + result.tokens, result.state
+        losses.append(result.loss)
+    return {
+        "ready_cpu_s": ready,
+        "steps": len(losses),
+        "batch_cpu_s": batch_s,
+        "step_cpu_s": step_s,
+        "tokens_per_cpu_s": tokens_seen / (batch_s + step_s),
+        "loss_curve": losses,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 # ------------------------------------------------------------------ parent
@@ -186,6 +250,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="0.1,0.5,2", help="corpus sizes in GB (10^9 bytes)")
     parser.add_argument("--units", default="char,word", help="char, word or both")
     parser.add_argument("--in-memory", default="0.1", help="sizes also run through today's path")
+    parser.add_argument(
+        "--train",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train a character LM on Tiny Shakespeare from memory and from a token file",
+    )
     parser.add_argument("--child", nargs=4, metavar=("KIND", "PATH", "UNIT", "CACHE"))
     args = parser.parse_args()
     if args.child:
@@ -193,7 +263,7 @@ def main() -> None:
         print(json.dumps(child(kind, Path(path), unit, Path(cache))))
         return
 
-    sizes = [float(s) for s in args.sizes.split(",")]
+    sizes = [float(s) for s in args.sizes.split(",") if s]
     in_memory = {float(s) for s in args.in_memory.split(",") if s}
     results = {"load_before": os.getloadavg(), "runs": []}
     print(f"load average {os.getloadavg()[0]:.2f}; one thread per process", flush=True)
@@ -224,6 +294,24 @@ def main() -> None:
                     f"{rate} {r['peak_rss_mb']:8.0f}  {notes}",
                     flush=True,
                 )
+    if args.train:
+        shakespeare = SOURCES[0]
+        cache = OUT / "cache" / "shakespeare"
+        print(f"\ntraining on {shakespeare.name}, {TRAIN_STEPS} steps, 32x64, one thread")
+        curves = {}
+        for source in ("memory", "file"):
+            r = run_child(f"train-{source}", shakespeare, "char", cache)
+            curves[source] = r.pop("loss_curve")
+            r.update(step=f"train-{source}")
+            results["runs"].append(r)
+            print(
+                f"  windows from {source:>6}: {r['tokens_per_cpu_s']:,.0f} tokens per CPU s "
+                f"(batches {r['batch_cpu_s']:.2f} s, steps {r['step_cpu_s']:.1f} s), "
+                f"ready after {r['ready_cpu_s']:.2f} CPU s, peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
+        print(f"  loss curves identical: {curves['memory'] == curves['file']}")
+        results["loss_curves_identical"] = curves["memory"] == curves["file"]
     results["load_after"] = os.getloadavg()
     (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"load average {os.getloadavg()[0]:.2f}; results in {OUT / 'results.json'}")
