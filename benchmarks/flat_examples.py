@@ -162,8 +162,7 @@ def build(rep: str, n: int, vocabs):
     parts = []
     for chunk in sentence_chunks(n):
         parts.append(EncodedDataset.from_examples(chunk, words, tags, char_vocab=char_vocab))
-    data = EncodedDataset.concat(parts)
-    del parts
+    data = EncodedDataset.concat(parts, consume=True)
     return data, (lambda rows: collate(data, rows))
 
 

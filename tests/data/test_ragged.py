@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rnnseq.data.ragged import Ragged, compact, dtype_for
+from rnnseq.data.ragged import Joiner, Ragged, compact, dtype_for
 
 
 @given(st.lists(st.lists(st.integers(-(2**40), 2**40), max_size=6), max_size=8))
@@ -74,3 +74,13 @@ def test_concat_joins_rows_in_order_and_promotes_types():
     joined = Ragged.concat([a, b])
     assert joined == [[1, 2], [], [300], [4]] and joined.values.dtype == np.uint16
     assert Ragged.concat([]) == []
+
+
+def test_a_joiner_must_be_given_every_part_it_was_sized_for():
+    a, b = Ragged.from_rows([[1, 2]]), Ragged.from_rows([[3]])
+    joiner = Joiner([a, b])
+    joiner.add(a)
+    with pytest.raises(ValueError, match="not every part"):
+        joiner.result()
+    joiner.add(b)
+    assert joiner.result() == [[1, 2], [3]]

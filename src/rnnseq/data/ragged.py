@@ -19,7 +19,7 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["Ragged", "compact", "dtype_for"]
+__all__ = ["Ragged", "Joiner", "compact", "dtype_for"]
 
 
 def dtype_for(low: int, high: int) -> np.dtype:
@@ -92,18 +92,13 @@ class Ragged(Sequence[list[int]]):
 
     @classmethod
     def concat(cls, parts: Sequence[Ragged]) -> Ragged:
-        """The rows of ``parts``, one part after another (memory: the result, plus one
-        part's offsets at a time)."""
+        """The rows of ``parts``, one part after another."""
         if not parts:
             return cls.from_rows([])
-        dtype = dtype_for(0, sum(len(p.values) for p in parts))
-        offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=dtype)  # (n + 1,)
-        row = shift = 0
-        for p in parts:
-            offsets[row + 1 : row + len(p) + 1] = p.offsets[1:]
-            offsets[row + 1 : row + len(p) + 1] += shift
-            row, shift = row + len(p), shift + len(p.values)
-        return cls(compact(np.concatenate([p.values for p in parts])), offsets)
+        joined = Joiner(parts)
+        for part in parts:
+            joined.add(part)
+        return joined.result()
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -148,3 +143,33 @@ class Ragged(Sequence[list[int]]):
 
     def __repr__(self) -> str:
         return f"Ragged({len(self)} rows, {len(self.values)} values of {self.values.dtype})"
+
+
+class Joiner:
+    """Ragged parts joined into arrays allocated once for all of them, filled part by
+    part: ``np.empty`` commits memory only as it is written, so a caller that drops
+    each part once added holds the result plus one part, never two copies.
+
+    Args:
+        parts: all the parts, to size the result (added later with :meth:`add`, in order).
+    """
+
+    def __init__(self, parts: Sequence[Ragged]) -> None:
+        n_values = sum(len(p.values) for p in parts)
+        dtype = np.result_type(*(p.values.dtype for p in parts))
+        self.values = np.empty(n_values, dtype=dtype)  # (M,)
+        self.offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=dtype_for(0, n_values))
+        self.rows = self.filled = 0
+
+    def add(self, part: Ragged) -> None:
+        rows, n = len(part), len(part.values)
+        self.values[self.filled : self.filled + n] = part.values
+        ends = self.offsets[self.rows + 1 : self.rows + rows + 1]  # (rows,)
+        ends[:] = part.offsets[1:]
+        ends += self.filled
+        self.rows, self.filled = self.rows + rows, self.filled + n
+
+    def result(self) -> Ragged:
+        if self.rows != len(self.offsets) - 1 or self.filled != len(self.values):
+            raise ValueError("not every part was added")
+        return Ragged(compact(self.values), self.offsets)
