@@ -314,4 +314,8 @@ def _encode_rows(vocab: Vocab, chunks: Iterable[Sequence[Sequence[str]]]) -> Rag
         lengths = np.fromiter(map(len, rows), np.int64, len(rows))  # (chunk,)
         ids = np.array(vocab.encode(chain.from_iterable(rows)), dtype=dtype)  # (Σ lengths,)
         parts.append(Ragged.from_lengths(ids, lengths))
-    return Ragged.concat(parts)
+    joined = Joiner(parts)
+    for i, part in enumerate(parts):
+        joined.add(part)
+        parts[i] = None  # the result and one part, never two copies
+    return joined.result()
