@@ -258,9 +258,9 @@ def run(*argv: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--flat", type=int, default=5_000_000, help="sentences, flat arrays")
-    parser.add_argument("--lists", type=int, default=1_000_000, help="sentences, lists of lists")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per representation")
+    parser.add_argument("--flat", type=int, default=5_000_000, help="sentences, flat (0: skip)")
+    parser.add_argument("--lists", type=int, default=1_000_000, help="sentences, lists (0: skip)")
+    parser.add_argument("--steps", type=int, default=300, help="training steps each (0: skip)")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
@@ -281,6 +281,8 @@ def main() -> None:
         f"{'peak RSS MB':>12} {'encode cpu s':>13}"
     )
     for rep, n in (("lists", args.lists), ("flat", args.flat)):
+        if n == 0:  # skipped
+            continue
         for chars in ("chars", "nochars"):
             r = run("memory", rep, str(n), chars)
             r.update(rep=rep, sentences=n, chars=chars == "chars")
@@ -293,7 +295,7 @@ def main() -> None:
             )
     print(f"\n{'rep':>6} {'collate ms/batch':>17} {'step cpu s':>11} {'tokens/cpu s':>13}  loss")
     n_train = 200_000
-    for rep in ("lists", "flat"):
+    for rep in ("lists", "flat") if args.steps else ():
         r = run("throughput", rep, str(n_train), str(args.steps))
         r.update(rep=rep, sentences=n_train)
         results["throughput"].append(r)
