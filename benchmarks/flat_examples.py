@@ -162,7 +162,8 @@ def build(rep: str, n: int, vocabs):
     parts = []
     for chunk in sentence_chunks(n):
         parts.append(EncodedDataset.from_examples(chunk, words, tags, char_vocab=char_vocab))
-    data = EncodedDataset.concat(parts, consume=True)
+    data = EncodedDataset.concat(parts)
+    del parts
     return data, (lambda rows: collate(data, rows))
 
 

@@ -120,10 +120,9 @@ def test_datasets_encoded_in_chunks_concatenate_to_the_whole():
         EncodedDataset.from_examples(TAGGED * 2, words, tags, char_vocab=chars),
         EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars),
     ]
-    joined = EncodedDataset.concat(parts, consume=True)
+    joined = EncodedDataset.concat(parts)
     assert joined.tokens == whole.tokens and joined.targets == whole.targets
     assert joined.chars == whole.chars
-    assert parts == [None, None]  # released as copied: the peak is the result + one part
     classify = [EncodedDataset(False, [[1]], [0]), EncodedDataset(False, [[2, 3]], [300])]
     both = EncodedDataset.concat(classify)
     assert both.tokens == [[1], [2, 3]] and both.targets.tolist() == [0, 300]

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnseq.data.examples import ClassifyExample, TagExample
-from rnnseq.data.ragged import Joiner, Ragged, compact, dtype_for
+from rnnseq.data.ragged import Ragged, compact, dtype_for
 from rnnseq.data.vocab import Vocab
 
 __all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "SPILL_BYTES"]
@@ -223,46 +223,25 @@ class EncodedDataset:
         return encoded
 
     @classmethod
-    def concat(cls, parts: list[EncodedDataset], *, consume: bool = False) -> EncodedDataset:
+    def concat(cls, parts: Sequence[EncodedDataset]) -> EncodedDataset:
         """The examples of ``parts`` (encoded with the same vocabularies), in order: a
         large set encoded a chunk at a time, without all its examples read at once.
-
-        Args:
-            consume: set each slot of ``parts`` to None once that part is copied, so
-                (with no other reference to the parts) memory peaks at the result
-                plus one part instead of twice the data.
-        """
+        Memory peaks at the parts plus the result."""
         if not parts or len({p.per_step for p in parts}) != 1:
             raise ValueError("parts must be one or more datasets with the same per_step")
         for name in ("targets", "chars"):
             if len({getattr(p, name) is None for p in parts}) != 1:
                 raise ValueError(f"parts must all have {name} or all lack them")
         first = parts[0]
-        tokens = Joiner([p.tokens for p in parts])
-        tags = (
-            Joiner([p.targets for p in parts])
-            if first.per_step and first.targets is not None
-            else None
-        )
-        labels = [] if not first.per_step and first.targets is not None else None
-        chars = Joiner([p.chars.words for p in parts]) if first.chars is not None else None
-        for i, part in enumerate(parts):
-            tokens.add(part.tokens)
-            if tags is not None:
-                tags.add(part.targets)
-            if labels is not None:
-                labels.append(part.targets)
-            if chars is not None:
-                chars.add(part.chars.words)
-            if consume:
-                parts[i] = None
-        data = cls(first.per_step, tokens.result())
-        if tags is not None:
-            data.targets = tags.result()
-        elif labels is not None:  # one label per example: small
-            data.targets = compact(np.concatenate(labels).astype(np.int64, copy=False))
-        if chars is not None:
-            data.chars = CharRows(chars.result(), data.tokens.offsets)
+        data = cls(first.per_step, Ragged.concat([p.tokens for p in parts]))
+        if first.targets is not None and first.per_step:
+            data.targets = Ragged.concat([p.targets for p in parts])
+        elif first.targets is not None:  # one label per example
+            labels = np.concatenate([p.targets for p in parts]).astype(np.int64, copy=False)
+            data.targets = compact(labels)
+        if first.chars is not None:
+            words = Ragged.concat([p.chars.words for p in parts])
+            data.chars = CharRows(words, data.tokens.offsets)
         return data
 
     def save(self, folder: str | os.PathLike[str]) -> None:
@@ -314,8 +293,4 @@ def _encode_rows(vocab: Vocab, chunks: Iterable[Sequence[Sequence[str]]]) -> Rag
         lengths = np.fromiter(map(len, rows), np.int64, len(rows))  # (chunk,)
         ids = np.array(vocab.encode(chain.from_iterable(rows)), dtype=dtype)  # (Σ lengths,)
         parts.append(Ragged.from_lengths(ids, lengths))
-    joined = Joiner(parts)
-    for i, part in enumerate(parts):
-        joined.add(part)
-        parts[i] = None  # the result and one part, never two copies
-    return joined.result()
+    return Ragged.concat(parts)

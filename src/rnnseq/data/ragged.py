@@ -19,7 +19,7 @@ from itertools import chain
 
 import numpy as np
 
-__all__ = ["Ragged", "Joiner", "compact", "dtype_for"]
+__all__ = ["Ragged", "compact", "dtype_for"]
 
 
 def dtype_for(low: int, high: int) -> np.dtype:
@@ -65,7 +65,7 @@ class Ragged(Sequence[list[int]]):
             raise ValueError("values and offsets must be one-dimensional, offsets non-empty")
         if values.dtype.kind not in "iu" or offsets.dtype.kind not in "iu":
             raise ValueError("values and offsets must be integers")
-        if offsets[0] != 0 or offsets[-1] != len(values) or np.any(np.diff(offsets) < 0):
+        if offsets[0] != 0 or offsets[-1] != len(values) or np.any(offsets[1:] < offsets[:-1]):
             raise ValueError(
                 f"offsets must rise from 0 to len(values) = {len(values)}, "
                 f"got {int(offsets[0])} .. {int(offsets[-1])}"
@@ -92,13 +92,19 @@ class Ragged(Sequence[list[int]]):
 
     @classmethod
     def concat(cls, parts: Sequence[Ragged]) -> Ragged:
-        """The rows of ``parts``, one part after another."""
+        """The rows of ``parts``, one part after another (the offsets are joined in
+        place: no length per item is materialised)."""
         if not parts:
             return cls.from_rows([])
-        joined = Joiner(parts)
-        for part in parts:
-            joined.add(part)
-        return joined.result()
+        n_values = sum(len(p.values) for p in parts)
+        offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=dtype_for(0, n_values))
+        row = filled = 0
+        for p in parts:
+            ends = offsets[row + 1 : row + len(p) + 1]  # (rows of p,)
+            ends[:] = p.offsets[1:]
+            ends += filled
+            row, filled = row + len(p), filled + len(p.values)
+        return cls(compact(np.concatenate([p.values for p in parts])), offsets)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -143,33 +149,3 @@ class Ragged(Sequence[list[int]]):
 
     def __repr__(self) -> str:
         return f"Ragged({len(self)} rows, {len(self.values)} values of {self.values.dtype})"
-
-
-class Joiner:
-    """Ragged parts joined into arrays allocated once for all of them, filled part by
-    part: ``np.empty`` commits memory only as it is written, so a caller that drops
-    each part once added holds the result plus one part, never two copies.
-
-    Args:
-        parts: all the parts, to size the result (added later with :meth:`add`, in order).
-    """
-
-    def __init__(self, parts: Sequence[Ragged]) -> None:
-        n_values = sum(len(p.values) for p in parts)
-        dtype = np.result_type(*(p.values.dtype for p in parts))
-        self.values = np.empty(n_values, dtype=dtype)  # (M,)
-        self.offsets = np.zeros(sum(len(p) for p in parts) + 1, dtype=dtype_for(0, n_values))
-        self.rows = self.filled = 0
-
-    def add(self, part: Ragged) -> None:
-        rows, n = len(part), len(part.values)
-        self.values[self.filled : self.filled + n] = part.values
-        ends = self.offsets[self.rows + 1 : self.rows + rows + 1]  # (rows,)
-        ends[:] = part.offsets[1:]
-        ends += self.filled
-        self.rows, self.filled = self.rows + rows, self.filled + n
-
-    def result(self) -> Ragged:
-        if self.rows != len(self.offsets) - 1 or self.filled != len(self.values):
-            raise ValueError("not every part was added")
-        return Ragged(compact(self.values), self.offsets)
