@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnseq.data import ClassifyExample, EncodedDataset, TagExample, Vocab
+from rnnseq.data import ClassifyExample, DataError, EncodedDataset, TagExample, Vocab
 
 TAGGED = [TagExample(["The", "cat"], ["DET", "NOUN"]), TagExample(["Hi"], ["INTJ"])]
 
@@ -130,3 +130,14 @@ def test_datasets_encoded_in_chunks_concatenate_to_the_whole():
         EncodedDataset.concat([classify[0], EncodedDataset(False, [[1]])])
     with pytest.raises(ValueError, match="same per_step"):
         EncodedDataset.concat([classify[0], EncodedDataset(True, [[1]])])
+
+
+def test_loading_something_else_than_a_saved_dataset_is_a_data_error(tmp_path):
+    data = EncodedDataset(True, [[5, 6], [7]], [[0, 1], [2]])
+    data.save(tmp_path / "d")
+    (tmp_path / "d" / "tokens.bin").write_bytes(b"\x05")  # one byte short of three
+    with pytest.raises(DataError, match="dataset.json: expected an encoded dataset: tokens.bin"):
+        EncodedDataset.load(tmp_path / "d")
+    (tmp_path / "d" / "dataset.json").write_text('{"arrays": {}}')
+    with pytest.raises(DataError, match="expected an encoded dataset"):
+        EncodedDataset.load(tmp_path / "d")

@@ -7,7 +7,7 @@ words of w characters costs about T·(2 + 1 + w + 4) bytes (word ids, tag ids,
 character ids, character offsets) instead of a few hundred bytes of lists per
 word. ``benchmarks/flat_examples.py`` measures both.
 
-A dataset too large to keep in memory is written once as ``.npy`` files and
+A dataset too large to keep in memory is written once as raw array files and
 mapped back (:meth:`EncodedDataset.save`, :meth:`EncodedDataset.load`); the
 training run does so when its arrays exceed :data:`SPILL_BYTES`.
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, TagExample
 from rnnseq.data.ragged import Ragged, compact, dtype_for
 from rnnseq.data.vocab import Vocab
@@ -33,6 +34,7 @@ from rnnseq.data.vocab import Vocab
 __all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "SPILL_BYTES"]
 
 MAX_WORD_LEN = 20  # characters kept per word for character features (the first ones)
+_FORMAT = "rnnseq-encoded-dataset-1"  # what dataset.json of save() says it is
 SPILL_BYTES = 1 << 30  # a training set whose arrays hold more is mapped from disk
 _CHUNK = 1 << 15  # examples encoded at a time (bounds the temporary lists)
 
@@ -245,23 +247,36 @@ class EncodedDataset:
         return data
 
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write the arrays as ``.npy`` files (no pickle) and a small ``dataset.json``."""
+        """Write each array as a raw little-endian ``NAME.bin`` and their types and
+        lengths in ``dataset.json`` (nothing that can unpickle: no ``.npy``)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        described = {}
         for name, array in self._arrays().items():
-            np.save(folder / f"{name}.npy", array, allow_pickle=False)
-        meta = {"per_step": self.per_step, "arrays": sorted(self._arrays())}
+            little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+            little.tofile(folder / f"{name}.bin")
+            described[name] = {"dtype": little.dtype.str, "length": len(little)}
+        meta = {"format": _FORMAT, "per_step": self.per_step, "arrays": described}
         (folder / "dataset.json").write_text(json.dumps(meta) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> EncodedDataset:
-        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet."""
+        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet.
+
+        Raises:
+            DataError: ``dataset.json`` is not one of ours, or an array file's size
+                is not the one it records.
+        """
         folder = Path(folder)
-        meta = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))
-        a = {
-            name: np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None)
-            for name in meta["arrays"]
-        }
+        meta_path = folder / "dataset.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            arrays = meta["arrays"]
+            if meta.get("format") != _FORMAT or not isinstance(meta["per_step"], bool):
+                raise ValueError("not an encoded dataset")
+            a = {name: _read_array(folder / f"{name}.bin", d, mmap) for name, d in arrays.items()}
+        except (ValueError, KeyError, TypeError) as e:
+            raise DataError(meta_path, None, f"expected an encoded dataset: {e}") from None
         data = cls(meta["per_step"], Ragged(a["tokens"], a["token_offsets"]))
         if "targets" in a:
             offsets = a.get("target_offsets")
@@ -279,6 +294,18 @@ class EncodedDataset:
         if self.chars is not None:
             arrays |= {"chars": self.chars.words.values, "char_offsets": self.chars.words.offsets}
         return arrays
+
+
+def _read_array(path: Path, described: dict, mmap: bool) -> np.ndarray:
+    """One array file written by :meth:`EncodedDataset.save`, checked against its record."""
+    dtype, n = np.dtype(described["dtype"]), described["length"]
+    if dtype.kind not in "iu" or dtype.byteorder == ">" or not isinstance(n, int) or n < 0:
+        raise ValueError(f"{path.name}: expected little-endian integers, got {described}")
+    if path.stat().st_size != n * dtype.itemsize:
+        raise ValueError(f"{path.name} has {path.stat().st_size} bytes, not {n * dtype.itemsize}")
+    if mmap and n:
+        return np.memmap(path, dtype=dtype, mode="r", shape=(n,))
+    return np.fromfile(path, dtype=dtype, count=n)
 
 
 def _chunks(rows: Sequence) -> Iterator[Sequence]:
