@@ -4,6 +4,8 @@ import doctest
 
 import pytest
 
+import rnnseq.data.lm_windows
+import rnnseq.data.ragged
 import rnnseq.kernels.plan
 import rnnseq.linear_losses
 import rnnseq.losses
@@ -16,6 +18,8 @@ MODULES = [
     rnnseq.linear_losses,
     rnnseq.reductions,
     rnnseq.kernels.plan,
+    rnnseq.data.ragged,
+    rnnseq.data.lm_windows,
 ]
 
 

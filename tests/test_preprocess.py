@@ -12,7 +12,7 @@ import pytest
 from model_folder_factory import make_model_folder
 from rnnseq.cli import main
 from rnnseq.data import ClassifyExample, DataError, TagExample
-from rnnseq.preprocess import SchemeMap
+from rnnseq.preprocess import SchemeMap, class_weight_values
 from rnnseq.tasks import get_task
 from rnnseq.training.config import TrainConfig
 
@@ -149,3 +149,22 @@ def test_evaluate_on_the_wrong_kind_of_data_exits_2_with_one_line(
     assert code == 2 and out == "", err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert f"{path}: the model knows none of the file's tags" in err and says in err
+
+
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_balanced_weights_are_the_same_from_flat_arrays_and_from_lists(task):
+    """A training set's targets are flat arrays (EncodedDataset); the weights are the
+    ones the lists of ids give."""
+    train = [ClassifyExample(["x"], y) for y in "aabbbbc"] if task == "classify" else POS
+    vocabs = vocabs_of(train, task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encoded = encode_examples(train, vocabs, task, path="train")
+    flat = class_weight_values("balanced", vocabs.labels, encoded.targets)
+    lists = encoded.targets.tolist()
+    assert flat == class_weight_values("balanced", vocabs.labels, lists)
+    n = len(vocabs.labels)
+    if task == "classify":  # b 4, a 2, c 1 of 7: w_c = 7 / (3 · n_c)
+        assert flat == pytest.approx([7 / (n * 4), 7 / (n * 2), 7 / (n * 1)])
+    else:  # DET 2, NOUN 2, VERB 1 of 5
+        assert flat == pytest.approx([5 / (n * 2), 5 / (n * 2), 5 / (n * 1)])

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from rnnseq.data import (
     IGNORE_INDEX,
     ClassifyExample,
@@ -21,6 +23,7 @@ from rnnseq.data import (
     TagExample,
     Vocab,
 )
+from rnnseq.data.ragged import Ragged
 from rnnseq.options import OptionError, OptionWarning, literal, quoted
 from rnnseq.tag_schemes import convert, detect_scheme, is_span_tag, span_types
 
@@ -298,9 +301,15 @@ def class_weight_values(spec: str | None, labels: Vocab, targets: Sequence) -> l
         return None
     num = len(labels)
     if spec == "balanced":
-        flat = [t for row in targets for t in (row if isinstance(row, list) else [row])]
-        counts = Counter(t for t in flat if t != IGNORE_INDEX)
-        total = sum(counts.values())
+        if isinstance(targets, Ragged):  # tag targets of an EncodedDataset
+            flat = targets.values
+        elif isinstance(targets, np.ndarray):  # classify targets of an EncodedDataset
+            flat = targets
+        else:
+            flat = [t for row in targets for t in (row if isinstance(row, list) else [row])]
+        flat = np.asarray(flat, dtype=np.int64).reshape(-1)  # (M,)
+        counts = np.bincount(flat[flat != IGNORE_INDEX], minlength=num).tolist()  # (C,)
+        total = sum(counts)
         return [total / (num * counts[c]) if counts[c] else 1.0 for c in range(num)]
     weights = [1.0] * num
     for item in spec.split(","):

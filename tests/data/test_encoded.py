@@ -1,8 +1,9 @@
-"""rnnseq.data.encoded: examples as id lists, with optional character ids."""
+"""rnnseq.data.encoded: examples as flat id arrays, with optional character ids."""
 
+import numpy as np
 import pytest
 
-from rnnseq.data import ClassifyExample, EncodedDataset, TagExample, Vocab
+from rnnseq.data import ClassifyExample, DataError, EncodedDataset, TagExample, Vocab
 
 TAGGED = [TagExample(["The", "cat"], ["DET", "NOUN"]), TagExample(["Hi"], ["INTJ"])]
 
@@ -22,7 +23,7 @@ def test_classify_examples_get_one_target_each():
     examples = [ClassifyExample(["good"], "pos"), ClassifyExample(["bad", "!"], "neg")]
     labels = Vocab.build([[e.label for e in examples]], specials=())
     data = EncodedDataset.from_examples(examples, Vocab.build([["good"]]), labels)
-    assert not data.per_step and data.targets == [0, 1] and data.chars is None
+    assert not data.per_step and data.targets.tolist() == [0, 1] and data.chars is None
     assert data.tokens == [[2], [1, 1]]
 
 
@@ -47,5 +48,96 @@ def test_bad_arguments_are_value_errors_naming_them():
         EncodedDataset.from_tokens(
             [["a"]], Vocab([]), per_step=True, char_vocab=Vocab(["a"], specials=())
         )
+    with pytest.raises(ValueError, match="per_step"):
+        EncodedDataset("tag", [[1]])
     with pytest.raises(ValueError, match="max_word_len"):
         EncodedDataset.from_tokens([["a"]], Vocab([]), per_step=True, max_word_len=0)
+
+
+def test_ids_are_flat_arrays_of_the_smallest_type_read_as_lists():
+    words = Vocab.build(e.tokens for e in TAGGED)
+    tags = Vocab.build((e.tags for e in TAGGED), specials=())
+    chars = Vocab.build(w for e in TAGGED for w in e.tokens)
+    data = EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars)
+    assert data.tokens.values.dtype == data.targets.values.dtype == np.uint8
+    assert data.tokens.values.tolist() == words.encode(["The", "cat", "Hi"])
+    assert data.tokens.offsets.tolist() == [0, 2, 3]
+    assert data.chars.words.values.tolist() == chars.encode("TheCatHi".replace("C", "c"))
+    assert data.chars.words.lengths.tolist() == [3, 3, 2]
+    assert data.tokens[1] == words.encode(["Hi"]) and isinstance(data.tokens[1], list)
+    assert data.nbytes == sum(
+        a.nbytes
+        for a in (data.tokens.values, data.tokens.offsets, data.targets.values)
+        + (data.targets.offsets, data.chars.words.values, data.chars.words.offsets)
+    )
+
+
+def test_lists_of_lists_are_accepted_and_converted():
+    data = EncodedDataset(True, [[5, 6], [7]], [[0, -100], [1]], [[[3], [4, 4]], [[5]]])
+    assert data.tokens == [[5, 6], [7]] and data.targets == [[0, -100], [1]]
+    assert data.targets.values.dtype == np.int8
+    assert data.chars == [[[3], [4, 4]], [[5]]] and data.chars[0][1] == [4, 4]
+    data.targets = [[1, 1], [0]]  # assigning converts too (what preprocess does)
+    assert data.targets.values.dtype == np.uint8 and data.targets[0] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    "per_step, targets, chars, match",
+    [
+        (False, [1], None, "one label per example"),
+        (True, [[1], [1]], None, "one tag per token"),
+        (True, None, [[[1]], [[2]]], "one list of character ids per token"),
+    ],
+)
+def test_misaligned_targets_or_chars_are_value_errors(per_step, targets, chars, match):
+    with pytest.raises(ValueError, match=match):
+        EncodedDataset(per_step, [[5, 6], [7]], targets, chars)
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_a_saved_dataset_loads_equal_and_maps_its_arrays(tmp_path, mmap):
+    words = Vocab.build(e.tokens for e in TAGGED)
+    tags = Vocab.build((e.tags for e in TAGGED), specials=())
+    chars = Vocab.build(w for e in TAGGED for w in e.tokens)
+    data = EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars)
+    data.save(tmp_path / "d")
+    back = EncodedDataset.load(tmp_path / "d", mmap=mmap)
+    assert back.per_step and back.tokens == data.tokens and back.targets == data.targets
+    assert back.chars == data.chars
+    assert isinstance(back.tokens.values, np.memmap) == mmap
+    classify = EncodedDataset(False, [[2], [3, 4]], [1, 0])
+    classify.save(tmp_path / "c")
+    loaded = EncodedDataset.load(tmp_path / "c")
+    assert loaded.targets.tolist() == [1, 0] and loaded.chars is None
+
+
+def test_datasets_encoded_in_chunks_concatenate_to_the_whole():
+    words = Vocab.build(e.tokens for e in TAGGED)
+    tags = Vocab.build((e.tags for e in TAGGED), specials=())
+    chars = Vocab.build(w for e in TAGGED for w in e.tokens)
+    whole = EncodedDataset.from_examples(TAGGED * 3, words, tags, char_vocab=chars)
+    parts = [
+        EncodedDataset.from_examples(TAGGED * 2, words, tags, char_vocab=chars),
+        EncodedDataset.from_examples(TAGGED, words, tags, char_vocab=chars),
+    ]
+    joined = EncodedDataset.concat(parts)
+    assert joined.tokens == whole.tokens and joined.targets == whole.targets
+    assert joined.chars == whole.chars
+    classify = [EncodedDataset(False, [[1]], [0]), EncodedDataset(False, [[2, 3]], [300])]
+    both = EncodedDataset.concat(classify)
+    assert both.tokens == [[1], [2, 3]] and both.targets.tolist() == [0, 300]
+    with pytest.raises(ValueError, match="all have targets"):
+        EncodedDataset.concat([classify[0], EncodedDataset(False, [[1]])])
+    with pytest.raises(ValueError, match="same per_step"):
+        EncodedDataset.concat([classify[0], EncodedDataset(True, [[1]])])
+
+
+def test_loading_something_else_than_a_saved_dataset_is_a_data_error(tmp_path):
+    data = EncodedDataset(True, [[5, 6], [7]], [[0, 1], [2]])
+    data.save(tmp_path / "d")
+    (tmp_path / "d" / "tokens.bin").write_bytes(b"\x05")  # one byte short of three
+    with pytest.raises(DataError, match="dataset.json: expected an encoded dataset: tokens.bin"):
+        EncodedDataset.load(tmp_path / "d")
+    (tmp_path / "d" / "dataset.json").write_text('{"arrays": {}}')
+    with pytest.raises(DataError, match="expected an encoded dataset"):
+        EncodedDataset.load(tmp_path / "d")

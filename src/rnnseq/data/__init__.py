@@ -1,8 +1,10 @@
 """Data for rnnseq: file -> reader -> examples -> vocab -> ids -> batches.
 
 The readers, the vocabulary, the pretrained word vectors and the demo data need
-no torch; the batching names (``Batch``, ``collate``, ``lm_stream_batches``)
-import torch on first use.
+no torch; the batching names (``Batch``, ``collate``, ``lm_stream_batches``,
+``LMWindows``) import torch on first use. Token files (a language model's corpus
+encoded once and mapped) live in :mod:`rnnseq.data.token_cache` and
+:mod:`rnnseq.data.token_file`.
 
     >>> from rnnseq.data import read_dataset, Vocab
     >>> train = read_dataset("en_ewt-ud-train.conllu", "tag")      # doctest: +SKIP
@@ -35,6 +37,7 @@ _LAZY = {
     "IGNORE_INDEX": "rnnseq.data.batching",
     "PAD_ID": "rnnseq.data.batching",
     "lm_stream_batches": "rnnseq.data.lm_stream",
+    "LMWindows": "rnnseq.data.lm_windows",
 }
 
 __all__ = [

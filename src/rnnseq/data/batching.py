@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from rnnseq.data.encoded import EncodedDataset
@@ -63,17 +64,17 @@ class Batch:
         )
 
 
-def _tensor(nested: list, *shape: int) -> torch.Tensor:
-    """An int64 tensor of ``shape`` from nested lists (also when a dimension is 0)."""
-    return torch.tensor(nested, dtype=torch.long).reshape(shape)
-
-
 def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
     """Pad the examples at ``indices`` into one :class:`Batch`, rows in the given order.
 
+    Read straight from the dataset's flat arrays: with ``real`` the (N, T) mask
+    of real steps and ``flat`` the dataset positions of those steps (row-major),
+    ``tokens[real] = values[flat]``; each real step's characters are cut the same
+    way into an (M, W) grid, which fills ``chars[real]``.
+
     Shape:
         tokens (N, T) with T the longest example; targets (N,) or (N, T);
-        chars (N, T, W) with W the longest (already truncated) word.
+        chars (N, T, W) with W the longest (already truncated) word (1 if none).
     """
     indices = [int(i) for i in indices]
     if not indices:
@@ -82,44 +83,43 @@ def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
         raise ValueError(
             f"indices must be in [0, {len(dataset)}), got {min(indices)}..{max(indices)}"
         )
-    rows = [dataset.tokens[i] for i in indices]
-    lengths = [len(r) for r in rows]
-    T = max(lengths)
-    N = len(rows)
-    tokens = _tensor([r + [PAD_ID] * (T - len(r)) for r in rows], N, T)  # (N, T)
+    rows = np.asarray(indices, dtype=np.int64)  # (N,)
+    real, flat = _steps(dataset.tokens.offsets, rows)  # (N, T), (M,)
+    N, T = real.shape
+    tokens = np.full((N, T), PAD_ID, dtype=np.int64)  # (N, T)
+    tokens[real] = dataset.tokens.values[flat]
 
     targets = None
     if dataset.targets is not None:
         if not dataset.per_step:
-            targets = torch.tensor([dataset.targets[i] for i in indices], dtype=torch.long)  # (N,)
+            targets = np.asarray(dataset.targets[rows], dtype=np.int64)  # (N,)
         else:
-            targets = _tensor(
-                [
-                    dataset.targets[i] + [IGNORE_INDEX] * (T - n)
-                    for i, n in zip(indices, lengths, strict=True)
-                ],
-                N,
-                T,
-            )  # (N, T)
+            targets = np.full((N, T), IGNORE_INDEX, dtype=np.int64)  # (N, T)
+            targets[real] = dataset.targets.values[flat]
 
     chars = None
     if dataset.chars is not None:
-        words = [dataset.chars[i] for i in indices]
-        W = max((len(w) for sentence in words for w in sentence), default=1) or 1
-        empty = [PAD_ID] * W
-        chars = _tensor(
-            [
-                [w + [PAD_ID] * (W - len(w)) for w in sentence] + [empty] * (T - len(sentence))
-                for sentence in words
-            ],
-            N,
-            T,
-            W,
-        )  # (N, T, W)
+        word_real, word_flat = _steps(dataset.chars.words.offsets, flat)  # (M, W), (K,)
+        W = max(word_real.shape[1], 1)
+        grid = np.full((len(flat), W), PAD_ID, dtype=np.int64)  # (M, W)
+        grid[:, : word_real.shape[1]][word_real] = dataset.chars.words.values[word_flat]
+        chars = np.full((N, T, W), PAD_ID, dtype=np.int64)  # (N, T, W)
+        chars[real] = grid
     return Batch(
-        tokens=tokens,
-        lengths=torch.tensor(lengths, dtype=torch.long),  # (N,)
-        targets=targets,
-        chars=chars,
+        tokens=torch.from_numpy(tokens),
+        lengths=torch.from_numpy(real.sum(axis=1, dtype=np.int64)),  # (N,)
+        targets=None if targets is None else torch.from_numpy(targets),
+        chars=None if chars is None else torch.from_numpy(chars),
         indices=indices,
     )
+
+
+def _steps(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ragged rows with these offsets: the (N, T) mask of each chosen row's real
+    steps (T its longest) and the flat positions of those steps, row-major (M,)."""
+    starts = offsets[rows].astype(np.int64)  # (N,)
+    lengths = offsets[rows + 1].astype(np.int64) - starts  # (N,)
+    T = int(lengths.max()) if len(rows) else 0
+    steps = np.arange(T)  # (T,)
+    real = steps < lengths[:, None]  # (N, T)
+    return real, (starts[:, None] + steps)[real]

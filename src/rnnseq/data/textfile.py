@@ -11,17 +11,32 @@ as a :class:`DataError`:
 
 A UTF-8 byte-order mark at the start is dropped. A missing or unreadable file raises
 the usual ``OSError`` (its message names the file).
+
+:func:`read_text` decodes a whole file at once; :func:`stream_text` decodes it piece
+by piece in bounded memory (corpora larger than memory) and agrees with it exactly:
+the same text, and the same error with the same message.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rnnseq.data.errors import DataError
 
-__all__ = ["read_text", "decode", "check_head", "numbered_lines", "wide_encoding"]
+__all__ = [
+    "read_text",
+    "stream_text",
+    "decode",
+    "check_head",
+    "numbered_lines",
+    "wide_encoding",
+    "CHUNK_BYTES",
+]
+
+CHUNK_BYTES = 1 << 22  # bytes read at a time by stream_text (4 MiB)
 
 _BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32LE"),
@@ -85,16 +100,29 @@ def _wide_error(data: bytes, path: str | os.PathLike[str]) -> None:
         )
 
 
+def _nul(path: str | os.PathLike[str], line: int, column: int, at: int) -> DataError:
+    return DataError(
+        path,
+        line,
+        f"NUL byte at byte {column} of the line (byte offset {at} in the file); "
+        "expected text, which never holds NUL (is the file binary?)",
+    )
+
+
+def _invalid_utf8(path, line: int, column: int, byte: int, at: int) -> DataError:
+    return DataError(
+        path,
+        line,
+        f"invalid UTF-8 byte 0x{byte:02x} at byte {column} of the line "
+        f"(byte offset {at} in the file); expected UTF-8 text",
+    )
+
+
 def _nul_error(data: bytes, path: str | os.PathLike[str], first_line: int) -> None:
     at = data.find(b"\x00")
     if at >= 0:
         line, column = _where(data, at)
-        raise DataError(
-            path,
-            first_line + line - 1,
-            f"NUL byte at byte {column} of the line (byte offset {at} in the file); "
-            "expected text, which never holds NUL (is the file binary?)",
-        )
+        raise _nul(path, first_line + line - 1, column, at)
 
 
 def check_head(data: bytes, path: str | os.PathLike[str]) -> None:
@@ -119,12 +147,7 @@ def decode(data: bytes, path: str | os.PathLike[str], first_line: int = 1) -> st
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line, column = _where(data, e.start)
-        raise DataError(
-            path,
-            first_line + line - 1,
-            f"invalid UTF-8 byte 0x{data[e.start]:02x} at byte {column} of the line "
-            f"(byte offset {e.start} in the file); expected UTF-8 text",
-        ) from None
+        raise _invalid_utf8(path, first_line + line - 1, column, data[e.start], e.start) from None
     _nul_error(data, path, first_line)
     return text.removeprefix("\ufeff") if first_line == 1 else text
 
@@ -139,6 +162,100 @@ def read_text(path: str | os.PathLike[str]) -> str:
         OSError: the file cannot be read.
     """
     return decode(Path(path).read_bytes(), path)
+
+
+def stream_text(
+    path: str | os.PathLike[str],
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    on_bytes: Callable[[bytes], object] | None = None,
+) -> Iterator[str]:
+    """The file decoded as UTF-8, one piece per ``chunk_bytes`` bytes read.
+
+    ``"".join(stream_text(p)) == read_text(p)``, and a file that is not UTF-8 text
+    raises the DataError :func:`read_text` raises, with the same line, byte and
+    offset: UTF-16/32 text before any piece (the first 4 KiB tell); invalid UTF-8
+    at the bad byte, after the pieces before it; a NUL byte at the end of the file
+    (whole-file decoding reports invalid UTF-8 anywhere before a NUL). A character
+    cut by a chunk boundary is carried to the next piece; no piece is empty.
+
+    Args:
+        chunk_bytes: bytes read at a time (memory use is a few times this).
+        on_bytes: called with every raw chunk as it is read, before decoding
+            (a content hash, a progress bar); the chunks together are the file.
+    """
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk_bytes must be >= 1, got {chunk_bytes}")
+    with open(path, "rb") as f:
+        yield from _Decoder(path).pieces(_chunks(f, chunk_bytes, on_bytes))
+
+
+def _chunks(f, chunk_bytes: int, on_bytes) -> Iterator[bytes]:
+    """The file's chunks, the first one at least the wide-encoding sample long."""
+    head = b""
+    while len(head) < _SAMPLE and (chunk := f.read(chunk_bytes)):
+        if on_bytes is not None:
+            on_bytes(chunk)
+        head += chunk
+    yield head
+    while chunk := f.read(chunk_bytes):
+        if on_bytes is not None:
+            on_bytes(chunk)
+        yield chunk
+
+
+class _Decoder:
+    """UTF-8 decoding across chunks, keeping the file positions errors are named by."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = path
+        self.offset = 0  # file offset of the first byte not yet decoded
+        self.lines = 0  # b"\n" before offset
+        self.line_start = 0  # file offset where the line holding `offset` starts
+        self.nul: DataError | None = None  # the first NUL byte, reported at the end
+
+    def pieces(self, chunks: Iterator[bytes]) -> Iterator[str]:
+        carry = b""  # the first bytes of a character cut by the chunk boundary
+        at_start = True  # no text yet: a byte-order mark may come
+        for n, chunk in enumerate(chunks):
+            if n == 0:  # the head: at least the first 4 KiB, or the whole file
+                _wide_error(chunk, self.path)
+            data = carry + chunk if carry else chunk
+            text, used = self._decode(data, final=False)
+            carry = data[used:]
+            if at_start and text:
+                at_start, text = False, text.removeprefix("\ufeff")
+            if text:
+                yield text
+        text, _ = self._decode(carry, final=True)  # an unfinished character: an error
+        if text:
+            yield text
+        if self.nul is not None:
+            raise self.nul
+
+    def _decode(self, data: bytes, *, final: bool) -> tuple[str, int]:
+        try:
+            text, used = codecs.utf_8_decode(data, "strict", final)
+        except UnicodeDecodeError as e:
+            line, column = self._where(data, e.start)
+            at = self.offset + e.start
+            raise _invalid_utf8(self.path, line, column, data[e.start], at) from None
+        nul = data.find(b"\x00", 0, used)
+        if nul >= 0 and self.nul is None:
+            line, column = self._where(data, nul)
+            self.nul = _nul(self.path, line, column, self.offset + nul)
+        self.lines += data.count(b"\n", 0, used)
+        newline = data.rfind(b"\n", 0, used)
+        if newline >= 0:
+            self.line_start = self.offset + newline + 1
+        self.offset += used
+        return text, used
+
+    def _where(self, data: bytes, i: int) -> tuple[int, int]:
+        """(line from 1, byte of the line from 1) of ``data[i]``, data at ``offset``."""
+        newline = data.rfind(b"\n", 0, i)
+        start = self.offset + newline + 1 if newline >= 0 else self.line_start
+        return self.lines + data.count(b"\n", 0, i) + 1, self.offset + i - start + 1
 
 
 def numbered_lines(text: str) -> Iterator[tuple[int, str]]:

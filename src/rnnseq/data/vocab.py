@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from rnnseq.data.errors import DataError
@@ -100,13 +100,36 @@ class Vocab:
             lowercase: count and look up lowercased strings.
             specials: entries put first (``()`` for labels).
         """
+        counts: Counter[str] = Counter()  # insertion order = first appearance
+        for sequence in sequences:
+            counts.update([t.lower() for t in sequence] if lowercase else sequence)
+        return cls.from_counts(
+            counts, min_freq=min_freq, max_size=max_size, lowercase=lowercase, specials=specials
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[str, int],
+        *,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        lowercase: bool = False,
+        specials: Sequence[str] = (PAD, UNK),
+    ) -> Vocab:
+        """The vocabulary :meth:`build` makes from strings counted elsewhere.
+
+        Args:
+            counts: each string's count, in order of first appearance (the order
+                breaks ties), already lowercased when ``lowercase`` is set;
+                e.g. counted while streaming a file too large to hold
+                (:mod:`rnnseq.data.unit_vocab`).
+            min_freq, max_size, lowercase, specials: as in :meth:`build`.
+        """
         if min_freq < 1:
             raise ValueError(f"min_freq must be >= 1, got {min_freq}")
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must be >= 0 or None, got {max_size}")
-        counts: Counter[str] = Counter()  # insertion order = first appearance
-        for sequence in sequences:
-            counts.update([t.lower() for t in sequence] if lowercase else sequence)
         # sorted() is stable, so equal counts keep their first-appearance order.
         ranked = sorted(counts.items(), key=lambda item: -item[1])
         special = set(specials)
