@@ -32,6 +32,7 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -136,6 +137,26 @@ def train_tagger(train: Path, out: Path, epochs: int, quick: bool) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, env=_env(REPO / "src"), stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def folder_for(earlier: Path, model: Path, work: Path) -> Path:
+    """A copy of ``model`` that the earlier commit's code can load: its config.json
+    without the training options added since (names absent from the earlier source),
+    which only shape training and so do not change a prediction."""
+    declared = ("training/config.py", "models/config.py", "objective.py")  # option fields
+    known = "\n".join((earlier / "rnnseq" / name).read_text(encoding="utf-8")
+                      for name in declared if (earlier / "rnnseq" / name).exists())  # fmt: skip
+    copy = work / "earlier-model"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(model, copy)
+    config = json.loads((copy / "config.json").read_text())
+    for section in config.get("training", {}).values():
+        if isinstance(section, dict):
+            for name in [k for k in section if f"\n    {k}: " not in known]:
+                del section[name]
+    (copy / "config.json").write_text(json.dumps(config, indent=2))
+    return copy
 
 
 def earlier_source(commit: str, work: Path) -> Path | None:
@@ -262,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = [run_predict(src, base + extra, one) for _ in range(args.repeat)]
         startup[name] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
     earlier = earlier_source(args.baseline, work)
+    earlier_model = model if earlier is None else folder_for(earlier, model, work)
     if earlier is not None:
-        runs = [run_predict(earlier, ["--model", str(model), "-", "--device", "cpu"], one)
+        runs = [run_predict(earlier, ["--model", str(earlier_model), "-", "--device", "cpu"], one)
                 for _ in range(args.repeat)]  # fmt: skip
         startup["earlier"] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
     steps = startup_steps(model, "Obama visited Paris yesterday.")
@@ -280,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     variants = []
     if earlier is not None:
         variants.append((f"earlier ({args.baseline}): whitespace, float32", earlier,
-                         ["--model", str(model), "-", "--device", "cpu"]))  # fmt: skip
+                         ["--model", str(earlier_model), "-", "--device", "cpu"]))  # fmt: skip
     variants += [
         ("now: --pretokenized, bfloat16 where native", src, [*base, *batch, "--pretokenized"]),
         ("now: --pretokenized --no-bf16", src, [*base, *batch, "--pretokenized", "--no-bf16"]),
