@@ -268,20 +268,7 @@ def test_a_tab_or_nul_where_forbidden_is_one_line_exit_2_and_no_folder(tmp_path,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "task",
-    [
-        pytest.param(
-            "tag",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="evaluate runs a long sentence whole, in a batch of its own (about "
-                "790 MB at 200,000 tokens for a tiny tagger); predict reads it in windows",
-            ),
-        ),
-        "classify",
-    ],
-)
+@pytest.mark.parametrize("task", ["tag", "classify"])
 def test_evaluate_a_200000_token_line_within_a_memory_budget(tmp_path, task):
     _, name = TASKS[task]
     long = write(tmp_path / f"long-{name}", task, long_records(task))

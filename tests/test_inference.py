@@ -217,6 +217,34 @@ def test_a_long_line_is_tagged_in_windows_and_stays_aligned(models, name, monkey
         assert model.predict_spans([text]) == spans_whole
 
 
+@pytest.mark.parametrize("name", ["tag", "ner-crf"])
+def test_evaluate_reads_a_row_longer_than_a_batch_in_the_windows_predict_uses(
+    models, name, monkeypatch, tmp_path
+):
+    import rnnseq.tasks.tag as tag_module
+
+    model = _float32(models[name])
+    tokens = ("the old dog runs . Peter Blackburn said EU rejects German call . " * 8).split()
+    tags = model.predict([tokens])[0]
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"tokens": tokens, "tags": tags}) + "\n")
+    whole = model.evaluate(path)
+    assert whole["accuracy"] == 1.0  # scored against its own whole-row predictions
+    monkeypatch.setattr(tag_module, "EVAL_TOKENS", 20)  # the row no longer fits a batch
+    monkeypatch.setattr(tag_module, "SIZE", 7)
+    monkeypatch.setattr(tag_module, "CONTEXT", len(tokens))  # windows that see everything
+    seen = model.evaluate(path)
+    assert seen["accuracy"] == 1.0 and seen["n_tokens"] == len(tokens)
+    assert seen["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    monkeypatch.setattr(tag_module, "CONTEXT", 3)
+    cut = model.evaluate(path)
+    assert cut["n_tokens"] == len(tokens) and cut["accuracy"] >= 0.6
+    if model.model.crf is None:  # per-token argmax: evaluate's windows are predict's
+        windowed = model.predict([tokens])[0]
+        agree = sum(a == b for a, b in zip(windowed, tags, strict=True)) / len(tokens)
+        assert cut["accuracy"] == pytest.approx(agree)
+
+
 def test_labelled_input_keeps_tokens_with_spaces_as_one_token(models):
     from rnnseq.data import TagExample
 

@@ -201,7 +201,7 @@ class ExamplesTask(Task):
         for rows in bucket_batches(encoded.lengths, predictor.batch_size, shuffle=False,
                                    max_tokens=EVAL_TOKENS):  # fmt: skip
             batch = collate(encoded, rows).to(predictor.device)
-            scores, _ = model.scores(batch)
+            scores = self.evaluation_scores(model, batch)
             total, n = model.eval_terms(batch, scores)
             loss_sum += float(total)
             count += float(n)
@@ -215,6 +215,12 @@ class ExamplesTask(Task):
         if reports is not None:
             self.write_reports(data, labels, path, *reports)
         return tally.into(result)
+
+    def evaluation_scores(self, model, batch) -> torch.Tensor:
+        """The network's scores of an evaluation batch (its rows hold at most
+        ``EVAL_TOKENS`` padded tokens, or one longer row alone)."""
+        scores, _ = model.scores(batch)
+        return scores
 
     def decode_predicted(self, predictor, data: Sequence, predicted_ids: list) -> list:
         """The predicted ids as labels, as the examples' gold labels are written."""

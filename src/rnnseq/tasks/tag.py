@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import torch
 
@@ -23,7 +24,7 @@ from rnnseq.models.tagger import SequenceTagger
 from rnnseq.options import OptionError
 from rnnseq.preprocess import SchemeMap, encode_tags
 from rnnseq.tag_schemes import allowed_transitions, convert, detect_scheme
-from rnnseq.tasks.examples import ExamplesTask, joined, unknown_label
+from rnnseq.tasks.examples import EVAL_TOKENS, ExamplesTask, joined, unknown_label
 from rnnseq.tasks.tag_output import JsonWriter, TagBlock, TagOutput, format_tsv
 from rnnseq.text_input import CHUNK
 from rnnseq.windows import CONTEXT, SIZE, windows
@@ -91,6 +92,39 @@ class TagTask(ExamplesTask):
         tags = torch.where(targets == IGNORE_INDEX, 0, targets)
         total = model.crf.loss_terms(scores, tags, lengths, reduction="sum").total
         return LossTerms(total, terms.count)
+
+    def evaluation_scores(self, model, batch) -> torch.Tensor:
+        """Scores (1, T, C) of a row too long for one evaluation batch, read in the
+        overlapping windows :meth:`events` reads it in (:mod:`rnnseq.windows`): each
+        window's middle ``SIZE`` steps keep their scores, so memory grows with the
+        window, not with T. A row that fits is scored whole."""
+        T = batch.tokens.shape[1]
+        if batch.n_examples != 1 or T <= EVAL_TOKENS:
+            return super().evaluation_scores(model, batch)
+        # (window start, window end, kept slice of the window), as predict cuts them
+        spans = [(w[0], w[-1] + 1, a, b) for w, a, b in windows(iter(range(T)), SIZE, CONTEXT)]
+        per_call = max(1, EVAL_TOKENS // (SIZE + 2 * CONTEXT))
+        out = None
+        for g in range(0, len(spans), per_call):
+            group = spans[g : g + per_call]
+            cut = [(start, end) for start, end, _, _ in group]
+            width = max(end - start for start, end in cut)
+            lengths = torch.tensor([b - a for a, b in cut])
+            tokens = batch.tokens.new_zeros((len(cut), width))
+            chars = None if batch.chars is None else batch.chars.new_zeros(
+                (len(cut), width, batch.chars.shape[2]))  # fmt: skip
+            for k, (a, b) in enumerate(cut):
+                tokens[k, : b - a] = batch.tokens[0, a:b]
+                if chars is not None:
+                    chars[k, : b - a] = batch.chars[0, a:b]
+            part = replace(batch, tokens=tokens, lengths=lengths, targets=None, chars=chars,
+                           indices=[0] * len(cut))  # fmt: skip
+            scores, _ = model.scores(part)  # (k, width, C)
+            if out is None:
+                out = scores.new_empty((1, T, scores.shape[-1]))
+            for k, (start, _, a, b) in enumerate(group):
+                out[0, start + a : start + b] = scores[k, a:b]
+        return out
 
     # ------------------------------------------------------------ prediction
 
