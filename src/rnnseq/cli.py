@@ -501,9 +501,7 @@ def _serve(args) -> int:
 # --------------------------------------------------------------------------
 
 
-_SUBCOMMANDS = (
-    "train", "evaluate", "predict", "explain", "serve", "export", "demo", "download"
-)
+_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "serve", "export", "demo", "download")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -217,8 +217,11 @@ def _handler(worker: ModelWorker, serving: Serving, info: bytes, page: bytes, lo
             kind = self.headers.get_content_type()
             if self.headers.get("Content-Type") is None or kind != "application/json":
                 self._skip_body()
-                raise RequestError(415, "the body must be JSON (Content-Type: application/json), "
-                                        f"not {self.headers.get('Content-Type') or 'unstated'}")
+                raise RequestError(
+                    415,
+                    "the body must be JSON (Content-Type: application/json), "
+                    f"not {self.headers.get('Content-Type') or 'unstated'}",
+                )
             length = self._length()
             if length > serving.max_body:
                 self.close_connection = True  # the body is left unread

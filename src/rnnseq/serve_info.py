@@ -46,9 +46,7 @@ def model_info(predictor: Predictor, folder: str | Path, serving: Serving) -> di
         "entity_types": None,
         "loss": meta.loss,
         "network": dataclasses.asdict(network),
-        "parameters": sum(
-            t.numel() for t in unique_state(model).values() if t.is_floating_point()
-        ),
+        "parameters": sum(t.numel() for t in unique_state(model).values() if t.is_floating_point()),
         "train_command": train_command(config).shell(),
         "training_data": config.train,
         "dev_data": config.dev,

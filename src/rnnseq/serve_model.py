@@ -122,7 +122,7 @@ class ModelWorker:
                 if job is None:
                     return
                 if job.kind == "explain":
-                    self._run([job], lambda: [explain_object(self.predictor, *job.args)])
+                    self._run([job], lambda job=job: [explain_object(self.predictor, *job.args)])
                 else:
                     group = self._gather(job)
                     self._run(group, lambda group=group: self._predict(group))
@@ -138,8 +138,11 @@ class ModelWorker:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None and job.kind == "predict" and job.key == first.key and (
-                size + job.size <= self.max_batch_texts
+            if (
+                job is not None
+                and job.kind == "predict"
+                and job.key == first.key
+                and (size + job.size <= self.max_batch_texts)
             ):
                 group.append(job)
                 size += job.size
