@@ -254,6 +254,7 @@ def _raw_exchange(url: str, data: bytes) -> tuple[int, dict]:
     "data, status",
     [
         (b"NONSENSE\r\n\r\n", 400),
+        (b"GET /nowhere\r\n", 404),  # HTTP/0.9
         (b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n", 501),
         (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n", 411),
         (

@@ -24,6 +24,7 @@ wait together. Loopback (127.0.0.1) by default.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import traceback
@@ -121,6 +122,10 @@ def _handler(worker: ModelWorker, serving: Serving, info: bytes, page: bytes, lo
         protocol_version = "HTTP/1.1"
         server_version = f"rnnseq/{__version__}"
         timeout = _IDLE_SECONDS
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         # ---------------------------------------------------------- methods
 
@@ -272,6 +277,8 @@ def _handler(worker: ModelWorker, serving: Serving, info: bytes, page: bytes, lo
 
         def _send(self, status: int, body: bytes, kind: str, *, head: bool = False,
                   headers=()) -> None:  # fmt: skip
+            if self.request_version == "HTTP/0.9":  # answer with headers all the same
+                self.request_version = "HTTP/1.0"
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -280,9 +287,12 @@ def _handler(worker: ModelWorker, serving: Serving, info: bytes, page: bytes, lo
                 self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")
-            self.end_headers()
+            # Headers and body in one write: two small writes would meet Nagle's
+            # algorithm and the client's delayed ACK (a 40 ms stall per answer).
+            self._headers_buffer.append(b"\r\n")
             if not head:
-                self.wfile.write(body)
+                self._headers_buffer.append(body)
+            self.flush_headers()
 
         def send_error(self, code: int, message: str | None = None, explain=None) -> None:
             """Errors the standard library finds (a malformed request line, headers too
@@ -292,8 +302,6 @@ def _handler(worker: ModelWorker, serving: Serving, info: bytes, page: bytes, lo
                 text = message or HTTPStatus(code).phrase
             except ValueError:
                 text = str(message or code)
-            if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
-                self.request_version = "HTTP/1.0"  # answer with headers all the same
             self._json(code, {"error": " ".join(text.split())})
 
         def log_message(self, format: str, *args) -> None:
