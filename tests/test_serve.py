@@ -174,6 +174,7 @@ JSON = {"Content-Type": "application/json"}
         ("/predict", b"\xff\xfe{}", JSON, 400, "not UTF-8"),
         ("/predict", b'{"texts": [NaN]}', JSON, 400, "NaN"),
         ("/predict", b"[1, 2]", JSON, 400, "must be a JSON object, got a list"),
+        ("/predict", b"[" * 1900, JSON, 400, "too deeply"),
         ("/predict", b"{}", JSON, 400, 'missing field "texts"'),
         ("/predict", b'{"texts": "a b"}', JSON, 400, '"texts" must be a list'),
         ("/predict", b'{"texts": ["a", 3]}', JSON, 400, '"texts[1]" must be a string, got a'),

@@ -61,6 +61,8 @@ def parse_json_body(body: bytes) -> dict:
                                 f"column {e.colno}") from None  # fmt: skip
     except ValueError as e:  # NaN / Infinity
         raise RequestError(400, f"the body is not JSON: {e}") from None
+    except RecursionError:
+        raise RequestError(400, "the body nests lists or objects too deeply") from None
     if not isinstance(value, dict):
         raise RequestError(400, f"the body must be a JSON object, got {_kind(value)}")
     return value
