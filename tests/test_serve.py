@@ -475,3 +475,17 @@ def test_bad_serve_options_are_refused_before_the_model_loads(tmp_path, capsys):
     code = main(["serve", "--model", str(tmp_path / "none"), "--port", "70000"])
     err = capsys.readouterr().err
     assert code == 2 and "--port must be an integer in [0, 65535]" in err
+
+
+def test_an_ipv6_address_is_served_too(folders):
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError as e:
+        pytest.skip(f"no IPv6 loopback here: {e}")
+    server = start_server(folders["tag"], host="::1")
+    try:
+        assert server.url.startswith("http://[::1]:")
+        assert request(server.url, "GET", "/health").json == {"status": "ok"}
+    finally:
+        server.close()
