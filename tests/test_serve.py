@@ -69,6 +69,20 @@ def test_info_gives_the_model_cards_facts_and_the_limits(servers, folders):
     assert request(servers["lm"], "GET", "/info").json["unit"] == "char"
 
 
+def test_info_of_an_exported_folder_includes_its_card(folders, tmp_path):
+    from rnnseq.export import export_folder
+
+    out = export_folder(folders["classify"], tmp_path / "shipped").out
+    server = start_server(out)
+    try:
+        info = request(server.url, "GET", "/info").json
+    finally:
+        server.close()
+    assert info["name"] == "shipped" and info["task"] == "classify"
+    assert info["card"] == (out / "README.md").read_text(encoding="utf-8")
+    assert info["card"].startswith("# shipped: an rnnseq classify model")
+
+
 def test_the_page_is_one_offline_html_file(servers):
     r = request(servers["tag"], "GET", "/?x=1")
     assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
