@@ -175,6 +175,10 @@ def test_language_model_page_continues_and_explains_each_next_unit(browser, serv
     _click_and_wait(browser, "explain", "explain-card")
     (expected,) = _cli_json(capsys, "explain", "--model", folder, "--text", "the dog", "--json")
     _check_explain(browser, expected)
+    shown = [
+        c.text for c in browser.find_elements("css selector", "#steps tr.step td:nth-child(2)")
+    ]
+    assert shown[0] == "'\\n'" and shown[4] == "' '"  # the line start, the space: as the CLI
 
 
 def test_a_refused_request_shows_its_error_on_the_page(browser, served):

@@ -72,8 +72,8 @@ class ModelServer:
         from rnnseq.serve_info import model_info
 
         self.serving = serving
-        self.worker = ModelWorker(predictor, max_batch_texts=max_batch_texts)
         info = json.dumps(model_info(predictor, folder, serving), ensure_ascii=False)
+        self.worker = ModelWorker(predictor, max_batch_texts=max_batch_texts)
         handler = _handler(self.worker, serving, info.encode("utf-8"), page_html(), log)
         try:
             server = _Server6 if ":" in serving.host else _Server
