@@ -384,6 +384,42 @@ def test_requests_with_other_options_are_not_batched_together(folders):
     assert len(out) == 4
 
 
+def test_a_failing_batch_is_rerun_request_by_request_so_only_the_culprit_fails(folders):
+    predictor, entered, release, calls = _held_predictor(folders["tag"])
+    held = predictor.predict_lines
+
+    def picky(lines, **kwargs):
+        lines = list(lines)
+        if "boom" in lines:
+            calls.append(-len(lines))
+            raise RuntimeError("boom")
+        return held(lines, **kwargs)
+
+    predictor.predict_lines = picky
+    worker = ModelWorker(predictor)
+    out: dict = {}
+
+    def ask(text: str) -> None:
+        try:
+            out[text] = worker.predict([text], {})[0][0]["text"]
+        except RuntimeError as e:
+            out[text] = f"error: {e}"
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in ("a cat", "boom", "the dog")]
+    threads[0].start()
+    assert entered.wait(30)
+    for t in threads[1:]:
+        t.start()
+    while worker._queue.qsize() < 2:
+        threading.Event().wait(0.01)
+    release.set()
+    for t in threads:
+        t.join(30)
+    worker.close()
+    assert out == {"a cat": "a cat", "boom": "error: boom", "the dog": "the dog"}
+    assert calls == [1, -2, -1, 1]  # the batch of two failed; then each alone
+
+
 def test_concurrent_clients_all_get_right_answers(servers, folders):
     alone = Predictor.load(folders["ner"], device="cpu")
     texts = ["Peter Blackburn said", "EU rejects German call", "said EU", "call Peter"]
