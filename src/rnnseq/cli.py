@@ -4,6 +4,7 @@
     rnnseq evaluate --model DIR --data FILE [--json] [--format F] [--column C]
     rnnseq predict  --model DIR [FILE | -] [--format F]
     rnnseq explain  --model DIR --text "..." [--labels "..."] [--json]
+    rnnseq serve    --model DIR [--host ADDR] [--port N]
     rnnseq demo     [--out DIR]
     rnnseq download NAME [--cache-dir DIR] [--mirror URL]
 
@@ -446,9 +447,61 @@ def _export(args) -> int:
 
 
 # --------------------------------------------------------------------------
+# serve
+# --------------------------------------------------------------------------
 
 
-_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "export", "demo", "download")
+def _add_serve(sub) -> None:
+    from rnnseq.serve_options import add_serve_arguments
+
+    p = sub.add_parser(
+        "serve",
+        help=_HELP["serve"],
+        description="Load a model once and answer HTTP requests: POST /predict "
+        '{"texts": [...]} gives what predict --output jsonl writes for each text, POST '
+        '/explain {"text": ..., "labels": [...]} what explain --json prints; GET /health, '
+        "GET /info (the model card's facts) and GET / (a page to try the model in a "
+        "browser). Requests are answered concurrently; the model runs in one thread, which "
+        "batches predict requests that arrive together. Listens on 127.0.0.1 (this machine "
+        "only) unless --host says otherwise; stop it with Ctrl-C.",
+    )
+    add_serve_arguments(p)
+    p.set_defaults(run=_serve)
+
+
+def _serve(args) -> int:
+    from rnnseq.predict_options import ModelUse, check_values
+    from rnnseq.serve_options import Serving
+
+    given = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
+    use = ModelUse(**{k: v for k, v in given.items() if k in ModelUse.__dataclass_fields__})
+    serving = Serving(**{k: v for k, v in given.items() if k in Serving.__dataclass_fields__})
+    check_values([use, serving])
+    _keep_freed_memory()
+    _bound_kernel_cache()
+    if use.threads is not None:
+        import torch
+
+        torch.set_num_threads(use.threads)
+    from rnnseq.inference import Predictor
+    from rnnseq.serve import ModelServer
+
+    predictor = Predictor.load(use.model, device=use.device, batch_size=use.batch_size)
+    log = None if serving.quiet else sys.stderr
+    with ModelServer(predictor, use.model, serving, log=log) as server:
+        print(f"rnnseq serve: {server.url} (model {use.model}, task {predictor.task}; "
+              "Ctrl-C stops)", flush=True)  # fmt: skip
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+# --------------------------------------------------------------------------
+
+
+_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "serve", "export", "demo", "download")
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -468,6 +521,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "demo": _add_demo,
         "download": _add_download,
         "export": _add_export,
+        "serve": _add_serve,
     }
     adders.update({name: functools.partial(_add_use, command=name) for name in _COMMANDS})
     for name in _SUBCOMMANDS:
@@ -484,6 +538,7 @@ _HELP = {
     "demo": "train a tagger and a classifier on generated data",
     "download": "fetch a public dataset (SHA-256 verified)",
     "export": "write a folder fit to hand over: no resume state, a model card, optional ONNX",
+    "serve": "answer predict and explain requests over HTTP, with a page to try the model",
 }
 
 
