@@ -40,6 +40,7 @@ force is printed with the results.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import gc
 import json
@@ -217,6 +218,16 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim), so that
+    memory freed while the inputs were made is not silently reused by the step and
+    left out of its peak."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure_peak(spec: dict) -> int:
     """In this (fresh) process: peak resident bytes of one step beyond the inputs."""
     torch.set_num_threads(spec["threads"])
@@ -233,6 +244,7 @@ def _measure_peak(spec: dict) -> int:
     batch = make_batch(shape[0], shape[1], vocab, hidden)
     del small
     gc.collect()
+    release_free_memory()
     before = _status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # peak resident set := current
     step(spec["kind"], spec["variant"], batch)

@@ -8,11 +8,11 @@ import torch
 from rnnseq.kernels import KernelPlan, current_plan, default_plan, use_linear_head, use_plan
 
 
-def test_cpu_chunks_grow_with_the_square_of_the_threads_up_to_a_cap():
+def test_cpu_chunks_grow_with_the_threads_up_to_a_cap_and_never_cover_padding():
     one, two, four, eight = (default_plan("cpu", threads) for threads in (1, 2, 4, 8))
-    assert one.chunk_elements == 1 << 18 and not one.dense_chunks
-    assert two.chunk_elements == 1 << 20 and two.dense_chunks
-    assert four.chunk_elements == eight.chunk_elements == 1 << 22
+    assert one.chunk_elements == 1 << 19 and two.chunk_elements == 1 << 20
+    assert four.chunk_elements == 1 << 21 and eight.chunk_elements == 1 << 22
+    assert not any(plan.dense_chunks for plan in (one, two, four, eight))
     assert one.read_runs_in_place and one.cached_gradient_bytes == 1 << 22
     assert one.path == "auto" and one.linear_head_min_classes == 2048
 
@@ -28,7 +28,7 @@ def test_cuda_plan_gathers_into_at_most_eight_large_chunks_and_caches_nothing():
     assert not plan.read_runs_in_place and plan.cached_gradient_bytes is None
     assert plan.rows_per_chunk(3000, rows=800) == (1 << 22) // 3000  # the element budget
     assert plan.rows_per_chunk(3000, rows=80_000) == 10_000  # an eighth of the rows
-    assert default_plan("cpu", 1).rows_per_chunk(3000, rows=80_000) == (1 << 18) // 3000
+    assert default_plan("cpu", 1).rows_per_chunk(3000, rows=80_000) == (1 << 19) // 3000
 
 
 def test_overrides_nest_and_each_block_restores_the_plan_before_it():
@@ -44,7 +44,7 @@ def test_overrides_nest_and_each_block_restores_the_plan_before_it():
 def test_overrides_keep_the_other_fields_of_each_device():
     with use_plan(path="fused"):
         assert current_plan("cuda") == KernelPlan(**{**vars(default_plan("cuda")), "path": "fused"})
-        assert current_plan("cpu", 1).chunk_elements == 1 << 18
+        assert current_plan("cpu", 1).chunk_elements == 1 << 19
 
 
 def test_a_whole_plan_applies_to_every_device_with_overrides_on_top():

@@ -65,16 +65,18 @@ class KernelPlan:
     # is faster and kept for the backward pass (C numbers per row: small for such C).
     chunked_min_classes: int = 512
     # Logits per chunk: small enough that a chunk stays in cache between the
-    # passes over it, large enough that the per-chunk Python costs stay small.
-    chunk_elements: int = 1 << 18
+    # passes over it (each chunk is read by four or five operations), large
+    # enough that the per-chunk Python costs stay small.
+    chunk_elements: int = 1 << 19
     # At most this many chunks (None: no limit). Where each chunk costs kernel
     # launches (CUDA), a chunk then holds at least 1/max_chunks of the rows.
     max_chunks: int | None = None
     # Chunks cover all rows, padding included (computed, then replaced by exact
     # zeros), in at most dense_slices slices, instead of many chunks of counted
-    # rows only. With several CPU threads every parallel operation ends at a
-    # barrier, which costs a whole scheduler slice when another process holds a
-    # core, so fewer, larger operations win there.
+    # rows only: fewer parallel regions (each ends at a barrier), but slices far
+    # larger than the caches, so every pass over a slice goes to memory. Off by
+    # default: on a quiet machine it took twice the time of cache-sized chunks
+    # at two threads (docs/PERFORMANCE.md, "Two threads").
     dense_chunks: bool = False
     dense_slices: int = 4
     # Counted rows that are contiguous are read in place (a slice of the logits);
@@ -115,9 +117,8 @@ class KernelPlan:
         return per_chunk
 
 
-# CPU chunks grow with the thread count T: T² times the one-thread size, up to
-# this many elements (each thread gets a larger share, and there are fewer
-# parallel regions, each ending at a barrier).
+# CPU chunks grow with the thread count T: T times the one-thread size (each
+# thread's share stays the same, about 2 MiB), up to this many elements.
 _CPU_CHUNK_MAX = 1 << 22
 # CUDA chunks: at least this many logits, and at most eight chunks per call.
 _CUDA_CHUNK_ELEMENTS = 1 << 22
@@ -142,11 +143,10 @@ def _default_plan(device_type: str, threads: int) -> KernelPlan:
             cached_gradient_bytes=None,
         )
     one_thread = KernelPlan()
-    grown = one_thread.chunk_elements * threads * threads
+    grown = one_thread.chunk_elements * threads
     return dataclasses.replace(
         one_thread,
         chunk_elements=min(grown, max(_CPU_CHUNK_MAX, one_thread.chunk_elements)),
-        dense_chunks=threads > 1,
         read_runs_in_place=device_type == "cpu",
         cached_gradient_bytes=one_thread.cached_gradient_bytes if device_type == "cpu" else None,
     )
