@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rnnseq.kernels import KernelPlan, current_plan, default_plan, use_linear_head, use_plan
+from rnnseq.kernels.linear_cross_entropy import rows_per_chunk
 
 
 def test_cpu_chunks_grow_with_the_threads_up_to_a_cap_and_never_cover_padding():
@@ -98,3 +99,15 @@ def test_language_models_use_the_linear_head_from_the_plans_class_count():
     assert use_linear_head(2048, "cpu") and use_linear_head(50_257, torch.device("cuda"))
     with use_plan(linear_head_min_classes=10):
         assert use_linear_head(10) and not use_linear_head(9)
+
+
+def test_head_chunks_hold_a_share_of_the_unfused_logits_but_a_minimum_of_rows():
+    plan = default_plan("cpu", 1)
+    # (32·70 steps) · 10,000 classes / 32 = 700,000 logits: 70 steps of 10,000
+    assert rows_per_chunk(10_000, None, plan, steps=32 * 70) == 70
+    # a 1/32 share of 1024 steps is 32 steps, also the minimum
+    assert rows_per_chunk(50_257, None, plan, steps=1024) == 32
+    assert rows_per_chunk(50_257, None, plan, steps=64) == 32  # the minimum
+    # without the step count only the element budget applies: 2^23 logits
+    assert rows_per_chunk(10_000, None, plan) == (1 << 23) // 10_000
+    assert rows_per_chunk(10_000, 5, plan, steps=10**6) == 5  # a given chunk size wins

@@ -86,10 +86,17 @@ class KernelPlan:
     # nothing holds it (kernels.gradient_cache): the first write to fresh memory
     # costs a page fault per page. None: never.
     cached_gradient_bytes: int | None = 1 << 22
-    # The output layer + loss (kernels.linear_cross_entropy): logits per chunk
-    # when no chunk_size is given (32 MiB of float32). Chunks stay large because
-    # each adds its share into the whole (V, H) weight gradient.
+    # The output layer + loss (kernels.linear_cross_entropy), when no chunk_size
+    # is given: logits per chunk at most linear_chunk_elements (32 MiB of
+    # float32) and at most 1/linear_chunk_share of the logits an unfused head
+    # would make (so the chunk stays a few per cent of what it saves), but never
+    # fewer than linear_chunk_min_rows steps: each chunk reads the whole (V, H)
+    # weight three times, and with few rows that traffic, not the arithmetic,
+    # sets the time (at V = 50,257, 10-row chunks took 1.5x the CPU time of
+    # 166-row ones; 41-row ones 1.3x, on a loaded machine).
     linear_chunk_elements: int = 1 << 23
+    linear_chunk_share: int = 32
+    linear_chunk_min_rows: int = 32
     # A language model with at least this many output classes trains through the
     # chunked output layer + loss instead of forming its (N, T, V) logits.
     linear_head_min_classes: int = 2048
@@ -98,7 +105,8 @@ class KernelPlan:
         if self.path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
         positive = ("chunked_min_classes", "chunk_elements", "dense_slices")
-        positive += ("linear_chunk_elements", "linear_head_min_classes")
+        positive += ("linear_chunk_elements", "linear_chunk_share", "linear_chunk_min_rows")
+        positive += ("linear_head_min_classes",)
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
