@@ -32,10 +32,10 @@ forward pass for the backward pass.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -72,9 +72,40 @@ def cross_entropy_per_step(
         logits (M, C), targets (M,) int, counted (M,) bool, weight (C,), coef (M,)
         -> (M,) or scalar, in ``dtype``.
     """
+    short = logits.shape[1] < plan.chunked_min_classes
+    if short and coef is not None and weight is None and not label_smoothing:
+        total = _lean_total(logits, targets, counted, dtype, coef)
+        if total is not None:
+            return total
     return _CrossEntropyPerStep.apply(
         logits, targets, counted, weight, label_smoothing, dtype, plan, coef
     )
+
+
+def _lean_total(logits, targets, counted, dtype, coef) -> Tensor | None:
+    """Σ_m a_m L_m for short rows without class weights or smoothing, in the fewest
+    operations, all native (a small batch is bound by the count of operations and by
+    a Python autograd Function's own cost, not by memory):
+
+        total = Σ_m a_m · ℓ_c,   ℓ_c = -log_softmax(z_m)[c_m]  (F.cross_entropy's)
+
+    with autograd's own backward (nll_loss's, then log_softmax's): g_m · (p - δ_c).
+    Rows with a_m = 0 are computed along, which is exact only where their
+    log-probabilities are finite: a NaN or ±inf logit makes its row's
+    log-probabilities NaN, and 0 · NaN makes the sum NaN. So a sum that is not
+    finite (that, or an infinite loss on a counted row) returns None, and the
+    caller takes the Function, which never lets such rows in. Where the sum is
+    finite every row is, and a row with a_m = 0 gets 0 - p · 0 = 0 exactly.
+
+    Shape:
+        logits (M, C), targets (M,), counted (M,) bool, coef (M,) a_m -> scalar in ``dtype``.
+    """
+    classes = torch.where(counted, targets, 0)  # (M,) c_m, 0 where not counted
+    classes = classes if classes.dtype == torch.int64 else classes.long()
+    z = logits if logits.dtype == dtype else logits.to(dtype)  # (M, C)
+    nll = F.cross_entropy(z, classes, reduction="none")  # (M,) ℓ_c, every class in [0, C)
+    total = torch.dot(coef, nll)  # Σ a_m ℓ_c
+    return total if math.isfinite(total.item()) else None
 
 
 # --------------------------------------------------------------------------
@@ -145,13 +176,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         per_chunk = plan.rows_per_chunk(num_classes)
         ctx.label_smoothing, ctx.dtype, ctx.logits_dtype = label_smoothing, dtype, logits.dtype
         ctx.plan = plan
-        ctx.lean = False
-        short = num_classes < plan.chunked_min_classes or m_rows <= per_chunk
-        if short and coef is not None and weight is None and not label_smoothing:
-            total = _lean_forward(ctx, logits, targets, counted, dtype, coef)
-            if total is not None:
-                return total
-        if short:
+        if num_classes < plan.chunked_min_classes or m_rows <= per_chunk:
             # Short rows: one log_softmax over all M rows, kept for the backward pass.
             # Uncounted rows are computed but never read: their losses are replaced
             # by 0 here and their gradient rows by exact zeros in backward.
@@ -197,8 +222,6 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, *none
         eps, dtype = ctx.label_smoothing, ctx.dtype
-        if ctx.lean:
-            return _lean_backward(ctx, grad_losses), *none
         if ctx.chunks is None:
             counted, classes, weight, coef, log_probs = ctx.saved_tensors
             m_rows, num_classes = log_probs.shape
@@ -232,46 +255,6 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         if uncounted.numel():  # exact zeros (dense chunks may have left NaN there)
             grad.index_fill_(0, uncounted, 0.0)
         return grad, *none
-
-
-def _lean_forward(ctx, logits, targets, counted, dtype, coef):
-    """Σ_m a_m ℓ_c for short rows without class weights or smoothing, in the fewest
-    operations (small batches are bound by the count of operations, not by memory):
-    one log_softmax over all M rows, kept for the backward pass, and a dot product.
-
-    Rows with a_m = 0 are computed along. That is exact only where their
-    log-probabilities are finite: a NaN or ±inf logit there makes its row's
-    log-probabilities NaN, and 0 · NaN makes the sum NaN, so a sum that is not
-    finite (or an infinite loss on a counted row) returns None and the caller
-    takes the path that replaces such rows by zeros.
-    """
-    classes = torch.where(counted, targets, 0)  # (M,) c_m, 0 where not counted
-    classes = classes if classes.dtype == torch.int64 else classes.long()
-    z = logits if logits.dtype == dtype else logits.to(dtype)  # (M, C)
-    log_probs = torch.log_softmax(z, dim=1)  # (M, C) -ℓ
-    total = torch.dot(coef, log_probs.gather(1, classes[:, None]).squeeze(1))  # -Σ a_m ℓ_c
-    if not math.isfinite(total.item()):
-        return None
-    ctx.lean = True
-    ctx.save_for_backward(classes, coef, log_probs)
-    return total.neg_()
-
-
-def _lean_backward(ctx, grad_total):
-    """g_m · (p - δ_c) for every row, g_m = a_m · dLoss/dtotal; rows with a_m = 0 get
-    0 · (finite p) = 0 exactly (the forward pass saw that every row was finite)."""
-    classes, coef, log_probs = ctx.saved_tensors
-    grad = log_probs.exp()  # (M, C) p
-    minus_one = _minus_one(grad.dtype, grad.device).expand(grad.shape[0], 1)  # (M, 1)
-    grad.scatter_add_(1, classes[:, None], minus_one)  # p - δ_c
-    grad.mul_((coef * grad_total)[:, None])  # (M, C) g_m · (p - δ_c)
-    return grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)
-
-
-@functools.lru_cache(maxsize=16)
-def _minus_one(dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A (1, 1) tensor holding -1, made once per dtype and device (expanded, never written)."""
-    return torch.full((1, 1), -1.0, dtype=dtype, device=device)
 
 
 def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
