@@ -9,11 +9,11 @@ from rnnseq.kernels import KernelPlan, current_plan, default_plan, use_linear_he
 from rnnseq.kernels.linear_cross_entropy import rows_per_chunk
 
 
-def test_cpu_chunks_grow_with_the_threads_up_to_a_cap_and_never_cover_padding():
+def test_cpu_chunks_grow_with_the_threads_and_cover_padding_from_two_threads():
     one, two, four, eight = (default_plan("cpu", threads) for threads in (1, 2, 4, 8))
     assert one.chunk_elements == 1 << 19 and two.chunk_elements == 1 << 20
     assert four.chunk_elements == 1 << 21 and eight.chunk_elements == 1 << 22
-    assert not any(plan.dense_chunks for plan in (one, two, four, eight))
+    assert not one.dense_chunks and all(p.dense_chunks for p in (two, four, eight))
     assert one.read_runs_in_place and one.cached_gradient_bytes == 1 << 22
     assert one.path == "auto" and one.linear_head_min_classes == 2048
 

@@ -7,21 +7,28 @@ autograd keeps the (M, C) log-probabilities from the forward pass and writes
 two more (M, C) tensors in the backward pass. This Function computes the same
 numbers with less traffic (the math is in :mod:`rnnseq.kernels.softmax_math`):
 
-- forward: one pass over cache-sized chunks of rows; only μ and s (two numbers
-  per row) and a reference to the logits (no copy) are kept for the backward pass;
-- backward: one pass that writes g_m · dL_m/dz, chunk by chunk, into a fresh
-  gradient (from :mod:`rnnseq.kernels.gradient_cache` on CPU).
+- forward: chunks of rows, each one ``log_softmax`` into a reused buffer (one
+  pass that finishes each row while it is in cache), of which only ℓ_c (and,
+  with smoothing, Σ_k w_k ℓ_k) is kept: nothing of size (M, C), and the
+  logits themselves by reference;
+- backward: chunks again, each one ``softmax`` written straight into the
+  gradient and scaled in place into g_m · dL_m/dz; the gradient comes from
+  :mod:`rnnseq.kernels.gradient_cache` on CPU.
 
-Rows that are not counted are never read (their logits may hold NaN or inf)
-and get an exact zero gradient; they cost nothing but that zero fill. With a
-plan's ``dense_chunks``, chunks instead cover all rows in a few slices:
-uncounted rows are then computed along, and their loss and gradient replaced
-by exact zeros.
+Each chunk is thus two or three operations, each one parallel region with
+several threads. Rows that are not counted are never read (their logits may
+hold NaN or inf) and get an exact zero gradient; they cost nothing but that
+zero fill. With a plan's ``dense_chunks``, chunks instead cover all rows in a
+few slices: uncounted rows are then computed along, and their loss and
+gradient replaced by exact zeros.
 
 Short rows (C < plan.chunked_min_classes) are cheaper as one ``log_softmax``
 over all M rows, kept for the backward pass (p = exp of it); there uncounted
 rows are computed along but never used: their loss is replaced by 0 and their
-gradient row by exact zeros.
+gradient row by exact zeros. A scalar loss over short rows without class
+weights or smoothing skips the Function altogether (:func:`_lean_total`):
+``F.cross_entropy`` and a dot product, with autograd's native backward,
+whenever the result shows that every row was finite.
 
 A scalar reduction of the per-step losses is linear in them, Σ_m a_m L_m with
 a_m fixed by which steps count; given a, the Function returns that sum (and
@@ -45,7 +52,6 @@ from rnnseq.kernels.softmax_math import (
     coefficients,
     combine,
     finish_rows,
-    nll_and_smooth,
     weighted_sum,
 )
 
@@ -155,13 +161,6 @@ def _gather_buffer(chunk_list, num_classes: int, like: Tensor) -> Tensor | None:
     return like.new_empty(per_chunk, num_classes)
 
 
-def _shift(z: Tensor, mu: Tensor, out: Tensor) -> Tensor:
-    """out = z - μ computed in out's dtype (float16 logits are widened first, exactly)."""
-    if z.dtype == out.dtype:
-        return torch.sub(z, mu, out=out)
-    return out.copy_(z).sub_(mu)
-
-
 # --------------------------------------------------------------------------
 # The Function.
 # --------------------------------------------------------------------------
@@ -203,7 +202,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             classes = targets.index_select(0, rows).long()  # (K,) c_m
             per_chunk = plan.rows_per_chunk(num_classes, rows.numel())
         ctx.chunks = chunks(rows, per_chunk, plan.read_runs_in_place)
-        nll, smooth, row_max, exp_sum = _chunked_forward(
+        nll, smooth = _chunked_forward(
             logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
         )
         losses = torch.zeros(m_rows, dtype=dtype, device=logits.device)  # (M,)
@@ -212,7 +211,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         )
         if ctx.dense:
             losses = torch.where(counted, losses, 0.0)  # (M,)
-        ctx.save_for_backward(logits, counted, rows, classes, weight, coef, row_max, exp_sum)
+        ctx.save_for_backward(logits, counted, rows, classes, weight, coef)
         return losses if coef is None else weighted_sum(coef, losses, weight)
 
     @staticmethod
@@ -236,7 +235,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
                 grad.index_fill_(0, uncounted, 0.0)
             return (grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)), *none
 
-        logits, counted, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
+        logits, counted, rows, classes, weight, coef = ctx.saved_tensors
         if coef is not None:
             grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
         m_rows, num_classes = logits.shape
@@ -248,9 +247,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             if ctx.dense:
                 g = torch.where(counted, g, 0.0)  # (M,)
             terms = coefficients(g, classes, weight, eps, num_classes)
-            _chunked_backward(
-                grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
-            )
+            _chunked_backward(grad, logits, rows, classes, weight, dtype, ctx.chunks, terms)
         uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
         if uncounted.numel():  # exact zeros (dense chunks may have left NaN there)
             grad.index_fill_(0, uncounted, 0.0)
@@ -258,45 +255,40 @@ class _CrossEntropyPerStep(torch.autograd.Function):
 
 
 def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
-    """ℓ_c and Σ_k w_k ℓ_k, one cache-sized chunk at a time; saves μ and s per row."""
+    """ℓ_c and (with smoothing) Σ_k w_k ℓ_k of the rows, a chunk at a time. (K,) each
+
+    Each chunk is one ``log_softmax`` into a reused buffer: one parallel region
+    that takes each row's max, exp-sum and output while the row sits in cache,
+    then small gathers (and a row sum or product with w for smoothing). Nothing
+    of the chunk is kept; the backward pass recomputes the softmax.
+    """
     k, num_classes = rows.numel(), logits.shape[1]
     device = logits.device
-    row_max = torch.empty(k, dtype=dtype, device=device)  # (K,) μ
-    exp_sum = torch.empty(k, dtype=dtype, device=device)  # (K,) s
-    shifted_sum = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k (z_k - μ)
+    neg_nll = torch.empty(k, 1, dtype=dtype, device=device)  # (K, 1) log p_c
+    neg_smooth = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k log p_k
     gathered = _gather_buffer(chunk_list, num_classes, logits)
     per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
-    shifted = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    log_probs = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
     for k0, k1, where in chunk_list:
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
-        mu = torch.amax(z, dim=1, keepdim=True)  # (R, 1)
-        e = _shift(z, mu, shifted[: k1 - k0])  # (R, C) z - μ, in dtype
-        if shifted_sum is not None:
+        lp = log_probs[: k1 - k0]  # (R, C)
+        torch.log_softmax(z, 1, dtype=dtype, out=lp)
+        torch.gather(lp, 1, classes[k0:k1, None], out=neg_nll[k0:k1])
+        if neg_smooth is not None:
             if weight is None:
-                torch.sum(e, dim=1, out=shifted_sum[k0:k1])
+                torch.sum(lp, dim=1, out=neg_smooth[k0:k1])
             else:
-                torch.mv(e, weight, out=shifted_sum[k0:k1])
-        e.exp_()
-        torch.sum(e, dim=1, out=exp_sum[k0:k1])
-        row_max[k0:k1] = mu.squeeze(1)
-
-    if logits.is_contiguous():
-        target_logit = logits.view(-1).index_select(0, rows * num_classes + classes)  # (K,) z_c
-    else:
-        target_logit = logits[rows, classes]  # (K,) z_c
-    nll, smooth = nll_and_smooth(
-        row_max, exp_sum, target_logit.to(dtype), shifted_sum, weight, num_classes
-    )
-    return nll, smooth, row_max, exp_sum
+                torch.mv(lp, weight, out=neg_smooth[k0:k1])
+    return neg_nll.squeeze(1).neg_(), None if neg_smooth is None else neg_smooth.neg_()
 
 
-def _chunked_backward(
-    grad, logits, rows, classes, weight, dtype, chunk_list, row_max, exp_sum, terms
-):
-    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time."""
+def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunk_list, terms):
+    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time.
+
+    Each chunk is one ``softmax`` written straight into the gradient (or a work
+    buffer, for gathered rows and float16 logits), then scaled in place.
+    """
     num_classes, device = logits.shape[1], logits.device
-    neg_target_coef, coef, spread = terms
-    scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
     gathered = _gather_buffer(chunk_list, num_classes, logits)
     work = None  # None: computed in place in grad (slices of rows, grad in dtype)
     if gathered is not None or dtype != logits.dtype:
@@ -305,12 +297,8 @@ def _chunked_backward(
     for k0, k1, where in chunk_list:
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
         out = grad[where] if work is None else work[: k1 - k0]  # (R, C)
-        _shift(z, row_max[k0:k1, None], out).exp_()  # s · p
-        chunk_terms = (
-            neg_target_coef[k0:k1],
-            scale[k0:k1],
-            None if spread is None else spread[k0:k1],
-        )
+        torch.softmax(z, 1, dtype=dtype, out=out)  # p
+        chunk_terms = tuple(None if x is None else x[k0:k1] for x in terms)
         finish_rows(out, chunk_terms, classes[k0:k1], weight)
         if work is None:
             continue

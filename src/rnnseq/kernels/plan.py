@@ -65,18 +65,20 @@ class KernelPlan:
     # is faster and kept for the backward pass (C numbers per row: small for such C).
     chunked_min_classes: int = 512
     # Logits per chunk: small enough that a chunk stays in cache between the
-    # passes over it (each chunk is read by four or five operations), large
-    # enough that the per-chunk Python costs stay small.
+    # backward pass's softmax and its scaling in place, large enough that the
+    # per-chunk Python costs stay small (2^19 and 2^20 measured alike, 2^21
+    # slower, at one thread; docs/PERFORMANCE.md).
     chunk_elements: int = 1 << 19
     # At most this many chunks (None: no limit). Where each chunk costs kernel
     # launches (CUDA), a chunk then holds at least 1/max_chunks of the rows.
     max_chunks: int | None = None
     # Chunks cover all rows, padding included (computed, then replaced by exact
     # zeros), in at most dense_slices slices, instead of many chunks of counted
-    # rows only: fewer parallel regions (each ends at a barrier), but slices far
-    # larger than the caches, so every pass over a slice goes to memory. Off by
-    # default: on a quiet machine it took twice the time of cache-sized chunks
-    # at two threads (docs/PERFORMANCE.md, "Two threads").
+    # rows only. With several CPU threads every parallel operation (each pass
+    # over a chunk) ends at a barrier, which costs a whole scheduler slice when
+    # another process holds a core; few large slices keep that count near 20
+    # a step instead of 100-250 (docs/PERFORMANCE.md, "Two threads"). Each pass
+    # over a slice is a softmax that finishes every row while it is in cache.
     dense_chunks: bool = False
     dense_slices: int = 4
     # Counted rows that are contiguous are read in place (a slice of the logits);
@@ -155,6 +157,7 @@ def _default_plan(device_type: str, threads: int) -> KernelPlan:
     return dataclasses.replace(
         one_thread,
         chunk_elements=min(grown, max(_CPU_CHUNK_MAX, one_thread.chunk_elements)),
+        dense_chunks=threads > 1,
         read_runs_in_place=device_type == "cpu",
         cached_gradient_bytes=one_thread.cached_gradient_bytes if device_type == "cpu" else None,
     )
