@@ -203,8 +203,9 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             per_chunk = plan.rows_per_chunk(num_classes, rows.numel())
         ctx.chunks = chunks(rows, per_chunk, plan.read_runs_in_place)
         nll, smooth = _chunked_forward(
-            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
-        )
+            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks,
+            plan.cached_gradient_bytes,
+        )  # fmt: skip
         losses = torch.zeros(m_rows, dtype=dtype, device=logits.device)  # (M,)
         losses.index_copy_(
             0, rows, combine(nll, smooth, classes, weight, label_smoothing, num_classes)
@@ -254,7 +255,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
         return grad, *none
 
 
-def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
+def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list, cached_bytes):
     """ℓ_c and (with smoothing) Σ_k w_k ℓ_k of the rows, a chunk at a time. (K,) each
 
     Each chunk is one ``log_softmax`` into a reused buffer: one parallel region
@@ -268,7 +269,10 @@ def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
     neg_smooth = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k log p_k
     gathered = _gather_buffer(chunk_list, num_classes, logits)
     per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
-    log_probs = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    # Borrowed from the gradient cache: the last step's gradient memory, free
+    # again by now, so a slice-sized buffer costs no fresh pages (and is free
+    # once more when this step's gradient is made).
+    log_probs = new_gradient(per_chunk, num_classes, dtype, device, cached_bytes)
     for k0, k1, where in chunk_list:
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
         lp = log_probs[: k1 - k0]  # (R, C)
