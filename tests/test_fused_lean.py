@@ -6,6 +6,7 @@ It computes rows that do not count along and relies on their log-probabilities
 being finite; these tests check that it equals the plain path, that it is the
 mode actually taken for clean input, and that garbage at uncounted steps sends
 the call to the Function instead (same loss, exact zero gradient there).
+The last test is the Function's: its slice buffer borrows the gradient cache.
 """
 
 import pytest
@@ -135,3 +136,46 @@ def test_an_infinite_loss_at_a_counted_step_is_the_plain_paths_infinity(lean_cal
     plain = value_and_grad(logits, loss, "plain")
     assert not lean_calls and ours[0] == plain[0] == float("inf")
     torch.testing.assert_close(ours[1], plain[1], rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_dense_slices_borrow_the_cached_gradient_but_never_one_that_is_held(monkeypatch):
+    """The forward pass's slice buffer comes from the gradient cache: a gradient the
+    caller still holds is never written, and one let go is reused (no fresh pages)."""
+    from rnnseq.kernels import clear_gradient_cache
+
+    torch.manual_seed(6)
+    logits = torch.randn(4, 50, 2000, requires_grad=True)  # 4 slices of 400 kB, 1.6 MB gradient
+    targets = torch.randint(0, 2000, (4, 50))
+    lengths = torch.tensor([50, 31, 7, 0])
+    plan = {
+        "path": "fused", "chunk_elements": 1, "dense_chunks": True,
+        "cached_gradient_bytes": 1 << 18,
+    }  # fmt: skip
+    borrowed = []
+    real = cross_entropy.new_gradient
+
+    def spy(rows, cols, *args):
+        buffer = real(rows, cols, *args)
+        borrowed.append((rows, buffer.data_ptr()))
+        return buffer
+
+    def gradient():
+        logits.grad = None
+        with use_plan(plan):
+            sequence_labeling_loss(logits, targets, lengths).backward()
+        return logits.grad
+
+    monkeypatch.setattr(cross_entropy, "new_gradient", spy)
+    clear_gradient_cache()
+    kept = gradient()
+    expected = kept.clone()
+    second = gradient()  # `kept` is held: neither the slices nor the gradient may use it
+    assert torch.equal(kept, expected) and torch.equal(second, expected)
+    ptr = second.data_ptr()
+    del second
+    borrowed.clear()
+    third = gradient()  # the last gradient was let go: its memory serves both again
+    assert borrowed == [(50, ptr), (200, ptr)]  # the slice buffer, then the gradient
+    assert third.data_ptr() == ptr and torch.equal(third, expected)
+    assert torch.equal(kept, expected)
+    clear_gradient_cache()
