@@ -179,3 +179,18 @@ def test_dense_slices_borrow_the_cached_gradient_but_never_one_that_is_held(monk
     assert third.data_ptr() == ptr and torch.equal(third, expected)
     assert torch.equal(kept, expected)
     clear_gradient_cache()
+
+
+def test_losses_over_more_logits_than_the_plan_allows_keep_the_function(lean_calls):
+    logits, targets, lengths = batch(seed=7)  # 4 · 6 · 17 = 408 logits
+
+    def loss(z):
+        return sequence_labeling_loss(z, targets, lengths)
+
+    with use_plan(lean_max_elements=407):
+        ours = value_and_grad(logits, loss, "fused")
+    assert not lean_calls
+    with use_plan(lean_max_elements=408):
+        lean = value_and_grad(logits, loss, "fused")
+    assert len(lean_calls) == 1
+    torch.testing.assert_close(ours, lean, rtol=1e-12, atol=1e-12)

@@ -16,6 +16,7 @@ def test_cpu_chunks_grow_with_the_threads_and_cover_padding_from_two_threads():
     assert not one.dense_chunks and all(p.dense_chunks for p in (two, four, eight))
     assert one.read_runs_in_place and one.cached_gradient_bytes == 1 << 22
     assert one.path == "auto" and one.linear_head_min_classes == 2048
+    assert one.lean_max_elements == 1 << 18  # tagging batches (32·50·17 logits) take it
 
 
 def test_default_plan_follows_the_thread_count_when_none_is_given():

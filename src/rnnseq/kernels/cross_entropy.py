@@ -25,8 +25,9 @@ gradient replaced by exact zeros.
 Short rows (C < plan.chunked_min_classes) are cheaper as one ``log_softmax``
 over all M rows, kept for the backward pass (p = exp of it); there uncounted
 rows are computed along but never used: their loss is replaced by 0 and their
-gradient row by exact zeros. A scalar loss over short rows without class
-weights or smoothing skips the Function altogether (:func:`_lean_total`):
+gradient row by exact zeros. A small scalar loss (short rows, at most the
+plan's lean_max_elements logits) without class weights or smoothing skips the
+Function altogether (:func:`_lean_total`):
 ``F.cross_entropy`` and a dot product, with autograd's native backward,
 whenever the result shows that every row was finite.
 
@@ -78,8 +79,8 @@ def cross_entropy_per_step(
         logits (M, C), targets (M,) int, counted (M,) bool, weight (C,), coef (M,)
         -> (M,) or scalar, in ``dtype``.
     """
-    short = logits.shape[1] < plan.chunked_min_classes
-    if short and coef is not None and weight is None and not label_smoothing:
+    small = logits.shape[1] < plan.chunked_min_classes and logits.numel() <= plan.lean_max_elements
+    if small and coef is not None and weight is None and not label_smoothing:
         total = _lean_total(logits, targets, counted, dtype, coef)
         if total is not None:
             return total

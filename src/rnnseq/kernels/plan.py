@@ -64,6 +64,12 @@ class KernelPlan:
     # keeps only (max, exp-sum) per row; below it, one log_softmax over all rows
     # is faster and kept for the backward pass (C numbers per row: small for such C).
     chunked_min_classes: int = 512
+    # A scalar loss over at most this many logits (short rows, no class weights,
+    # no smoothing) skips the autograd Function: F.cross_entropy and a dot
+    # product, with autograd's native backward. There the Function's own Python
+    # cost (about 0.1-0.2 ms a step) is most of the time; above it, the
+    # Function's smaller memory (2x the logits where autograd keeps 3x) wins.
+    lean_max_elements: int = 1 << 18
     # Logits per chunk: small enough that a chunk stays in cache between the
     # backward pass's softmax and its scaling in place, large enough that the
     # per-chunk Python costs stay small (2^19 and 2^20 measured alike, 2^21
@@ -106,7 +112,7 @@ class KernelPlan:
     def __post_init__(self) -> None:
         if self.path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
-        positive = ("chunked_min_classes", "chunk_elements", "dense_slices")
+        positive = ("chunked_min_classes", "lean_max_elements", "chunk_elements", "dense_slices")
         positive += ("linear_chunk_elements", "linear_chunk_share", "linear_chunk_min_rows")
         positive += ("linear_head_min_classes",)
         for name in positive:
