@@ -106,9 +106,9 @@ def test_head_chunks_hold_a_share_of_the_unfused_logits_but_a_minimum_of_rows():
     plan = default_plan("cpu", 1)
     # (32·70 steps) · 10,000 classes / 32 = 700,000 logits: 70 steps of 10,000
     assert rows_per_chunk(10_000, None, plan, steps=32 * 70) == 70
-    # a 1/32 share of 1024 steps is 32 steps, also the minimum
-    assert rows_per_chunk(50_257, None, plan, steps=1024) == 32
-    assert rows_per_chunk(50_257, None, plan, steps=64) == 32  # the minimum
+    # a 1/32 share of 2048 steps is 64 steps; of 1024 steps 32, below the minimum of 48
+    assert rows_per_chunk(50_257, None, plan, steps=2048) == 64
+    assert rows_per_chunk(50_257, None, plan, steps=1024) == 48
     # without the step count only the element budget applies: 2^23 logits
     assert rows_per_chunk(10_000, None, plan) == (1 << 23) // 10_000
     assert rows_per_chunk(10_000, 5, plan, steps=10**6) == 5  # a given chunk size wins

@@ -100,11 +100,12 @@ class KernelPlan:
     # would make (so the chunk stays a few per cent of what it saves), but never
     # fewer than linear_chunk_min_rows steps: each chunk reads the whole (V, H)
     # weight three times, and with few rows that traffic, not the arithmetic,
-    # sets the time (at V = 50,257, 10-row chunks took 1.5x the CPU time of
-    # 166-row ones; 41-row ones 1.3x, on a loaded machine).
+    # sets the time (at V = 50,257, one thread, load 8: chunks of 32 rows took
+    # 1.01x the unfused head's time, 64 rows 0.86x, 128 rows 0.80x; 48 rows keep
+    # the extra memory under 0.1x the logits there, 64 rows did not).
     linear_chunk_elements: int = 1 << 23
     linear_chunk_share: int = 32
-    linear_chunk_min_rows: int = 32
+    linear_chunk_min_rows: int = 48
     # A language model with at least this many output classes trains through the
     # chunked output layer + loss instead of forming its (N, T, V) logits.
     linear_head_min_classes: int = 2048
