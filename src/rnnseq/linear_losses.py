@@ -71,8 +71,9 @@ def linear_sequence_labeling_loss(
         targets: class indices c_ij (no probability targets here).
         lengths, mask, ignore_index, time_reduction, reduction, label_smoothing:
             as in :func:`~rnnseq.losses.sequence_labeling_loss`.
-        chunk_size: steps per chunk; by default about the kernel plan's
-            ``linear_chunk_elements`` logits (2**23, 32 MiB in float32).
+        chunk_size: steps per chunk; by default at most 1/32 of the logits an
+            unfused head would make (and 2**23 of them), but at least 48 steps
+            (the kernel plan's ``linear_chunk_*`` fields).
         class_weight: optional class weights w, one per class (``weight`` in
             :func:`~rnnseq.losses.sequence_labeling_loss`; here that name is the layer's).
 
