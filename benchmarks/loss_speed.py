@@ -31,6 +31,15 @@ the resident set with the inputs made. On CUDA, memory is the caching
 allocator's peak of allocated bytes during the step, less those allocated
 before it, and CPU threads are not varied.
 
+With ``--profile``, instead of the tables: for each loss shape, thread count and
+variant, one step under torch.profiler (record_shapes) and a few without it,
+reported per step as the top-level ATen operations, those of at least 32,768
+elements (the size from which an elementwise or reduction operation runs as an
+OpenMP parallel region, i.e. ends at a barrier, when there are several
+threads), the largest tensor an operation read (a chunk, for rnnseq), the bytes
+of all tensors the operations read, and the page faults and context switches
+of the process (getrusage).
+
 rnnseq's kernels run with the device's default plan (rnnseq.kernels.default_plan)
 unless ``--plan FIELD=VALUE`` overrides a field of it (repeatable; e.g.
 ``path=plain``, ``chunk_elements=131072``, ``dense_chunks=false``); the plan in
@@ -40,11 +49,13 @@ force is printed with the results.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import dataclasses
 import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -217,6 +228,16 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim), so that
+    memory freed while the inputs were made is not silently reused by the step and
+    left out of its peak."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def measure_peak(spec: dict) -> int:
     """In this (fresh) process: peak resident bytes of one step beyond the inputs."""
     torch.set_num_threads(spec["threads"])
@@ -233,6 +254,7 @@ def _measure_peak(spec: dict) -> int:
     batch = make_batch(shape[0], shape[1], vocab, hidden)
     del small
     gc.collect()
+    release_free_memory()
     before = _status_kib("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # peak resident set := current
     step(spec["kind"], spec["variant"], batch)
@@ -278,6 +300,99 @@ def peaks_in_fresh_processes(kind: str, variants, shape, threads: int) -> dict[s
             raise RuntimeError(f"memory measurement of {kind} {variant} {shape} failed")
         peaks[variant] = int(out.strip().splitlines()[-1])
     return peaks
+
+
+# --------------------------------------------------------------------------
+# The profile.
+# --------------------------------------------------------------------------
+
+PARALLEL_ELEMENTS = 32_768  # at::internal::GRAIN_SIZE: from here an operation splits over threads
+# Operations that make views or empty tensors: they read no data, and are not counted.
+NO_DATA_OPS = {
+    "view", "reshape", "slice", "select", "unsqueeze", "squeeze", "expand", "as_strided",
+    "alias", "detach", "t", "transpose", "permute", "lift_fresh", "empty", "empty_like",
+    "resolve_conj", "resolve_neg", "to", "item", "_local_scalar_dense",
+}  # fmt: skip
+_ELEMENT_BYTES = {"float": 4, "double": 8, "long int": 8, "int": 4, "bool": 1, "c10::Half": 2,
+                  "c10::BFloat16": 2, "unsigned char": 1}  # fmt: skip
+
+
+def _numel(shape) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
+def _tensor_inputs(event) -> list[tuple[int, int]]:
+    """(elements, bytes) of each tensor an operation event took."""
+    pairs = zip(event.input_shapes, event.input_dtypes, strict=False)
+    return [
+        (_numel(shape), _numel(shape) * _ELEMENT_BYTES.get(dtype, 4))
+        for shape, dtype in pairs
+        if shape and dtype
+    ]
+
+
+def profile_step(kind: str, variant: str, batch: Batch) -> dict:
+    """Operations, parallel-sized operations, largest input and bytes read of one step,
+    and page faults and context switches per step (measured over a few steps)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(3):
+        step(kind, variant, batch)
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step(kind, variant, batch)
+    top = [
+        e for e in prof.events()
+        if e.name.startswith("aten::")
+        and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
+    ]  # fmt: skip
+    dispatched = len(top)
+    top = [e for e in top if e.name[6:] not in NO_DATA_OPS]
+    inputs = [_tensor_inputs(e) for e in top]  # (elements, bytes) of each tensor input
+    sizes = [[count for count, _ in x] for x in inputs]
+    nbytes = [sum(size for _, size in x) for x in inputs]
+    largest = [max(x, default=0) for x in sizes]
+    parallel = [x for x in largest if x >= PARALLEL_ELEMENTS]
+    repeats = 5
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(repeats):
+        step(kind, variant, batch)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "ops": dispatched,
+        "data_ops": len(top),
+        "parallel": len(parallel),
+        "typical": statistics.median(parallel) * 4 if parallel else 0,
+        "read": sum(nbytes),
+        "faults": (after.ru_minflt - before.ru_minflt) / repeats,
+        "switches": (after.ru_nvcsw + after.ru_nivcsw - before.ru_nvcsw - before.ru_nivcsw)
+        / repeats,
+    }
+
+
+def report_profile(shapes, threads_list) -> None:
+    print("\n### Profile of one step (loss, forward + backward)\n")
+    print(
+        "| shape (N, T, C) | threads | variant | ATen ops | ... reading data "
+        "| ... of >= 32,768 elements | their median input MiB | MiB read by ops "
+        "| page faults | context switches |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, (n, t, c) in shapes.items():
+        for threads in threads_list:
+            torch.set_num_threads(threads)
+            batch = make_batch(n, t, c)
+            for variant in ("naive", "rnnseq"):
+                p = profile_step("loss", variant, batch)
+                print(
+                    f"| {name} ({n}, {t}, {c}) | {threads} | {variant} | {p['ops']} "
+                    f"| {p['data_ops']} | {p['parallel']} | {p['typical'] / MIB:.1f} "
+                    f"| {p['read'] / MIB:.0f} "
+                    f"| {p['faults']:.0f} | {p['switches']:.1f} |",
+                    flush=True,
+                )
 
 
 # --------------------------------------------------------------------------
@@ -409,6 +524,9 @@ def main(argv: list[str] | None = None) -> None:
         metavar="FIELD=VALUE",
         help="override a field of rnnseq's kernel plan (repeatable), e.g. path=plain",
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="count operations, parallel regions, bytes"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: one memory measurement
     args = parser.parse_args(argv)
     global DEVICE, PLAN_FIELDS
@@ -448,9 +566,11 @@ def run(args, loss_shapes, head_shapes, threads_list, repeats) -> None:
         bandwidth[threads] = copy_bandwidth(size, 3 if args.quick else 9)
         gigabytes = bandwidth[threads] / 1e9
         print(f"Copy bandwidth, {threads} thread(s): {gigabytes:.1f} GB/s (read + written)")
-    if loss_shapes:
+    if args.profile:
+        report_profile(loss_shapes, threads_list)
+    elif loss_shapes:
         report_losses(loss_shapes, threads_list, repeats, bandwidth)
-    if head_shapes:
+    if head_shapes and not args.profile:
         report_heads(head_shapes, threads_list, repeats)
     print(f"\nLoad average after (1, 5, 15 min): {load()}")
     print(f"Total run time: {time.perf_counter() - started:.0f} s")

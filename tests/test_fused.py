@@ -238,18 +238,26 @@ def test_nan_at_a_counted_step_propagates_on_the_fused_path():
 # -------------------------------------------------------------------- dispatch
 
 
-def uses_fused(loss: torch.Tensor) -> bool:
-    """Whether the autograd graph behind ``loss`` holds the fused Function."""
-    seen, stack = set(), [loss.grad_fn]
+def graph_nodes(loss: torch.Tensor) -> set[str]:
+    """The type names of the autograd nodes behind ``loss``."""
+    seen, names, stack = set(), set(), [loss.grad_fn]
     while stack:
         node = stack.pop()
         if node is None or node in seen:
             continue
         seen.add(node)
-        if type(node).__name__ == "_CrossEntropyPerStepBackward":
-            return True
+        names.add(type(node).__name__)
         stack.extend(next_node for next_node, _ in node.next_functions)
-    return False
+    return names
+
+
+def uses_fused(loss: torch.Tensor) -> bool:
+    """Whether ``loss`` was computed by the fused kernel: its autograd Function, or its
+    lean mode for short rows (F.cross_entropy's per-step losses dotted with the weights
+    a_m; the plain path masks and sums instead)."""
+    names = graph_nodes(loss)
+    lean = {"NllLossBackward0", "DotBackward0"} <= names
+    return "_CrossEntropyPerStepBackward" in names or lean
 
 
 def test_auto_dispatch_fuses_class_index_losses_on_cpu():

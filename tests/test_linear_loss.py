@@ -259,3 +259,29 @@ def test_chunked_head_on_cuda_equals_unfused_head():
         hidden, weight, bias, targets, lengths, chunk_size=17, label_smoothing=0.1
     )
     assert_agree(ours, theirs, tol=1e-4)
+
+
+@pytest.mark.parametrize("with_coef", [True, False])
+def test_kernel_reads_counted_rows_in_place_and_gives_padding_an_exact_zero_gradient(with_coef):
+    torch.manual_seed(3)
+    m, h, v = 9, 4, 7
+    hidden = torch.randn(m, h, dtype=torch.float64, requires_grad=True)
+    weight, bias = layer(h, v)
+    rows = torch.tensor([0, 1, 4, 5, 6, 8])  # steps 2, 3 and 7 are padding
+    classes = torch.randint(0, v, (6,))
+    coef = torch.rand(6, dtype=torch.float64) if with_coef else None
+    out = kernel.linear_cross_entropy(
+        hidden, rows, weight, bias, classes, None, 0.1, torch.float64, 4, coef
+    )
+    total = out if with_coef else out.sum()
+    grads = torch.autograd.grad(total, (hidden, weight, bias))
+    gathered = hidden.index_select(0, rows)
+    ref_out = kernel.linear_cross_entropy(
+        gathered, None, weight, bias, classes, None, 0.1, torch.float64, 2, coef
+    )
+    ref_total = ref_out if with_coef else ref_out.sum()
+    ref = torch.autograd.grad(ref_total, (hidden, weight, bias))
+    torch.testing.assert_close(total, ref_total, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.equal(grads[0][[2, 3, 7]], torch.zeros(3, h, dtype=torch.float64))

@@ -71,8 +71,9 @@ def linear_sequence_labeling_loss(
         targets: class indices c_ij (no probability targets here).
         lengths, mask, ignore_index, time_reduction, reduction, label_smoothing:
             as in :func:`~rnnseq.losses.sequence_labeling_loss`.
-        chunk_size: steps per chunk; by default about the kernel plan's
-            ``linear_chunk_elements`` logits (2**23, 32 MiB in float32).
+        chunk_size: steps per chunk; by default at most 1/32 of the logits an
+            unfused head would make (and 2**23 of them), but at least 48 steps
+            (the kernel plan's ``linear_chunk_*`` fields).
         class_weight: optional class weights w, one per class (``weight`` in
             :func:`~rnnseq.losses.sequence_labeling_loss`; here that name is the layer's).
 
@@ -183,9 +184,9 @@ def _linear_labeling(
     if time_reduction == "mean" or reduction == "token_mean":
         counts = step_counts(counted, step_weight, step_class_weight, dtype)
     rows = counted.reshape(-1).nonzero().squeeze(1)  # (K,) counted steps
-    hidden_rows = hidden.reshape(n * t, size).index_select(0, rows)  # (K, H)
+    flat_hidden = hidden.reshape(n * t, size)  # (N·T, H); the kernel reads the counted rows
     classes = targets.reshape(-1).index_select(0, rows)  # (K,)
-    chunk_rows = kernels.linear_cross_entropy.rows_per_chunk(vocab, chunk_size, plan)
+    chunk_rows = kernels.linear_cross_entropy.rows_per_chunk(vocab, chunk_size, plan, n * t)
 
     wants_grad = torch.is_grad_enabled() and any(
         x is not None and x.requires_grad for x in (hidden, weight, bias)
@@ -196,13 +197,14 @@ def _linear_labeling(
         # so the gradients can be made in the forward pass.
         coef = step_coefficients(counted, step_weight, counts, time_reduction, dtype)  # (N, T)
         total = kernels.linear_cross_entropy.linear_cross_entropy(
-            hidden_rows, weight, bias, classes, class_weight, label_smoothing, dtype, chunk_rows,
-            coef.reshape(-1).index_select(0, rows),
+            flat_hidden, rows, weight, bias, classes, class_weight, label_smoothing, dtype,
+            chunk_rows, coef.reshape(-1).index_select(0, rows),
         )  # fmt: skip
         return LossTerms(total, batch_count(reduction, counted, counts, dtype))
 
     losses = kernels.linear_cross_entropy.linear_cross_entropy(
-        hidden_rows, weight, bias, classes, class_weight, label_smoothing, dtype, chunk_rows
+        flat_hidden, rows, weight, bias, classes, class_weight, label_smoothing, dtype,
+        chunk_rows,
     )  # (K,)
     per_step = torch.zeros(n * t, dtype=dtype, device=hidden.device).index_copy(0, rows, losses)
     per_step = per_step.view(n, t)  # (N, T) L_ij

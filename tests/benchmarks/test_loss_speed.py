@@ -37,3 +37,39 @@ def test_quick_loss_benchmark_prints_ratios_for_every_variant():
         assert all(value >= 0 for value in ratios)
     baseline = [row for row in rows if row[2].strip() in ("naive", "unfused")]
     assert all(float(row[5]) == 1.0 for row in baseline)  # each ratio is to its own baseline
+
+
+def test_profile_counts_operations_and_parallel_regions_per_step():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = str(ROOT / "benchmarks" / "loss_speed.py")
+    out = subprocess.run(
+        [sys.executable, script, "--quick", "--profile"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+    rows = [line.split("|")[1:-1] for line in out.splitlines() if re.match(r"\| \S.*\| \d", line)]
+    by_variant = {row[2].strip(): [float(cell) for cell in row[3:]] for row in rows}
+    assert set(by_variant) == {"naive", "rnnseq"}
+    naive = by_variant["naive"]
+    assert naive[0] >= naive[1] >= naive[2] >= 1  # ops >= ops reading data >= parallel-sized
+    assert naive[3] == round(4 * 20 * 3000 * 4 / 2**20, 1)  # its parallel ops read the logits
+    assert "Output layer" not in out  # --profile prints the profile instead of the tables
+
+
+def test_plans_side_by_side_prints_a_ratio_per_plan():
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = str(ROOT / "benchmarks" / "loss_plans.py")
+    out = subprocess.run(
+        [sys.executable, script, "tagging", "1", "", "path=plain", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=True,
+    ).stdout
+    lines = [line for line in out.splitlines() if "x naive" in line]
+    assert len(lines) == 3 and "x naive 1.00" in lines[0]
+    assert "(default plan)" in lines[1] and "path=plain" in lines[2]

@@ -7,21 +7,29 @@ autograd keeps the (M, C) log-probabilities from the forward pass and writes
 two more (M, C) tensors in the backward pass. This Function computes the same
 numbers with less traffic (the math is in :mod:`rnnseq.kernels.softmax_math`):
 
-- forward: one pass over cache-sized chunks of rows; only μ and s (two numbers
-  per row) and a reference to the logits (no copy) are kept for the backward pass;
-- backward: one pass that writes g_m · dL_m/dz, chunk by chunk, into a fresh
-  gradient (from :mod:`rnnseq.kernels.gradient_cache` on CPU).
+- forward: chunks of rows, each one ``log_softmax`` into a reused buffer (one
+  pass that finishes each row while it is in cache), of which only ℓ_c (and,
+  with smoothing, Σ_k w_k ℓ_k) is kept: nothing of size (M, C), and the
+  logits themselves by reference;
+- backward: chunks again, each one ``softmax`` written straight into the
+  gradient and scaled in place into g_m · dL_m/dz; the gradient comes from
+  :mod:`rnnseq.kernels.gradient_cache` on CPU.
 
-Rows that are not counted are never read (their logits may hold NaN or inf)
-and get an exact zero gradient; they cost nothing but that zero fill. With a
-plan's ``dense_chunks``, chunks instead cover all rows in a few slices:
-uncounted rows are then computed along, and their loss and gradient replaced
-by exact zeros.
+Each chunk is thus two or three operations, each one parallel region with
+several threads. Rows that are not counted are never read (their logits may
+hold NaN or inf) and get an exact zero gradient; they cost nothing but that
+zero fill. With a plan's ``dense_chunks``, chunks instead cover all rows in a
+few slices: uncounted rows are then computed along, and their loss and
+gradient replaced by exact zeros.
 
 Short rows (C < plan.chunked_min_classes) are cheaper as one ``log_softmax``
 over all M rows, kept for the backward pass (p = exp of it); there uncounted
 rows are computed along but never used: their loss is replaced by 0 and their
-gradient row by exact zeros.
+gradient row by exact zeros. A small scalar loss (short rows, at most the
+plan's lean_max_elements logits) without class weights or smoothing skips the
+Function altogether (:func:`_lean_total`):
+``F.cross_entropy`` and a dot product, with autograd's native backward,
+whenever the result shows that every row was finite.
 
 A scalar reduction of the per-step losses is linear in them, Σ_m a_m L_m with
 a_m fixed by which steps count; given a, the Function returns that sum (and
@@ -32,7 +40,10 @@ forward pass for the backward pass.
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
@@ -42,7 +53,6 @@ from rnnseq.kernels.softmax_math import (
     coefficients,
     combine,
     finish_rows,
-    nll_and_smooth,
     weighted_sum,
 )
 
@@ -69,9 +79,40 @@ def cross_entropy_per_step(
         logits (M, C), targets (M,) int, counted (M,) bool, weight (C,), coef (M,)
         -> (M,) or scalar, in ``dtype``.
     """
+    small = logits.shape[1] < plan.chunked_min_classes and logits.numel() <= plan.lean_max_elements
+    if small and coef is not None and weight is None and not label_smoothing:
+        total = _lean_total(logits, targets, counted, dtype, coef)
+        if total is not None:
+            return total
     return _CrossEntropyPerStep.apply(
         logits, targets, counted, weight, label_smoothing, dtype, plan, coef
     )
+
+
+def _lean_total(logits, targets, counted, dtype, coef) -> Tensor | None:
+    """Σ_m a_m L_m for short rows without class weights or smoothing, in the fewest
+    operations, all native (a small batch is bound by the count of operations and by
+    a Python autograd Function's own cost, not by memory):
+
+        total = Σ_m a_m · ℓ_c,   ℓ_c = -log_softmax(z_m)[c_m]  (F.cross_entropy's)
+
+    with autograd's own backward (nll_loss's, then log_softmax's): g_m · (p - δ_c).
+    Rows with a_m = 0 are computed along, which is exact only where their
+    log-probabilities are finite: a NaN or ±inf logit makes its row's
+    log-probabilities NaN, and 0 · NaN makes the sum NaN. So a sum that is not
+    finite (that, or an infinite loss on a counted row) returns None, and the
+    caller takes the Function, which never lets such rows in. Where the sum is
+    finite every row is, and a row with a_m = 0 gets 0 - p · 0 = 0 exactly.
+
+    Shape:
+        logits (M, C), targets (M,), counted (M,) bool, coef (M,) a_m -> scalar in ``dtype``.
+    """
+    classes = torch.where(counted, targets, 0)  # (M,) c_m, 0 where not counted
+    classes = classes if classes.dtype == torch.int64 else classes.long()
+    z = logits if logits.dtype == dtype else logits.to(dtype)  # (M, C)
+    nll = F.cross_entropy(z, classes, reduction="none")  # (M,) ℓ_c, every class in [0, C)
+    total = torch.dot(coef, nll)  # Σ a_m ℓ_c
+    return total if math.isfinite(total.item()) else None
 
 
 # --------------------------------------------------------------------------
@@ -121,13 +162,6 @@ def _gather_buffer(chunk_list, num_classes: int, like: Tensor) -> Tensor | None:
     return like.new_empty(per_chunk, num_classes)
 
 
-def _shift(z: Tensor, mu: Tensor, out: Tensor) -> Tensor:
-    """out = z - μ computed in out's dtype (float16 logits are widened first, exactly)."""
-    if z.dtype == out.dtype:
-        return torch.sub(z, mu, out=out)
-    return out.copy_(z).sub_(mu)
-
-
 # --------------------------------------------------------------------------
 # The Function.
 # --------------------------------------------------------------------------
@@ -169,16 +203,17 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             classes = targets.index_select(0, rows).long()  # (K,) c_m
             per_chunk = plan.rows_per_chunk(num_classes, rows.numel())
         ctx.chunks = chunks(rows, per_chunk, plan.read_runs_in_place)
-        nll, smooth, row_max, exp_sum = _chunked_forward(
-            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks
-        )
+        nll, smooth = _chunked_forward(
+            logits, rows, classes, weight, label_smoothing, dtype, ctx.chunks,
+            plan.cached_gradient_bytes,
+        )  # fmt: skip
         losses = torch.zeros(m_rows, dtype=dtype, device=logits.device)  # (M,)
         losses.index_copy_(
             0, rows, combine(nll, smooth, classes, weight, label_smoothing, num_classes)
         )
         if ctx.dense:
             losses = torch.where(counted, losses, 0.0)  # (M,)
-        ctx.save_for_backward(logits, counted, rows, classes, weight, coef, row_max, exp_sum)
+        ctx.save_for_backward(logits, counted, rows, classes, weight, coef)
         return losses if coef is None else weighted_sum(coef, losses, weight)
 
     @staticmethod
@@ -202,7 +237,7 @@ class _CrossEntropyPerStep(torch.autograd.Function):
                 grad.index_fill_(0, uncounted, 0.0)
             return (grad if grad.dtype == ctx.logits_dtype else grad.to(ctx.logits_dtype)), *none
 
-        logits, counted, rows, classes, weight, coef, row_max, exp_sum = ctx.saved_tensors
+        logits, counted, rows, classes, weight, coef = ctx.saved_tensors
         if coef is not None:
             grad_losses = coef * grad_losses  # (M,) dLoss/dL_m of Σ a_m L_m
         m_rows, num_classes = logits.shape
@@ -214,55 +249,51 @@ class _CrossEntropyPerStep(torch.autograd.Function):
             if ctx.dense:
                 g = torch.where(counted, g, 0.0)  # (M,)
             terms = coefficients(g, classes, weight, eps, num_classes)
-            _chunked_backward(
-                grad, logits, rows, classes, weight, dtype, ctx.chunks, row_max, exp_sum, terms
-            )
+            _chunked_backward(grad, logits, rows, classes, weight, dtype, ctx.chunks, terms)
         uncounted = (~counted).nonzero().squeeze(1)  # (M - K,)
         if uncounted.numel():  # exact zeros (dense chunks may have left NaN there)
             grad.index_fill_(0, uncounted, 0.0)
         return grad, *none
 
 
-def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list):
-    """ℓ_c and Σ_k w_k ℓ_k, one cache-sized chunk at a time; saves μ and s per row."""
+def _chunked_forward(logits, rows, classes, weight, eps, dtype, chunk_list, cached_bytes):
+    """ℓ_c and (with smoothing) Σ_k w_k ℓ_k of the rows, a chunk at a time. (K,) each
+
+    Each chunk is one ``log_softmax`` into a reused buffer: one parallel region
+    that takes each row's max, exp-sum and output while the row sits in cache,
+    then small gathers (and a row sum or product with w for smoothing). Nothing
+    of the chunk is kept; the backward pass recomputes the softmax.
+    """
     k, num_classes = rows.numel(), logits.shape[1]
     device = logits.device
-    row_max = torch.empty(k, dtype=dtype, device=device)  # (K,) μ
-    exp_sum = torch.empty(k, dtype=dtype, device=device)  # (K,) s
-    shifted_sum = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k (z_k - μ)
+    neg_nll = torch.empty(k, 1, dtype=dtype, device=device)  # (K, 1) log p_c
+    neg_smooth = torch.empty(k, dtype=dtype, device=device) if eps else None  # Σ w_k log p_k
     gathered = _gather_buffer(chunk_list, num_classes, logits)
     per_chunk = max((k1 - k0 for k0, k1, _ in chunk_list), default=0)
-    shifted = torch.empty(per_chunk, num_classes, dtype=dtype, device=device)
+    # Borrowed from the gradient cache: the last step's gradient memory, free
+    # again by now, so a slice-sized buffer costs no fresh pages (and is free
+    # once more when this step's gradient is made).
+    log_probs = new_gradient(per_chunk, num_classes, dtype, device, cached_bytes)
     for k0, k1, where in chunk_list:
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
-        mu = torch.amax(z, dim=1, keepdim=True)  # (R, 1)
-        e = _shift(z, mu, shifted[: k1 - k0])  # (R, C) z - μ, in dtype
-        if shifted_sum is not None:
+        lp = log_probs[: k1 - k0]  # (R, C)
+        torch.log_softmax(z, 1, dtype=dtype, out=lp)
+        torch.gather(lp, 1, classes[k0:k1, None], out=neg_nll[k0:k1])
+        if neg_smooth is not None:
             if weight is None:
-                torch.sum(e, dim=1, out=shifted_sum[k0:k1])
+                torch.sum(lp, dim=1, out=neg_smooth[k0:k1])
             else:
-                torch.mv(e, weight, out=shifted_sum[k0:k1])
-        e.exp_()
-        torch.sum(e, dim=1, out=exp_sum[k0:k1])
-        row_max[k0:k1] = mu.squeeze(1)
-
-    if logits.is_contiguous():
-        target_logit = logits.view(-1).index_select(0, rows * num_classes + classes)  # (K,) z_c
-    else:
-        target_logit = logits[rows, classes]  # (K,) z_c
-    nll, smooth = nll_and_smooth(
-        row_max, exp_sum, target_logit.to(dtype), shifted_sum, weight, num_classes
-    )
-    return nll, smooth, row_max, exp_sum
+                torch.mv(lp, weight, out=neg_smooth[k0:k1])
+    return neg_nll.squeeze(1).neg_(), None if neg_smooth is None else neg_smooth.neg_()
 
 
-def _chunked_backward(
-    grad, logits, rows, classes, weight, dtype, chunk_list, row_max, exp_sum, terms
-):
-    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time."""
+def _chunked_backward(grad, logits, rows, classes, weight, dtype, chunk_list, terms):
+    """Write g_m · dL_m/dz into the counted rows of grad (M, C), one chunk at a time.
+
+    Each chunk is one ``softmax`` written straight into the gradient (or a work
+    buffer, for gathered rows and float16 logits), then scaled in place.
+    """
     num_classes, device = logits.shape[1], logits.device
-    neg_target_coef, coef, spread = terms
-    scale = coef / exp_sum  # (K,) exp(z - μ) · coef / s = p · coef
     gathered = _gather_buffer(chunk_list, num_classes, logits)
     work = None  # None: computed in place in grad (slices of rows, grad in dtype)
     if gathered is not None or dtype != logits.dtype:
@@ -271,12 +302,8 @@ def _chunked_backward(
     for k0, k1, where in chunk_list:
         z = _read_chunk(logits, rows, k0, k1, where, gathered)  # (R, C)
         out = grad[where] if work is None else work[: k1 - k0]  # (R, C)
-        _shift(z, row_max[k0:k1, None], out).exp_()  # s · p
-        chunk_terms = (
-            neg_target_coef[k0:k1],
-            scale[k0:k1],
-            None if spread is None else spread[k0:k1],
-        )
+        torch.softmax(z, 1, dtype=dtype, out=out)  # p
+        chunk_terms = tuple(None if x is None else x[k0:k1] for x in terms)
         finish_rows(out, chunk_terms, classes[k0:k1], weight)
         if work is None:
             continue

@@ -1,5 +1,9 @@
 """One reusable CPU buffer for the logits' gradient, like a one-slot caching allocator.
 
+(The fused loss's forward pass borrows the same memory for its slice buffer:
+the last gradient's memory is free by then, and free again when the next
+gradient is made.)
+
 A large gradient written into fresh memory pays a page fault per page on its
 first write; handing out the last gradient's memory again, once nothing holds
 it, pays that once instead of at every step (docs/PERFORMANCE.md has the

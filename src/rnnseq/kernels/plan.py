@@ -64,17 +64,27 @@ class KernelPlan:
     # keeps only (max, exp-sum) per row; below it, one log_softmax over all rows
     # is faster and kept for the backward pass (C numbers per row: small for such C).
     chunked_min_classes: int = 512
+    # A scalar loss over at most this many logits (short rows, no class weights,
+    # no smoothing) skips the autograd Function: F.cross_entropy and a dot
+    # product, with autograd's native backward. There the Function's own Python
+    # cost (about 0.1-0.2 ms a step) is most of the time; above it, the
+    # Function's smaller memory (2x the logits where autograd keeps 3x) wins.
+    lean_max_elements: int = 1 << 18
     # Logits per chunk: small enough that a chunk stays in cache between the
-    # passes over it, large enough that the per-chunk Python costs stay small.
-    chunk_elements: int = 1 << 18
+    # backward pass's softmax and its scaling in place, large enough that the
+    # per-chunk Python costs stay small (2^19 and 2^20 measured alike, 2^21
+    # slower, at one thread; docs/PERFORMANCE.md).
+    chunk_elements: int = 1 << 19
     # At most this many chunks (None: no limit). Where each chunk costs kernel
     # launches (CUDA), a chunk then holds at least 1/max_chunks of the rows.
     max_chunks: int | None = None
     # Chunks cover all rows, padding included (computed, then replaced by exact
     # zeros), in at most dense_slices slices, instead of many chunks of counted
-    # rows only. With several CPU threads every parallel operation ends at a
-    # barrier, which costs a whole scheduler slice when another process holds a
-    # core, so fewer, larger operations win there.
+    # rows only. With several CPU threads every parallel operation (each pass
+    # over a chunk) ends at a barrier, which costs a whole scheduler slice when
+    # another process holds a core; few large slices keep that count near 20
+    # a step instead of 100-250 (docs/PERFORMANCE.md, "Two threads"). Each pass
+    # over a slice is a softmax that finishes every row while it is in cache.
     dense_chunks: bool = False
     dense_slices: int = 4
     # Counted rows that are contiguous are read in place (a slice of the logits);
@@ -84,10 +94,18 @@ class KernelPlan:
     # nothing holds it (kernels.gradient_cache): the first write to fresh memory
     # costs a page fault per page. None: never.
     cached_gradient_bytes: int | None = 1 << 22
-    # The output layer + loss (kernels.linear_cross_entropy): logits per chunk
-    # when no chunk_size is given (32 MiB of float32). Chunks stay large because
-    # each adds its share into the whole (V, H) weight gradient.
+    # The output layer + loss (kernels.linear_cross_entropy), when no chunk_size
+    # is given: logits per chunk at most linear_chunk_elements (32 MiB of
+    # float32) and at most 1/linear_chunk_share of the logits an unfused head
+    # would make (so the chunk stays a few per cent of what it saves), but never
+    # fewer than linear_chunk_min_rows steps: each chunk reads the whole (V, H)
+    # weight three times, and with few rows that traffic, not the arithmetic,
+    # sets the time (at V = 50,257, one thread, load 8: chunks of 32 rows took
+    # 1.01x the unfused head's time, 64 rows 0.86x, 128 rows 0.80x; 48 rows keep
+    # the extra memory under 0.1x the logits there, 64 rows did not).
     linear_chunk_elements: int = 1 << 23
+    linear_chunk_share: int = 32
+    linear_chunk_min_rows: int = 48
     # A language model with at least this many output classes trains through the
     # chunked output layer + loss instead of forming its (N, T, V) logits.
     linear_head_min_classes: int = 2048
@@ -95,8 +113,9 @@ class KernelPlan:
     def __post_init__(self) -> None:
         if self.path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
-        positive = ("chunked_min_classes", "chunk_elements", "dense_slices")
-        positive += ("linear_chunk_elements", "linear_head_min_classes")
+        positive = ("chunked_min_classes", "lean_max_elements", "chunk_elements", "dense_slices")
+        positive += ("linear_chunk_elements", "linear_chunk_share", "linear_chunk_min_rows")
+        positive += ("linear_head_min_classes",)
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -115,9 +134,8 @@ class KernelPlan:
         return per_chunk
 
 
-# CPU chunks grow with the thread count T: T² times the one-thread size, up to
-# this many elements (each thread gets a larger share, and there are fewer
-# parallel regions, each ending at a barrier).
+# CPU chunks grow with the thread count T: T times the one-thread size (each
+# thread's share stays the same, about 2 MiB), up to this many elements.
 _CPU_CHUNK_MAX = 1 << 22
 # CUDA chunks: at least this many logits, and at most eight chunks per call.
 _CUDA_CHUNK_ELEMENTS = 1 << 22
@@ -142,7 +160,7 @@ def _default_plan(device_type: str, threads: int) -> KernelPlan:
             cached_gradient_bytes=None,
         )
     one_thread = KernelPlan()
-    grown = one_thread.chunk_elements * threads * threads
+    grown = one_thread.chunk_elements * threads
     return dataclasses.replace(
         one_thread,
         chunk_elements=min(grown, max(_CPU_CHUNK_MAX, one_thread.chunk_elements)),
