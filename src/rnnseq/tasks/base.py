@@ -80,6 +80,18 @@ class Task:
         :meth:`prepare`. ``vocabs`` and ``schemes``: a resumed run's, else None."""
         return None
 
+    def prepare_files(self, cfg: TrainConfig) -> list[tuple[str, Any]]:
+        """``rnnseq prepare``: encode the run's files ahead of training, as training would;
+        returns (file, what was written for it). Only tasks that stream their data have
+        something to prepare."""
+        from rnnseq.options import OptionError
+
+        raise OptionError(
+            "{0} reads its files into memory when it trains: there is nothing to prepare "
+            "(rnnseq prepare encodes the token files of --task lm)",
+            ("task", self.name),
+        )
+
     def training_memory(self, path: str, cfg: TrainConfig) -> int | None:
         """About how many bytes the data read from ``path`` takes in memory while training
         (an estimate on the low side, checked before reading), or None: not estimated."""

@@ -28,7 +28,7 @@ from rnnseq.data import EOS, IGNORE_INDEX, DataError, Vocab, read_dataset
 from rnnseq.data.formats import FORMATS
 from rnnseq.data.lm_windows import LMWindows
 from rnnseq.data.token_cache import token_file
-from rnnseq.data.token_file import holdout_cut
+from rnnseq.data.token_file import TokenFile, holdout_cut
 from rnnseq.data.token_span import TokenSpan
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.evaluation import perplexity
@@ -71,8 +71,7 @@ class LanguageModelTask(Task):
             schemes = self.schemes(None, cfg)
         holdout = cfg.data.holdout if cfg.dev is None else 0.0
         saved = None if vocabs is None else vocabs.words
-        whole = TokenSpan.whole(self._tokens(cfg.train, cfg, vocab=saved, holdout=holdout))
-        _check_length(cfg.train, len(whole))
+        whole = TokenSpan.whole(self._train_tokens(cfg, saved))
         weight = None
         if vocabs is None:
             units = whole.vocab
@@ -81,8 +80,7 @@ class LanguageModelTask(Task):
             vocabs = Vocabularies(words=units, labels=units)
         train, dev, dev_name = whole, None, None
         if cfg.dev is not None:
-            dev = TokenSpan.whole(self._tokens(cfg.dev, cfg, vocab=vocabs.words))
-            _check_length(cfg.dev, len(dev))
+            dev = TokenSpan.whole(self._dev_tokens(cfg, vocabs.words))
             dev_name = cfg.dev
         elif holdout > 0:
             cut = holdout_cut(len(whole), holdout)
@@ -94,6 +92,30 @@ class LanguageModelTask(Task):
             train, dev = whole.split(cut)
             dev_name = f"{cfg.train} (last {holdout:.0%})"
         return RunData(vocabs, schemes, train, dev, dev_name, len(train), word_vectors=weight)
+
+    def prepare_files(self, cfg) -> list[tuple[str, TokenFile]]:
+        """The token files of ``--train`` (and ``--dev``), encoded now or found fresh in
+        ``--token-cache``: what a training run with these options maps."""
+        train = self._train_tokens(cfg, None)
+        if cfg.dev is None:
+            return [(cfg.train, train)]
+        return [(cfg.train, train), (cfg.dev, self._dev_tokens(cfg, train.vocab))]
+
+    def _train_tokens(self, cfg, vocab: Vocab | None) -> TokenFile:
+        """The token file of ``--train``: its vocabulary built from the part before
+        ``--holdout`` (without ``--dev``), unless ``vocab`` is given."""
+        _check_format(cfg.train, cfg.data.format)
+        holdout = cfg.data.holdout if cfg.dev is None else 0.0
+        tokens = self._tokens(cfg.train, cfg, vocab=vocab, holdout=holdout)
+        _check_length(cfg.train, len(tokens))
+        return tokens
+
+    def _dev_tokens(self, cfg, vocab: Vocab) -> TokenFile:
+        """The token file of ``--dev``, encoded with the training vocabulary."""
+        _check_format(cfg.dev, cfg.data.format)
+        tokens = self._tokens(cfg.dev, cfg, vocab=vocab)
+        _check_length(cfg.dev, len(tokens))
+        return tokens
 
     def _tokens(self, path: str, cfg, *, vocab: Vocab | None, holdout: float = 0.0):
         """The token file of ``path`` (a progress bar on rank 0, as --progress says)."""
