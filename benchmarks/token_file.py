@@ -17,8 +17,9 @@ reports that process's CPU seconds, wall seconds and peak resident memory
                whole process's wall time, imports included
     rehash     token_file() after `touch` (stat untrusted: the SHA-256 decides)
     windows    2,000 windows of 64 rows × 256 steps from the token file's reader
-    in-memory  today's path for comparison (read_run_data, as rnnseq train --task lm
-               runs it, then lm_batches), on the sizes given by --in-memory (0.1 GB)
+    in-memory  the former path for comparison (the lm task's read and prepare, as
+               rnnseq train --task lm ran them before token files, then lm_batches), on
+               the sizes given by --in-memory (0.1 GB)
 
 Then (--train, default on) 300 training steps (TRAIN_STEPS) of a default-sized
 character LM on Tiny Shakespeare, windows from memory and from its token file:
@@ -143,14 +144,13 @@ def child(kind: str, path: Path, unit: str, cache: Path) -> dict:
         import torch
 
         from rnnseq.training.config import TrainConfig
-        from rnnseq.training.setup import read_run_data
         from rnnseq.training.sharding import lm_batches
 
         torch.set_num_threads(1)
         cfg = TrainConfig(task="lm", train=str(path), out="unused", unit=unit).resolved()
 
         def in_memory():
-            data = read_run_data(cfg)  # what rnnseq train --task lm does before its first step
+            data = _in_memory(cfg)  # what rnnseq train --task lm did before token files
             windows = lm_batches(data.train, ROWS, BPTT)
             return {"units": data.n_train, "windows": len(windows)}
 
@@ -160,10 +160,21 @@ def child(kind: str, path: Path, unit: str, cache: Path) -> dict:
     raise ValueError(f"unknown measurement {kind!r}")
 
 
+def _in_memory(cfg):
+    """The lm task's data read into memory (the text as units, the vocabulary, the ids):
+    what ``rnnseq train --task lm`` did before it trained from token files."""
+    from rnnseq.tasks import get_task
+
+    task = get_task("lm")
+    units = task.read(cfg.train, cfg)
+    return task.prepare(units, None, None, cfg, None, task.schemes(units, cfg))
+
+
 def train_steps(source: str, path: Path, cache: Path) -> dict:
     """TRAIN_STEPS steps of a default-sized character LM (embedding 100, LSTM 128,
     dropout 0.25; 32 rows x 64 steps, fused Adam, clip 5) on windows from memory
-    (read_run_data, lm_batches) or from the token file (LMWindows over its reader)."""
+    (the task's read and prepare, lm_batches) or from the token file (LMWindows over its
+    reader)."""
     import torch
 
     from rnnseq.models import ModelConfig
@@ -177,11 +188,10 @@ def train_steps(source: str, path: Path, cache: Path) -> dict:
     cpu = time.process_time()
     if source == "memory":
         from rnnseq.training.config import TrainConfig
-        from rnnseq.training.setup import read_run_data
         from rnnseq.training.sharding import lm_batches
 
         cfg = TrainConfig(task="lm", train=str(path), out="unused", unit="char").resolved()
-        data = read_run_data(cfg)
+        data = _in_memory(cfg)
         windows, vocab_size = lm_batches(data.train, 32, 64), len(data.vocabs.words)
     else:
         from rnnseq.data.lm_windows import LMWindows

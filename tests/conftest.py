@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,19 @@ def shared_data() -> Path:
 def tiny_data(tmp_path_factory) -> Path:
     """tags.jsonl (120 tagged sentences), reviews.tsv (120 reviews), text.txt (lm)."""
     return write_tiny_data(tmp_path_factory.mktemp("tiny_data"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _token_cache(tmp_path_factory):
+    """Token files (rnnseq train --task lm) go to a folder of the test session, not to the
+    user's cache; subprocesses inherit it."""
+    before = os.environ.get("RNNSEQ_CACHE_DIR")
+    os.environ["RNNSEQ_CACHE_DIR"] = str(tmp_path_factory.mktemp("token_cache"))
+    yield
+    if before is None:
+        os.environ.pop("RNNSEQ_CACHE_DIR", None)
+    else:
+        os.environ["RNNSEQ_CACHE_DIR"] = before
 
 
 @pytest.fixture(autouse=True)

@@ -754,7 +754,8 @@ def test_every_option_of_every_subcommand_has_a_help_line(capsys):
     parser = build_parser()
     commands = _subparsers(parser)
     assert set(commands) == {
-        "train", "evaluate", "predict", "explain", "serve", "demo", "download", "export"
+        "train", "prepare", "evaluate", "predict", "explain", "serve", "demo", "download",
+        "export",
     }  # fmt: skip
     for name, sub in commands.items():
         for action in sub._actions:

@@ -1,6 +1,7 @@
 """The ``rnnseq`` command line (also ``python -m rnnseq``, so ``torchrun -m rnnseq`` works).
 
     rnnseq train    --task {classify,tag,lm} --train FILE [--dev FILE] --out DIR [options]
+    rnnseq prepare  --task lm --train FILE [--dev FILE] [the data options of train]
     rnnseq evaluate --model DIR --data FILE [--json] [--format F] [--column C]
     rnnseq predict  --model DIR [FILE | -] [--format F]
     rnnseq explain  --model DIR --text "..." [--labels "..."] [--json]
@@ -74,6 +75,41 @@ def _train(args) -> int:
         )
     else:
         print(json.dumps({"out": str(result.out)}))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# prepare
+# --------------------------------------------------------------------------
+
+
+def _add_prepare(sub) -> None:
+    from rnnseq.training.config import add_train_arguments
+
+    p = sub.add_parser(
+        "prepare",
+        help=_HELP["prepare"],
+        description="Encode the text files of a language model (--task lm) into token files "
+        "ahead of training, streaming, with a progress bar, and print where they are. Takes "
+        "the options of rnnseq train (--out is not needed); those that shape the data "
+        "(--unit, --min-freq, --holdout, --format, --token-cache) decide the token file, so "
+        "the same options given to rnnseq train map it instead of encoding the text again.",
+    )
+    add_train_arguments(p)
+    p._option_string_actions["--out"].required = False  # nothing is written there
+    p.set_defaults(run=_prepare_tokens)
+
+
+def _prepare_tokens(args) -> int:
+    from rnnseq.tasks import get_task
+    from rnnseq.training.config import TrainConfig
+
+    given = {k: v for k, v in vars(args).items() if k not in ("run", "command")}
+    given.setdefault("out", "(none)")  # checked as a path, never used
+    cfg = TrainConfig(**given).resolved()
+    for path, tokens in get_task(cfg.task).prepare_files(cfg):
+        print(f"{path}: {tokens.path} ({len(tokens):,} {tokens.unit} units, vocabulary of "
+              f"{len(tokens.vocab):,})")  # fmt: skip
     return 0
 
 
@@ -501,7 +537,9 @@ def _serve(args) -> int:
 # --------------------------------------------------------------------------
 
 
-_SUBCOMMANDS = ("train", "evaluate", "predict", "explain", "serve", "export", "demo", "download")
+_SUBCOMMANDS = (
+    "train", "prepare", "evaluate", "predict", "explain", "serve", "export", "demo", "download"
+)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -518,6 +556,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     adders = {
         "train": _add_train,
+        "prepare": _add_prepare,
         "demo": _add_demo,
         "download": _add_download,
         "export": _add_export,
@@ -534,6 +573,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 _HELP = {
     "train": "train a model and write its folder",
+    "prepare": "encode a language model's text into token files ahead of training",
     **{name: short for name, (short, _) in _DESCRIPTIONS.items()},
     "demo": "train a tagger and a classifier on generated data",
     "download": "fetch a public dataset (SHA-256 verified)",

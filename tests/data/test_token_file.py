@@ -16,6 +16,7 @@ from lm_in_memory import lm_in_memory
 from rnnseq.data import DataError, Vocab, read_units
 from rnnseq.data import token_file as tf
 from rnnseq.data.token_file import encode_token_file, holdout_cut, open_token_file
+from rnnseq.options import OptionError
 
 TEXT = "First Citizen:\r\nBefore we proceed any further, hear me speak.\n\nAll: Speak, speak. é\n"
 PARTS = ["ab", "b", "é", "𝄞", " ", "\n", "\r\n", "\r", "<eos>", "<unk>", "x y", "\ufeff"]
@@ -139,10 +140,10 @@ def test_a_file_changing_between_the_passes_is_a_data_error(source, tmp_path, mo
     assert not (tmp_path / "c.tokens").exists()
 
 
-def test_a_holdout_leaving_too_little_is_a_value_error(tmp_path):
+def test_a_holdout_leaving_too_little_is_an_option_error_naming_holdout(tmp_path):
     path = tmp_path / "x.txt"
     path.write_text("ab", encoding="utf-8")
-    with pytest.raises(ValueError, match="--holdout 0.5 leaves too little"):
+    with pytest.raises(OptionError, match="holdout=0.5 leaves too little"):
         encode_token_file(path, tmp_path / "x.tokens", holdout=0.5)
 
 

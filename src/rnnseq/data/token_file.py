@@ -65,6 +65,7 @@ from rnnseq.data.textfile import CHUNK_BYTES
 from rnnseq.data.unit_ids import encode_units, first_appearance_ids, id_dtype, remap_ids
 from rnnseq.data.unit_vocab import count_ids, count_units, lm_vocab
 from rnnseq.data.vocab import Vocab
+from rnnseq.options import OptionError, literal
 
 __all__ = [
     "TokenFile",
@@ -145,8 +146,8 @@ def encode_token_file(
         chunk_bytes: bytes read at a time.
 
     Raises:
-        ValueError: bad ``unit``, ``min_freq`` or ``holdout``, or a ``holdout``
-            that leaves fewer than 2 units to train on.
+        ValueError: bad ``unit``, ``min_freq`` or ``holdout``; an OptionError naming
+            ``holdout`` for one that leaves fewer than 2 units to train on.
         DataError: the text is not UTF-8, has no units, or changed while read.
         OSError: ``source`` cannot be read or ``dest`` written.
     """
@@ -369,5 +370,8 @@ class _Encoding:
             return n_units
         cut = holdout_cut(n_units, holdout)
         if cut < 2:
-            raise ValueError(f"--holdout {holdout} leaves too little of {self.source} to train on")
+            raise OptionError(
+                f"{{0}} leaves too little of {literal(str(self.source))} to train on",
+                ("holdout", holdout),
+            )
         return cut

@@ -35,8 +35,12 @@ class RunData:
 
     vocabs: Vocabularies
     schemes: SchemeMap
-    train: Any  # encoded training data: EncodedDataset (classify, tag) or unit ids (lm)
-    dev: Any  # dev data as read: examples (classify, tag) or units (lm); None without
+    # encoded training data: EncodedDataset (classify, tag), or unit ids (lm: a TokenSpan
+    # of a token file when training, a list of ids from prepare)
+    train: Any
+    # dev data: examples as read (classify, tag), or units (lm: a TokenSpan when
+    # training, a list of units from prepare); None without
+    dev: Any
     dev_name: str | None  # what to call the dev data in messages
     n_train: int  # examples (classify, tag) or units (lm)
     class_targets: Any = None  # what class weights are counted over (None: none)
@@ -67,6 +71,26 @@ class Task:
     def read(self, path: str, cfg: TrainConfig) -> Any:
         """A training or dev file, as read with the run's data options."""
         raise NotImplementedError
+
+    def stream_run_data(
+        self, cfg: TrainConfig, vocabs: Vocabularies | None, schemes: SchemeMap | None
+    ) -> RunData | None:
+        """The run's data, made by the task without reading the files into memory (a
+        language model's token files), or None: read with :meth:`read` and made by
+        :meth:`prepare`. ``vocabs`` and ``schemes``: a resumed run's, else None."""
+        return None
+
+    def prepare_files(self, cfg: TrainConfig) -> list[tuple[str, Any]]:
+        """``rnnseq prepare``: encode the run's files ahead of training, as training would;
+        returns (file, what was written for it). Only tasks that stream their data have
+        something to prepare."""
+        from rnnseq.options import OptionError
+
+        raise OptionError(
+            "{0} reads its files into memory when it trains: there is nothing to prepare "
+            "(rnnseq prepare encodes the token files of --task lm)",
+            ("task", self.name),
+        )
 
     def training_memory(self, path: str, cfg: TrainConfig) -> int | None:
         """About how many bytes the data read from ``path`` takes in memory while training

@@ -7,37 +7,44 @@ in windows of ``--bptt`` steps; the encoder's state flows from one window to the
 next (truncated backpropagation through time). A large vocabulary trains through
 the chunked linear + loss head, so the (N, T, V) logits never exist at once.
 ``rnnseq predict`` continues each prompt; the loss per step gives the perplexity.
+
+Training always reads the text from token files (:meth:`LanguageModelTask.stream_run_data`,
+docs/TOKEN_FILES.md): the text is encoded once, streaming, into ``--token-cache``, and
+every window is read from disk when it is trained on, so memory does not grow with the
+corpus. The vocabulary, the windows and so the loss curve are exactly those of reading
+the text into memory (:meth:`read` and :meth:`prepare`, kept for the Python API).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from rnnseq.data import EOS, IGNORE_INDEX, DataError, Vocab, read_dataset
-from rnnseq.data.lm_stream import lm_stream_batches
+from rnnseq.data.formats import FORMATS
+from rnnseq.data.lm_windows import LMWindows
+from rnnseq.data.token_cache import token_file
+from rnnseq.data.token_file import TokenFile, holdout_cut
+from rnnseq.data.token_span import TokenSpan
 from rnnseq.data.vocab import PAD, UNK
 from rnnseq.evaluation import perplexity
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.kernels import use_linear_head
 from rnnseq.losses import linear_sequence_labeling_loss_terms, sequence_labeling_loss_terms
 from rnnseq.models.tagger import SequenceTagger
-from rnnseq.options import OptionError
+from rnnseq.options import OptionError, literal
 from rnnseq.preprocess import Vocabularies
 from rnnseq.tasks.base import RunData, Task
 from rnnseq.tasks.word_vectors import pretrained_vocabulary
-from rnnseq.training.sharding import lm_batches
 
 __all__ = ["LanguageModelTask"]
 
 PROMPT_WINDOW = 4096  # prompt units read at once
 _ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-_SAMPLE = 1 << 20  # bytes of a file looked at to count its units per byte
-_BYTES_PER_UNIT = 40  # memory per unit of the in-memory stream while training (at least)
 
 
 class LanguageModelTask(Task):
@@ -46,29 +53,82 @@ class LanguageModelTask(Task):
     # ------------------------------------------------------------------ data
 
     def read(self, path: str, cfg) -> list[str]:
+        """The text's units, in memory (the Python API; training streams them instead)."""
         units = read_dataset(path, self.name, format=cfg.data.format, unit=cfg.data.unit)
-        if len(units) < 2:  # found now, not when the first epoch ends
-            raise DataError(
-                path, None, f"the text is {len(units)} unit long; a language model needs at "
-                "least 2 (one to read, the next to predict)"
-            )
+        _check_length(path, len(units))  # found now, not when the first epoch ends
         return units
 
-    def training_memory(self, path: str, cfg) -> int:
-        """Units in the file (from the units per byte of its first MiB) times the bytes a
-        unit takes read and encoded: a list slot and an id in the stream, the windows
-        (about 42 bytes per character, 47 per word measured: docs/RELIABILITY.md)."""
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(_SAMPLE).decode("utf-8", errors="ignore")
-        if not head:
-            return 0
-        sample = len(head.encode("utf-8"))
-        if cfg.data.unit == "char":
-            units = len(head)
-        else:
-            units = len(head.split()) + head.count("\n")
-        return int(size * units / sample * _BYTES_PER_UNIT)
+    def stream_run_data(self, cfg, vocabs, schemes) -> RunData:
+        """The run's text as token files: ``--train`` encoded once (streaming) into
+        ``--token-cache``, or mapped from there; the vocabulary built in the same pass
+        (from the part before ``--holdout``), unless given (a resumed run's); ``--dev``
+        encoded with it. RunData.train and .dev are :class:`TokenSpan` s, read window by
+        window, so no process holds the text, whatever its size."""
+        for path in (cfg.train, cfg.dev):
+            if path is not None:
+                _check_format(path, cfg.data.format)
+        if schemes is None:
+            schemes = self.schemes(None, cfg)
+        holdout = cfg.data.holdout if cfg.dev is None else 0.0
+        saved = None if vocabs is None else vocabs.words
+        whole = TokenSpan.whole(self._train_tokens(cfg, saved))
+        weight = None
+        if vocabs is None:
+            units = whole.vocab
+            if cfg.model.embeddings is not None:  # no word is added: the ids stay valid
+                units, weight = pretrained_vocabulary(units, cfg, extend=False)
+            vocabs = Vocabularies(words=units, labels=units)
+        train, dev, dev_name = whole, None, None
+        if cfg.dev is not None:
+            dev = TokenSpan.whole(self._dev_tokens(cfg, vocabs.words))
+            dev_name = cfg.dev
+        elif holdout > 0:
+            cut = holdout_cut(len(whole), holdout)
+            if cut < 2:
+                raise OptionError(
+                    f"{{0}} leaves too little of {literal(cfg.train)} to train on",
+                    ("holdout", holdout),
+                )
+            train, dev = whole.split(cut)
+            dev_name = f"{cfg.train} (last {holdout:.0%})"
+        return RunData(vocabs, schemes, train, dev, dev_name, len(train), word_vectors=weight)
+
+    def prepare_files(self, cfg) -> list[tuple[str, TokenFile]]:
+        """The token files of ``--train`` (and ``--dev``), encoded now or found fresh in
+        ``--token-cache``: what a training run with these options maps."""
+        train = self._train_tokens(cfg, None)
+        if cfg.dev is None:
+            return [(cfg.train, train)]
+        return [(cfg.train, train), (cfg.dev, self._dev_tokens(cfg, train.vocab))]
+
+    def _train_tokens(self, cfg, vocab: Vocab | None) -> TokenFile:
+        """The token file of ``--train``: its vocabulary built from the part before
+        ``--holdout`` (without ``--dev``), unless ``vocab`` is given."""
+        _check_format(cfg.train, cfg.data.format)
+        holdout = cfg.data.holdout if cfg.dev is None else 0.0
+        tokens = self._tokens(cfg.train, cfg, vocab=vocab, holdout=holdout)
+        _check_length(cfg.train, len(tokens))
+        return tokens
+
+    def _dev_tokens(self, cfg, vocab: Vocab) -> TokenFile:
+        """The token file of ``--dev``, encoded with the training vocabulary."""
+        _check_format(cfg.dev, cfg.data.format)
+        tokens = self._tokens(cfg.dev, cfg, vocab=vocab)
+        _check_length(cfg.dev, len(tokens))
+        return tokens
+
+    def _tokens(self, path: str, cfg, *, vocab: Vocab | None, holdout: float = 0.0):
+        """The token file of ``path`` (a progress bar on rank 0, as --progress says)."""
+        progress = cfg.training.progress if _is_main_process() else False
+        return token_file(
+            path,
+            unit=cfg.data.unit,
+            min_freq=cfg.data.min_freq,
+            holdout=holdout,
+            vocab=vocab,
+            cache_dir=cfg.data.token_cache,
+            progress=progress,
+        )
 
     def read_labelled(self, path: str, *, format, column, config) -> list[str]:
         if column is not None:
@@ -165,12 +225,13 @@ class LanguageModelTask(Task):
         return True
 
     def epoch_plan(self, data: RunData, cfg, epoch: int, rank: int, world_size: int) -> list:
-        """The same windows every epoch: the state flows through them."""
+        """The same windows every epoch (the state flows through them): this process's
+        rows of each, cut from the token file when trained on (:class:`LMWindows`)."""
         key = ("lm windows", cfg.training.batch_size, cfg.training.bptt, rank, world_size)
         if key not in data.plan_cache:
             data.plan_cache.clear()
-            data.plan_cache[key] = lm_batches(
-                data.train, cfg.training.batch_size, cfg.training.bptt, rank=rank,
+            data.plan_cache[key] = LMWindows(
+                _ids(data.train), cfg.training.batch_size, cfg.training.bptt, rank=rank,
                 world_size=world_size,
             )  # fmt: skip
         return data.plan_cache[key]
@@ -191,12 +252,12 @@ class LanguageModelTask(Task):
         from rnnseq.inference import ObjectiveTally
 
         tally = ObjectiveTally(predictor.model, objective)
-        ids = predictor.vocabs.words.encode(data)
+        ids = _ids(data, predictor.vocabs.words)
         loss_sum = count = correct = 0.0
         state = None
         bptt = max(predictor.meta.config.training.bptt, 64)
         model = predictor.model
-        for batch in lm_stream_batches(ids, min(rows, max(1, len(ids) - 1)), bptt):
+        for batch in LMWindows(ids, min(rows, max(1, len(ids) - 1)), bptt):
             batch = batch.to(predictor.device)
             scores, state = model.scores(batch, state)
             total, n = model.eval_terms(batch, scores)
@@ -210,7 +271,7 @@ class LanguageModelTask(Task):
             "loss": loss,
             "accuracy": correct / count if count else 0.0,
             "perplexity": perplexity(loss),
-            "n_examples": _count_lines(data),
+            "n_examples": _count_lines(data, predictor),
             "n_tokens": int(count),
         }
         return tally.into(result)
@@ -373,10 +434,52 @@ def _draw(logits: torch.Tensor, temperature: float, top_k: int | None,
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def _count_lines(units: Sequence[str]) -> int:
-    """Lines of a unit stream: its line ends, plus an unfinished last line."""
-    ends = sum(1 for u in units if u in ("\n", EOS))
-    return ends + (1 if units and units[-1] not in ("\n", EOS) else 0)
+def _count_lines(data, predictor) -> int:
+    """Lines of a unit stream (units, or a TokenSpan of ids): its line ends ("\\n", or
+    <eos> for words), plus an unfinished last line. In a TokenSpan a line end is told
+    by its id, so line ends the vocabulary lacks (rarer than --min-freq) are not seen."""
+    end = "\n" if predictor.meta.config.data.unit == "char" else EOS
+    if not isinstance(data, TokenSpan):
+        ends = sum(1 for u in data if u == end)
+        return ends + (1 if data and data[-1] != end else 0)
+    words = predictor.vocabs.words
+    end_id = words.encode([end])[0] if end in words else None
+    ends = 0 if end_id is None else data.count(end_id)
+    last = data.last()
+    return ends + (1 if last is not None and last != end_id else 0)
+
+
+def _ids(data, vocab: Vocab | None = None):
+    """What LMWindows reads: a TokenSpan's reader (from disk), or units (with
+    ``vocab``) or ids in memory as an int64 array."""
+    if isinstance(data, TokenSpan):
+        return data.reader()
+    ids = data if vocab is None else vocab.encode(data)
+    return np.asarray(ids, dtype=np.int64)  # (n,)
+
+
+def _is_main_process() -> bool:
+    """False on the processes of a distributed run other than rank 0 (no progress bars)."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def _check_length(path: str, n_units: int) -> None:
+    if n_units < 2:
+        raise DataError(
+            path, None, f"the text is {n_units} unit long; a language model needs at "
+            "least 2 (one to read, the next to predict)"
+        )
+
+
+def _check_format(path: str, format: str | None) -> None:
+    """Refuse a --format that cannot hold a language model's text (before reading)."""
+    if format is not None and "lm" not in FORMATS[format]:
+        raise ValueError(
+            f"format {format!r} cannot feed task 'lm' (it feeds {', '.join(FORMATS[format])}); "
+            "lm reads any file as plain text: use format 'text' (--format text)"
+        )
 
 
 def _detach(state):

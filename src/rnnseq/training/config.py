@@ -180,6 +180,16 @@ class DataOptions:
         choices=("keep", "iob2", "iobes"),
         tasks=("tag",),
     )
+    # Where a language model's texts are kept encoded (token files; docs/TOKEN_FILES.md).
+    # None: $RNNSEQ_CACHE_DIR, else ~/.cache/rnnseq/tokens.
+    token_cache: str | None = option(
+        None,
+        "folder of the token files lm trains from (default $RNNSEQ_CACHE_DIR, else "
+        "~/.cache/rnnseq/tokens); under torchrun on several machines, a shared folder",
+        metavar="DIR",
+        tasks=("lm",),
+        session=True,
+    )
 
 
 @dataclass(kw_only=True)

@@ -24,13 +24,17 @@ def read_run_data(
     cfg: TrainConfig, vocabs: Vocabularies | None = None, schemes: SchemeMap | None = None
 ) -> RunData:
     """Read --train and --dev (or hold out the end of --train); build vocabularies from
-    the training part unless given (a resumed run reuses the saved ones).
+    the training part unless given (a resumed run reuses the saved ones). A task that
+    streams its data (lm) makes it itself (:meth:`Task.stream_run_data`).
 
     Raises:
         DataError: a file whose data would not fit in the memory available (checked
             before reading it), or bad data.
     """
     task = get_task(cfg.task)
+    streamed = task.stream_run_data(cfg, vocabs, schemes)  # lm: token files
+    if streamed is not None:
+        return streamed
     for path in (cfg.train, cfg.dev):
         if path is not None:
             check_fits(task, path, cfg)
