@@ -6,6 +6,10 @@ from __future__ import annotations
 import pytest
 
 TINY = ["--hidden", "8", "--embedding-dim", "8", "--no-progress", "--threads", "1"]
+# The loop's tests count steps and epochs: batches of --batch-size sentences and 10
+# epochs, not the epoch limit and token budget chosen from the data (a later
+# --epochs wins).
+TINY += ["--batch-tokens", "0", "--epochs", "10"]
 
 
 @pytest.fixture(scope="session")

@@ -215,7 +215,7 @@ def describe_choice(summary: DataSummary, chosen: Mapping[str, Any]) -> str:
     what = (
         f"span tags ({summary.tag_scheme} found"
         if summary.tag_scheme
-        else f"{summary.labels} tags, not span tags ("
+        else f"tags that are not span tags ({summary.labels} found"
     )
     dev = "" if summary.has_dev else "; no dev data"
     head = f"defaults for {what}, {summary.examples:,} sentences{dev})"

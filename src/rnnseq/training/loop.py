@@ -151,8 +151,6 @@ class _Run:
         summary = self.task.data_summary(train, has_dev=dev is not None)
         if summary is not None:
             cfg = given.resolved(summary)
-            if cfg.chosen.options:  # one line: what the data chose, and why
-                self._log(cfg.chosen.description)
         self.data = prepare_run_data(cfg, train, dev, dev_name)
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
@@ -201,6 +199,9 @@ class _Run:
 
     def run(self) -> TrainResult:
         p = self.progress
+        chosen = self.cfg.chosen
+        if chosen is not None and chosen.options:  # one line: what the data chose, and why
+            self._log(chosen.description)
         try:
             while not self._done():
                 self._epoch()
