@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 TINY = ["--hidden", "8", "--embedding-dim", "8", "--no-progress", "--threads", "1"]
-# The loop's tests count steps and epochs: batches of --batch-size sentences and 10
-# epochs, not the epoch limit and token budget chosen from the data (a later
+# The loop's tests count epochs: 10, not the epoch limit chosen from the data (a later
 # --epochs wins).
-TINY += ["--batch-tokens", "0", "--epochs", "10"]
+TINY += ["--epochs", "10"]
 
 
 @pytest.fixture(scope="session")

@@ -42,14 +42,14 @@ def test_span_tags_get_a_crf_learned_in_iobes_and_the_ner_recipe():
     assert (o["hidden"], o["dropout"], o["word_dropout"]) == (200, 0.5, 0.1)
     assert (o["lr"], o["batch_size"], o["patience"]) == (1e-3, 16, PATIENCE)
     assert o["epochs"] == 23  # ceil(20000 / 878 steps an epoch)
-    assert o["batch_tokens"] == round(16 * 203_621 / 14_041)
+    assert "batch_tokens" not in o  # trailed batches of sentences (docs/DEFAULTS.md)
 
 
 def test_other_tags_get_cross_entropy_and_the_pos_recipe():
     o = choose_defaults(POS).options
     assert (o["loss"], o["lowercase"], o["min_freq"], o["word_dropout"]) == ("ce", True, 1, 0.25)
     assert (o["hidden"], o["dropout"], o["lr"], o["batch_size"]) == (128, 0.25, 2e-3, 32)
-    assert o["batch_tokens"] == 522  # EWT: 32 sentences of its mean length
+    assert o["epochs"] == 52  # 392 steps an epoch
     assert "tag_scheme" not in o
     assert set(o) <= set(FROM_DATA)
 
@@ -71,7 +71,14 @@ def test_what_the_user_set_is_left_out_and_shapes_the_rest():
     o = choose_defaults(POS, {"hidden": 64, "batch_size": 64, "optimizer": "sgd"}).options
     assert "hidden" not in o and "batch_size" not in o
     assert "lr" not in o  # the rates were measured with Adam only
-    assert o["batch_tokens"] == token_budget(POS, 64) and o["epochs"] == epoch_limit(12_544, 64)
+    assert o["epochs"] == epoch_limit(12_544, 64)
+
+
+def test_the_token_budget_is_batch_size_sentences_of_mean_length():
+    assert token_budget(POS, 32) == 522  # EWT
+    assert token_budget(DataSummary(examples=3, tokens=1), 1) == 1
+    with pytest.raises(ValueError, match="examples and batch_size"):
+        token_budget(POS, 0)
 
 
 def test_summarize_tags_finds_the_span_scheme():
@@ -147,7 +154,7 @@ def test_train_prints_one_line_and_saves_what_it_chose(data, tmp_path, capsys):
     assert lines[0].endswith("; set any of them to override")
     saved = json.loads((out / "config.json").read_text())["training"]
     assert saved["model"]["hidden"] == 8 and saved["data"]["lowercase"] is True
-    assert saved["training"]["lr"] == 2e-3 and saved["training"]["batch_tokens"] > 0
+    assert saved["training"]["lr"] == 2e-3 and saved["training"]["epochs"] == 100
     assert saved["training"]["patience"] == PATIENCE
     # resumed with no options: the saved choices stand, nothing is chosen again
     code, err = _train(capsys, ["--task", "tag", "--train", tags, "--dev", tags, "--out", out,
@@ -163,14 +170,14 @@ def test_options_set_on_the_command_line_are_never_replaced(data, tmp_path, caps
     out = tmp_path / "m"
     tags = data / "tags.jsonl"
     code, err = _train(capsys, ["--task", "tag", "--train", tags, "--dev", tags, "--out", out,
-                                "--hidden", 8, "--no-lowercase", "--batch-tokens", 0,
+                                "--hidden", 8, "--no-lowercase", "--patience", 2,
                                 "--min-freq", 3, "--lr", 0.01, *FAST])  # fmt: skip
     assert code == 0, err
     saved = json.loads((out / "config.json").read_text())["training"]
     assert saved["data"]["lowercase"] is False and saved["data"]["min_freq"] == 3
-    assert saved["training"]["batch_tokens"] == 0 and saved["training"]["lr"] == 0.01
+    assert saved["training"]["patience"] == 2 and saved["training"]["lr"] == 0.01
     line = next(x for x in err.splitlines() if x.startswith("defaults for"))
-    assert not any(f in line for f in ("--lowercase", "--min-freq", "--lr ", "--batch-tokens"))
+    assert not any(f in line for f in ("--lowercase", "--min-freq", "--lr ", "--patience"))
 
 
 def test_options_set_in_python_are_never_replaced(data, tmp_path):

@@ -17,8 +17,10 @@ The rules (docs/DEFAULTS.md has the runs behind them, and what was not measured)
   word dropout so that the ``<unk>`` vector is learned; the character CNN reads the
   original case. Adam with its learning rate halved whenever dev does not improve
   (the ``plateau`` schedule, already the fixed default), the best dev epoch kept.
-  Batches are cut by a token budget (:func:`token_budget`), so every step sees
-  about the same number of tokens.
+  Batches hold ``batch_size`` sentences: a token budget (``--batch-tokens``,
+  :func:`token_budget`) matched random batches in a small tagger, but with these
+  defaults it trailed batches of sentences on EWT and CoNLL-2003 (docs/DEFAULTS.md),
+  so it is not chosen.
 - span tags: linear-chain CRF learned in IOBES (predictions are written back in
   the file's scheme), BiLSTM 200, dropout 0.5, word dropout 0.1, lr 1e-3, batch 16.
 - other tags (POS): cross-entropy, BiLSTM 128, dropout 0.25, word dropout 0.25,
@@ -29,7 +31,7 @@ The rules (docs/DEFAULTS.md has the runs behind them, and what was not measured)
   rate never decays, so the run takes ``MIN_EPOCHS`` epochs.
 
 Around the user's own choices: a value the user set is never replaced; the learning
-rate is chosen only for Adam; the token budget follows the batch size in use (the
+rate is chosen only for Adam; the epoch limit follows the batch size in use (the
 user's or the chosen one). A chosen value that an option the user set cannot go with
 (a CRF with ``--label-smoothing``) is left out by the config, which knows the options'
 declarations.
@@ -91,7 +93,6 @@ _OTHER_TAGS = {  # one tag per token, no spans: part of speech and the like
 # default of None, so a value the user set is told apart from one left unset.
 FROM_DATA = (
     *_SPAN,
-    "batch_tokens",
     "epochs",
     "patience",
 )
@@ -172,8 +173,9 @@ def token_budget(summary: DataSummary, batch_size: int) -> int:
     (522 on UD English EWT with batch 32).
 
     Batches cut by this budget from length-sorted pools matched random batches' dev
-    accuracy where batches of ``batch_size`` sentences lost 0.76 points
-    (docs/DEFAULTS.md, "Bucketing").
+    accuracy in a small tagger where batches of ``batch_size`` sentences lost 0.76
+    points; with the full defaults they trailed batches of sentences (docs/DEFAULTS.md,
+    "Bucketing"), so :func:`choose_defaults` does not set it.
     """
     if summary.examples < 1 or batch_size < 1:
         raise ValueError(
@@ -189,8 +191,8 @@ def choose_defaults(summary: DataSummary, given: Mapping[str, Any] | None = None
     Example:
         >>> s = DataSummary(examples=1000, tokens=14000, labels=9, tag_scheme="IOB1")
         >>> chosen = choose_defaults(s, {"hidden": 64})
-        >>> chosen.options["loss"], "hidden" in chosen.options, chosen.options["batch_tokens"]
-        ('crf', False, 224)
+        >>> chosen.options["loss"], "hidden" in chosen.options, chosen.options["epochs"]
+        ('crf', False, 100)
     """
     given = dict(given or {})
     if summary.examples < 1:
@@ -199,7 +201,6 @@ def choose_defaults(summary: DataSummary, given: Mapping[str, Any] | None = None
     if given.get("optimizer", "adam") != "adam":
         del rules["lr"]  # the rates were measured with Adam
     batch_size = given.get("batch_size") or rules["batch_size"]
-    rules["batch_tokens"] = token_budget(summary, batch_size)
     if summary.has_dev:
         rules["epochs"] = epoch_limit(summary.examples, batch_size)
         rules["patience"] = PATIENCE

@@ -231,14 +231,13 @@ class TrainingOptions:
     )
     # classify/tag: cut the sorted pools by padded tokens instead of by sequences, so
     # every step sees about the same number of tokens (docs/DEFAULTS.md, "Bucketing").
-    batch_tokens: int | None = option(
-        None,
+    batch_tokens: int = option(
+        0,
         "cut batches by size: at most N padded tokens each (sequences x longest), "
         "whatever their length; --batch-size then sets only the pool size; 0 = batches of "
-        "--batch-size sequences" + from_data("0"),
+        "--batch-size sequences",
         check=integer(0),
         tasks=("classify", "tag"),
-        default=0,
     )
     # classify/tag: batches are cut from pools of this many batches sorted by length.
     bucket_pool: int = option(
