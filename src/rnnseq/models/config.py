@@ -182,8 +182,9 @@ class ModelOptions:
 class ModelConfig(ModelOptions):
     """Complete description of a network: its :class:`ModelOptions` and its sizes.
 
-    ``bidirectional`` None means True, ``char_features`` None means "none" and
-    ``embedding_dim`` None means 100 here (a training config resolves them per task,
+    ``bidirectional`` None means True, ``char_features`` None means "none",
+    ``embedding_dim`` None means 100, and ``hidden``, ``dropout``, ``word_dropout`` None
+    their fixed defaults (128, 0.25, 0) here (a training config resolves them per task,
     and the embedding size from the ``embeddings`` file, before a network is built).
     """
 
