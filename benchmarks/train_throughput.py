@@ -13,10 +13,14 @@ loop's measured in the same round.
     .venv/bin/python benchmarks/train_throughput.py [--epochs 3] [--threads 1 2] [--seeds 1 2 3]
 
 Variants: `plain` (the hand-written loop), `rnnseq` (`rnnseq train` as it is, with
-length-bucketed batches) and `random` (`rnnseq train --bucket-pool 1`: random batches,
-as the plain loop draws them). With several seeds a summary gives each variant's
-mean dev accuracy, its difference from the plain loop with the standard error of that
-difference, and the mean CPU ratio.
+length-bucketed batches), `random` (`rnnseq train --bucket-pool 1`: random batches,
+as the plain loop draws them) and `tokens`
+(`--batch-tokens 522`: batches of about as many tokens as 32 average EWT sentences, cut
+from the sorted pools, so each step sees about the same tokens); `--variants` picks
+them (default: plain rnnseq random). With several seeds a summary gives each variant's
+mean dev accuracy, its differences from the plain loop and from `random` with the
+standard error of each difference, and the mean CPU ratio to the plain loop (seeds
+where the plain loop ran; `--plain-seeds` runs it on fewer seeds than the others).
 """
 
 from __future__ import annotations
@@ -114,6 +118,13 @@ def run_rnnseq(
         "0",
         "--tag-scheme",
         "keep",
+        # the options the data would otherwise choose (docs/DEFAULTS.md), fixed to the
+        # plain loop's: words as written, no word dropout, cross-entropy
+        "--no-lowercase",
+        "--word-dropout",
+        "0",
+        "--loss",
+        "ce",
         "--seed",
         str(seed),
         *extra,
@@ -137,6 +148,8 @@ def _env(threads: int) -> dict:
 VARIANTS = {  # name -> extra `rnnseq train` options
     "rnnseq": (),  # length-bucketed batches (the default)
     "random": ("--bucket-pool", "1"),  # rnnseq with random batches, as the plain loop
+    # batches of at most 522 padded tokens (32 x EWT's mean sentence length), sorted pools
+    "tokens": ("--batch-tokens", "522"),
 }
 
 
@@ -146,6 +159,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1], help="one run per seed")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=["plain", "rnnseq", "random"],
+        choices=["plain", *VARIANTS],
+    )
+    ap.add_argument("--plain-seeds", type=int, nargs="+", help="seeds of the plain loop")
     args = ap.parse_args()
     data = shared_data()
     train, dev = data / "en_ewt-ud-train.conllu", data / "en_ewt-ud-dev.conllu"
@@ -156,24 +176,32 @@ def main() -> None:
     )
     accuracy: dict[tuple[int, str], list[float]] = {}
     cpu_ratios: dict[tuple[int, str], list[float]] = {}
+    plain_rate: dict[int, float] = {}  # threads -> the latest plain run's tokens / CPU-s
+    plain_wall: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for threads in args.threads:
                 for seed in args.seeds:
-                    runs = {"plain": run_plain(train, dev, args.epochs, threads, seed)}
-                    for name, extra in VARIANTS.items():
+                    runs = {}
+                    plain_seeds = args.plain_seeds or args.seeds
+                    if "plain" in args.variants and seed in plain_seeds:
+                        runs["plain"] = run_plain(train, dev, args.epochs, threads, seed)
+                        plain_rate[threads] = runs["plain"]["tokens"] / runs["plain"]["cpu_s"]
+                        plain_wall[threads] = runs["plain"]["tokens"] / runs["plain"]["wall_s"]
+                    for name in args.variants:
+                        if name == "plain":
+                            continue
                         out = Path(tmp) / name
+                        extra = VARIANTS[name]
                         runs[name] = run_rnnseq(train, dev, args.epochs, threads, out, seed, extra)
-                    plain = runs["plain"]
                     for name, res in runs.items():
-                        cpu_ratio = (res["tokens"] / res["cpu_s"]) / (
-                            plain["tokens"] / plain["cpu_s"]
-                        )
-                        wall_ratio = (res["tokens"] / res["wall_s"]) / (
-                            plain["tokens"] / plain["wall_s"]
-                        )
+                        base_cpu = plain_rate.get(threads, float("nan"))
+                        base_wall = plain_wall.get(threads, float("nan"))
+                        cpu_ratio = (res["tokens"] / res["cpu_s"]) / base_cpu
+                        wall_ratio = (res["tokens"] / res["wall_s"]) / base_wall
                         accuracy.setdefault((threads, name), []).append(res["dev_accuracy"])
-                        cpu_ratios.setdefault((threads, name), []).append(cpu_ratio)
+                        if not math.isnan(cpu_ratio):
+                            cpu_ratios.setdefault((threads, name), []).append(cpu_ratio)
                         print(
                             f"{r + 1:>5} {threads:>7} {seed:>4} {name:<8} "
                             f"{res['tokens'] / res['cpu_s']:>10,.0f} "
@@ -182,15 +210,23 @@ def main() -> None:
                             flush=True,
                         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print("\nthreads variant  runs  dev acc mean (sd)  minus plain (SE)  CPU ratio mean")
+    print(
+        "\nthreads variant   runs  dev acc mean (sd)  minus plain (SE)  minus random (SE)"
+        "  CPU ratio mean"
+    )
+    nan = float("nan")
     for (threads, name), accs in accuracy.items():
-        base = accuracy[(threads, "plain")]
-        diff, se = _difference(accs, base) if name != "plain" else (0.0, float("nan"))
-        ratio = statistics.fmean(cpu_ratios[(threads, name)])
-        sd = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+        versus = []
+        for base_name in ("plain", "random"):
+            base = accuracy.get((threads, base_name))
+            diff, se = _difference(accs, base) if base and name != base_name else (nan, nan)
+            versus.append(f"{100 * diff:+6.2f} ({100 * se:.2f})")
+        ratios = cpu_ratios.get((threads, name))
+        ratio = statistics.fmean(ratios) if ratios else nan
+        sd = statistics.stdev(accs) if len(accs) > 1 else nan
         print(
-            f"{threads:>7} {name:<8} {len(accs):>4}  {100 * statistics.fmean(accs):6.2f} "
-            f"({100 * sd:.2f})   {100 * diff:+6.2f} ({100 * se:.2f})   {ratio:6.2f}x"
+            f"{threads:>7} {name:<9} {len(accs):>4}  {100 * statistics.fmean(accs):6.2f} "
+            f"({100 * sd:.2f})   {versus[0]}    {versus[1]}     {ratio:6.2f}x"
         )
 
 

@@ -151,7 +151,9 @@ def test_card_says_task_labels_network_data_command_scores_and_versions(trained,
     digest = hashlib.sha256(Path(config["training"]["train"]).read_bytes())
     assert f"SHA-256 `{digest.hexdigest()}`" in card
     assert "dev data: the last 25% of the training file" in card
-    assert "--holdout 0.25 --embedding-dim 8 --hidden 8 --epochs 1 --threads 1" in card
+    # the options given, and those the data chose (docs/DEFAULTS.md), written explicitly
+    assert "--holdout 0.25 --lowercase --min-freq 1 --embedding-dim 8 --hidden 8" in card
+    assert "--word-dropout 0.25 --lr 0.002 --epochs 1 --patience 4 --threads 1" in card
     metrics = json.loads((trained / "metrics.json").read_text())
     assert f"| accuracy | {metrics['best']['dev_accuracy']:.4f} | not measured |" in card
     assert "Test: not measured" in card

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnseq.options import OptionError, number, option
+from rnnseq.training.auto_defaults import from_data
 
 __all__ = ["LossOptions", "LOSSES", "REDUCTIONS", "TIME_REDUCTIONS"]
 
@@ -39,11 +40,13 @@ class LossOptions:
     """The training loss (the "loss" options)."""
 
     # "ce" (cross-entropy at every step) or "crf" (a linear-chain CRF on the tags).
-    loss: str = option(
-        "ce",
-        "ce: cross-entropy per step; crf: linear-chain CRF over the tags (tag)",
+    loss: str | None = option(
+        None,
+        "ce: cross-entropy per step; crf: linear-chain CRF over the tags (tag)"
+        + from_data("ce"),
         choices=LOSSES,
         choice_tasks={"crf": ("tag",)},
+        default="ce",
     )
     # Over the steps of a sequence.
     time_reduction: str = option(

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 TINY = ["--hidden", "8", "--embedding-dim", "8", "--no-progress", "--threads", "1"]
+# The loop's tests count epochs: 10, not the epoch limit chosen from the data (a later
+# --epochs wins).
+TINY += ["--epochs", "10"]
 
 
 @pytest.fixture(scope="session")

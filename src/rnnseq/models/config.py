@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnseq.options import OptionError, Per, integer, option
+from rnnseq.training.auto_defaults import from_data
 
 __all__ = ["ModelOptions", "ModelConfig", "CELLS", "POOLINGS", "CHAR_FEATURES"]
 
@@ -43,6 +44,8 @@ _MAX_WIDTH = 1 << 14  # 16384 units
 _MAX_LAYERS = 32
 _MAX_KERNEL = 31
 _EMBEDDING_DIM = 100  # the word embedding size without pretrained vectors
+_HIDDEN = 128  # hidden units per direction, unless given or chosen from the data
+_DROPOUT = 0.25
 
 
 def _probability(name: str, value: Any) -> None:
@@ -104,7 +107,12 @@ class ModelOptions:
         default=_EMBEDDING_DIM,
     )
     # Hidden units per direction; the encoder outputs hidden * directions features.
-    hidden: int = option(128, "hidden units per direction", check=integer(1, _MAX_WIDTH))
+    hidden: int | None = option(
+        None,
+        "hidden units per direction" + from_data("128"),
+        check=integer(1, _MAX_WIDTH),
+        default=_HIDDEN,
+    )
     # Stacked recurrent layers.
     layers: int = option(1, "stacked recurrent layers", check=integer(1, _MAX_LAYERS))
     # Read each sequence in both directions (a language model never does: it would see
@@ -117,10 +125,13 @@ class ModelOptions:
         default=Per("task", {"lm": False}, otherwise=True),
     )
     # Dropout probability on the embeddings, between layers and before the output layer.
-    dropout: float = option(
-        0.25, "dropout on embeddings, between layers and before the output", check=_probability,
+    dropout: float | None = option(
+        None,
+        "dropout on embeddings, between layers and before the output" + from_data("0.25"),
+        check=_probability,
         metavar="P",
-    )  # fmt: skip
+        default=_DROPOUT,
+    )
     # Classifier: how the per-step outputs become one vector.
     pooling: str = option(
         "max", "how step outputs become one vector", choices=POOLINGS, tasks=("classify",)
@@ -153,12 +164,13 @@ class ModelOptions:
     # Word dropout: while training, each real word id becomes <unk> with this
     # probability, so the <unk> embedding is learned and the model leans on context and
     # characters for rare words (Iyyer et al. 2015; Lample et al. 2016 replace singletons).
-    word_dropout: float = option(
-        0.0,
+    word_dropout: float | None = option(
+        None,
         "while training, replace each word by <unk> with probability P, so rare and unseen "
-        "words are read from characters and context",
+        "words are read from characters and context" + from_data("0"),
         check=_probability,
         metavar="P",
+        default=0.0,
     )
 
     def options(self) -> dict[str, Any]:
@@ -170,8 +182,9 @@ class ModelOptions:
 class ModelConfig(ModelOptions):
     """Complete description of a network: its :class:`ModelOptions` and its sizes.
 
-    ``bidirectional`` None means True, ``char_features`` None means "none" and
-    ``embedding_dim`` None means 100 here (a training config resolves them per task,
+    ``bidirectional`` None means True, ``char_features`` None means "none",
+    ``embedding_dim`` None means 100, and ``hidden``, ``dropout``, ``word_dropout`` None
+    their fixed defaults (128, 0.25, 0) here (a training config resolves them per task,
     and the embedding size from the ``embeddings`` file, before a network is built).
     """
 
@@ -192,6 +205,12 @@ class ModelConfig(ModelOptions):
             self.char_features = "none"
         if self.embedding_dim is None:
             self.embedding_dim = _EMBEDDING_DIM
+        if self.hidden is None:
+            self.hidden = _HIDDEN
+        if self.dropout is None:
+            self.dropout = _DROPOUT
+        if self.word_dropout is None:
+            self.word_dropout = 0.0
         self.validate()
 
     @classmethod

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rnnseq.models import ModelConfig
     from rnnseq.preprocess import SchemeMap, Vocabularies
     from rnnseq.task_model import Objective, TaskModel
+    from rnnseq.training.auto_defaults import DataSummary
     from rnnseq.training.config import TrainConfig
 
 __all__ = ["Task", "RunData"]
@@ -101,6 +102,11 @@ class Task:
                       config: TrainConfig) -> Any:  # fmt: skip
         """A labelled file to evaluate a model trained with ``config`` on."""
         raise NotImplementedError
+
+    def data_summary(self, train: Any, *, has_dev: bool) -> DataSummary | None:
+        """What the training defaults chosen from the data depend on
+        (:mod:`rnnseq.training.auto_defaults`), or None: this task's defaults are fixed."""
+        return None
 
     def schemes(self, train: Any, cfg: TrainConfig) -> SchemeMap:
         """How labels are rewritten for learning (span tag schemes; none by default)."""

@@ -118,6 +118,7 @@ class ExamplesTask(Task):
             rank=rank,
             world_size=world_size,
             pool_batches=cfg.training.bucket_pool,
+            max_tokens=cfg.training.batch_tokens or None,
         )
 
     def batch(self, data: RunData, item) -> Any:

@@ -42,6 +42,11 @@ class TagTask(ExamplesTask):
     def labels_of(self, example) -> list[str]:
         return example.tags
 
+    def data_summary(self, train, *, has_dev: bool):
+        from rnnseq.training.auto_defaults import summarize_tags
+
+        return summarize_tags(((e.tokens, e.tags) for e in train), has_dev=has_dev)
+
     def schemes(self, train, cfg) -> SchemeMap:
         return SchemeMap.choose(train, cfg.data.tag_scheme)
 

@@ -14,19 +14,26 @@ is also built from flat keyword arguments, as the command line and
 ``rnnseq.train(epochs=5, hidden=64, ...)`` give them:
 
     >>> cfg = TrainConfig(task="tag", train="train.conllu", out="runs/pos", hidden=64)
-    >>> cfg.model.hidden, cfg.training.epochs
-    (64, 10)
-    >>> cfg.resolved().model.char_features     # the tagger's default
-    'cnn'
+    >>> cfg.model.hidden, cfg.training.epochs    # epochs not given
+    (64, None)
+    >>> cfg.resolved().model.char_features, cfg.resolved().training.epochs   # task defaults
+    ('cnn', 10)
+    >>> span = DataSummary(examples=1000, tokens=14000, labels=9, tag_scheme="IOB1")
+    >>> r = cfg.resolved(span)                  # defaults chosen from the training data
+    >>> r.objective.loss, r.model.hidden, r.training.epochs
+    ('crf', 64, 100)
+    >>> r.chosen.description  # doctest: +ELLIPSIS
+    'defaults for span tags (IOB1 found, 1,000 sentences): --loss crf ...; set any of them...'
     >>> TrainConfig(task="classify", train="t.tsv", out="m", time_reduction="mean").resolved()
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     rnnseq.options.OptionError: time_reduction does not apply to task='classify' (only ...)
 
-A field left at ``None`` takes its task's default in :meth:`TrainConfig.resolved`, so a
-saved run records concrete values; an option that does not apply to the task is
-refused unless it is at its default there.
+A field left at ``None`` takes its task's default in :meth:`TrainConfig.resolved` (for
+the options of :data:`~rnnseq.training.auto_defaults.FROM_DATA`, given a summary of the
+training data, the value chosen from it), so a saved run records concrete values; an
+option that does not apply to the task is refused unless it is at its default there.
 """
 
 from __future__ import annotations
@@ -55,6 +62,15 @@ from rnnseq.options import (
     spec_of,
 )
 from rnnseq.tasks import TASK_NAMES, describe, get_task
+from rnnseq.training.auto_defaults import (
+    FROM_DATA,
+    HELP,
+    AutoDefaults,
+    DataSummary,
+    choose_defaults,
+    describe_choice,
+    from_data,
+)
 
 __all__ = [
     "DataOptions",
@@ -133,13 +149,16 @@ class DataOptions:
         tasks=("lm",),
     )
     # Lowercase words before the vocabulary lookup (characters keep their case).
-    lowercase: bool = option(
-        False, "lowercase words (characters keep their case)", tasks=("classify", "tag")
+    lowercase: bool | None = option(
+        None,
+        "lowercase words (characters keep their case)" + from_data("no"),
+        tasks=("classify", "tag"),
+        default=False,
     )
     # Words seen fewer times in training become <unk>.
     min_freq: int | None = option(
         None,
-        "words seen fewer than N times become <unk>",
+        "words seen fewer than N times become <unk>" + from_data("2; lm 1"),
         check=integer(1),
         default=Per("task", {"lm": 1}, otherwise=2),
     )
@@ -174,11 +193,13 @@ class DataOptions:
     )
     # Span tags (IOB1/IOB2/IOBES) are learned in this scheme ("keep": as written);
     # predictions are written in the file's own scheme.
-    tag_scheme: str = option(
-        "iobes",
-        "learn span tags (IOB1/IOB2/IOBES) in this scheme; output keeps the file's scheme",
+    tag_scheme: str | None = option(
+        None,
+        "learn span tags (IOB1/IOB2/IOBES) in this scheme; output keeps the file's scheme"
+        + from_data("iobes"),
         choices=("keep", "iob2", "iobes"),
         tasks=("tag",),
+        default="iobes",
     )
     # Where a language model's texts are kept encoded (token files; docs/TOKEN_FILES.md).
     # None: $RNNSEQ_CACHE_DIR, else ~/.cache/rnnseq/tokens.
@@ -199,15 +220,34 @@ class TrainingOptions:
     optimizer: str = option("adam", "optimizer", choices=("adam", "sgd"))
     lr: float | None = option(
         None,
-        "learning rate",
+        "learning rate" + from_data("0.001 for adam, 1 for sgd"),
         check=number(0.0, low_open=True),
         metavar="LR",
         default=Per("optimizer", {"adam": 1e-3, "sgd": 1.0}),
     )
     weight_decay: float = option(0.0, "L2 weight decay", check=number(0.0), metavar="W")
-    epochs: int = option(10, "passes over the training data", check=integer(1), session=True)
-    batch_size: int = option(
-        32, "sequences per batch; lm: parallel rows of the text", check=integer(1)
+    epochs: int | None = option(
+        None,
+        "passes over the training data" + from_data("10"),
+        check=integer(1),
+        session=True,
+        default=10,
+    )
+    batch_size: int | None = option(
+        None,
+        "sequences per batch; lm: parallel rows of the text" + from_data("32"),
+        check=integer(1),
+        default=32,
+    )
+    # classify/tag: cut the sorted pools by padded tokens instead of by sequences, so
+    # every step sees about the same number of tokens (docs/DEFAULTS.md, "Bucketing").
+    batch_tokens: int = option(
+        0,
+        "cut batches by size: at most N padded tokens each (sequences x longest), "
+        "whatever their length; --batch-size then sets only the pool size; 0 = batches of "
+        "--batch-size sequences",
+        check=integer(0),
+        tasks=("classify", "tag"),
     )
     # classify/tag: batches are cut from pools of this many batches sorted by length.
     bucket_pool: int = option(
@@ -235,11 +275,12 @@ class TrainingOptions:
         check=integer(0),
         metavar="EPOCH",
     )
-    patience: int = option(
-        3,
-        "stop after N epochs without a better dev score (0 = never)",
+    patience: int | None = option(
+        None,
+        "stop after N epochs without a better dev score (0 = never)" + from_data("3"),
         check=integer(0),
         session=True,
+        default=3,
     )
     max_steps: int | None = option(
         None, "stop after N optimizer steps", check=integer(1), session=True
@@ -297,6 +338,7 @@ for _section, (_cls, _) in SECTIONS.items():
 
 
 _FIELDS = {f.name: f for cls, _ in SECTIONS.values() for f in dataclasses.fields(cls)}
+_ALL_FIELDS = {**{f.name: f for f in dataclasses.fields(RunFiles)}, **_FIELDS}
 
 
 class TrainConfig:
@@ -326,6 +368,8 @@ class TrainConfig:
         **options: Any,
     ):
         self.task, self.train, self.out, self.dev = task, train, out, dev
+        # What resolved() chose from the data (None: nothing, or not resolved from data).
+        self.chosen: AutoDefaults | None = None
         given = {"data": data, "model": model, "objective": objective, "training": training}
         for name, (cls, _) in SECTIONS.items():
             section = given[name]
@@ -394,8 +438,14 @@ class TrainConfig:
 
     # -------------------------------------------------------------- defaults
 
-    def resolved(self) -> TrainConfig:
+    def resolved(self, data: DataSummary | None = None) -> TrainConfig:
         """A copy with every task default filled in, validated.
+
+        ``data`` summarises the training data (:meth:`rnnseq.tasks.base.Task.data_summary`;
+        None where the task has no data-driven defaults, or before the data is read): the
+        options of :data:`~rnnseq.training.auto_defaults.FROM_DATA` the user left unset
+        (None) then take the values chosen for it, recorded with the line that says so
+        in the copy's ``chosen``; the other unset options take their fixed defaults.
 
         Raises:
             OptionError: an impossible value, or an option given for a task it does
@@ -410,6 +460,9 @@ class TrainConfig:
             # The file decides; a value given by the user is checked against the vectors
             # when they are read (rnnseq.tasks.word_vectors).
             c.model.embedding_dim = word_vector_dim(c.model.embeddings)
+        if data is not None:
+            c.chosen = c._choose(data)
+            c.set(**c.chosen.options)
         values = c.options()
         for section in SECTIONS:
             part = getattr(c, section)
@@ -420,6 +473,28 @@ class TrainConfig:
                     values[f.name] = value
         c.validate()
         return c
+
+    def _choose(self, data: DataSummary) -> AutoDefaults:
+        """The data's defaults for the options left unset, less any that an option the
+        user set cannot go with (a chosen ``loss='crf'`` beside ``label_smoothing=0.1``,
+        which needs ``loss='ce'``: the option's ``requires`` says so)."""
+        given = {k: v for k, v in self.options().items() if v is not None}
+        auto = choose_defaults(data, given)
+        kept = {k: v for k, v in auto.options.items() if not self._excluded(k, v, given)}
+        if kept == auto.options:
+            return auto
+        return AutoDefaults(kept, describe_choice(data, kept))
+
+    def _excluded(self, name: str, value: Any, given: dict[str, Any]) -> bool:
+        """Whether an option set away from its default needs ``name`` to be another value."""
+        for f in _ALL_FIELDS.values():
+            spec = spec_of(f)
+            allowed = spec.requires.get(name)
+            if allowed is None or value in allowed or given.get(f.name) is None:
+                continue
+            if given[f.name] != default_value(spec, f.default, self.task, given):
+                return True
+        return False
 
     def at_task_defaults(self) -> TrainConfig:
         """A copy where every option that does not apply to the task holds the task's
@@ -491,13 +566,18 @@ def resumed_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
     """The config of a resumed run: the saved run's options, with this session's
     (those declared ``session=True``) taken from ``given``.
 
+    An option whose default comes from the data (``FROM_DATA``) and that ``given``
+    leaves unset keeps the saved run's value: the data chose it once, for the run.
+
     Raises:
         OptionError: another option of ``given`` differs from the saved run's, naming
             each one (a resumed run continues the same computation).
     """
     before = saved.resolved()
-    now = given.resolved()
-    old, new = before.options(), now.options()
+    old = before.options()
+    unset = {n: old[n] for n in FROM_DATA if given.options()[n] is None}
+    now = copy.deepcopy(given).set(**unset).resolved()
+    new = now.options()
     changed = [name for name in new if name not in _SESSION and new[name] != old[name]]
     if changed:
         free = [n for n in _SESSION if n not in ("out", "resume", "overwrite")]
@@ -518,6 +598,7 @@ def resumed_config(given: TrainConfig, saved: TrainConfig) -> TrainConfig:
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``rnnseq train``, generated from the sections' fields, by group."""
+    parser.epilog = HELP if parser.epilog is None else f"{parser.epilog}\n\n{HELP}"
     data = parser.add_argument_group("data")
     add_arguments(data, RunFiles)
     add_arguments(data, DataOptions)

@@ -50,7 +50,7 @@ from rnnseq.training.config import TrainConfig, option_applies, resumed_config
 from rnnseq.training.folder import RunFolder, check_writable, remove_leftovers
 from rnnseq.training.optim import LearningRateSchedule, make_optimizer
 from rnnseq.training.progress import EpochProgress
-from rnnseq.training.setup import read_run_data
+from rnnseq.training.setup import prepare_run_data, read_run_data, read_run_files
 from rnnseq.training.step import (
     NumericalError,
     OutOfMemory,
@@ -83,7 +83,7 @@ def train(config: TrainConfig) -> TrainResult:
         NumericalError: the loss or gradient became NaN/inf; the folder keeps the
             last good checkpoint.
     """
-    cfg = config.resolved()
+    cfg = config.resolved()  # checked before anything is read; the data may choose more
     if cfg.training.device == "cuda" and not torch.cuda.is_available():
         raise OptionError("{0} was asked for, but torch sees no CUDA GPU", ("device", "cuda"))
     ctx = distributed.setup(resolve_device(cfg.training.device))
@@ -93,22 +93,23 @@ def train(config: TrainConfig) -> TrainResult:
         with quiet:
             if not ctx.is_main:
                 warnings.simplefilter("ignore")
-            return _Run(cfg, ctx).run()
+            return _Run(config, cfg, ctx).run()
     finally:
         distributed.teardown(ctx)
 
 
 class _Run:
-    def __init__(self, cfg: TrainConfig, ctx: distributed.Context):
+    def __init__(self, given: TrainConfig, cfg: TrainConfig, ctx: distributed.Context):
+        """``given``: the options as the user gave them; ``cfg``: resolved without the data."""
         self.device, self.ctx = ctx.device, ctx
         self.task = get_task(cfg.task)
         if cfg.training.threads:
             torch.set_num_threads(cfg.training.threads)
         self.out = Path(cfg.out)
         if cfg.training.resume:
-            cfg, model, resumed = self._load_run(cfg)
+            cfg, model, resumed = self._load_run(given)
         else:
-            model, resumed = self._new_run(cfg), None
+            (cfg, model), resumed = self._new_run(given, cfg), None
         self.cfg = cfg
         if self.data.dev is None:
             warnings.warn(_no_dev_warning(cfg), stacklevel=3)
@@ -141,11 +142,16 @@ class _Run:
             if resumed.lm_states is not None:
                 self.lm_state = _to_device(resumed.lm_states[ctx.rank], self.device)
 
-    def _new_run(self, cfg: TrainConfig) -> TaskModel:
-        """Read the data, build vocabularies and a freshly initialised model."""
+    def _new_run(self, given: TrainConfig, cfg: TrainConfig) -> tuple[TrainConfig, TaskModel]:
+        """Read the data, choose the defaults it decides (:mod:`.auto_defaults`), build
+        vocabularies and a freshly initialised model; the run's config and the model."""
         if self.out.exists() and not cfg.training.overwrite:
             raise FolderExistsError(self.out)
-        self.data = read_run_data(cfg)
+        train, dev, dev_name = read_run_files(cfg)
+        summary = self.task.data_summary(train, has_dev=dev is not None)
+        if summary is not None:
+            cfg = given.resolved(summary)
+        self.data = prepare_run_data(cfg, train, dev, dev_name)
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
         vocabs = self.data.vocabs
@@ -153,15 +159,15 @@ class _Run:
             network_config(self.meta, vocabs), self.meta, vocabs, bf16=cfg.training.bf16
         )
         self.task.initialise(model, self.data)  # pretrained word vectors, if any
-        return model
+        return cfg, model
 
-    def _load_run(self, cfg: TrainConfig):
+    def _load_run(self, given: TrainConfig):
         """The saved run's options, model (at its last checkpoint) and resume state;
         the data read with the saved vocabularies."""
         if self.ctx.is_main:
             remove_leftovers(self.out)  # a killed run's half-written files
         loaded = load_model_folder(self.out, "cpu")
-        cfg = resumed_config(cfg, loaded.meta.config)
+        cfg = resumed_config(given, loaded.meta.config)
         resumed = load_resume(self.out / FILES["resume"])
         if resumed.progress.world_size != self.ctx.world_size:
             raise ModelFolderError(
@@ -193,6 +199,9 @@ class _Run:
 
     def run(self) -> TrainResult:
         p = self.progress
+        chosen = self.cfg.chosen
+        if chosen is not None and chosen.options:  # one line: what the data chose, and why
+            self._log(chosen.description)
         try:
             while not self._done():
                 self._epoch()

@@ -17,7 +17,14 @@ from rnnseq.tasks import get_task
 from rnnseq.tasks.base import RunData
 from rnnseq.training.config import TrainConfig
 
-__all__ = ["RunData", "read_run_data", "check_fits", "available_memory"]
+__all__ = [
+    "RunData",
+    "read_run_data",
+    "read_run_files",
+    "prepare_run_data",
+    "check_fits",
+    "available_memory",
+]
 
 
 def read_run_data(
@@ -30,6 +37,17 @@ def read_run_data(
     Raises:
         DataError: a file whose data would not fit in the memory available (checked
             before reading it), or bad data.
+    """
+    train, dev, dev_name = read_run_files(cfg)
+    return prepare_run_data(cfg, train, dev, dev_name, vocabs, schemes)
+
+
+def read_run_files(cfg: TrainConfig) -> tuple:
+    """``(train, dev, dev_name)`` as the task reads them: --train and --dev, or the end
+    of --train held out as dev (``dev`` None when there is neither).
+
+    Raises:
+        DataError: as :func:`read_run_data`.
     """
     task = get_task(cfg.task)
     streamed = task.stream_run_data(cfg, vocabs, schemes)  # lm: token files
@@ -51,6 +69,19 @@ def read_run_data(
             )
         train, dev = train[:cut], train[cut:]
         dev_name = f"{cfg.train} (last {holdout:.0%})"
+    return train, dev, dev_name
+
+
+def prepare_run_data(
+    cfg: TrainConfig,
+    train,
+    dev,
+    dev_name: str | None,
+    vocabs: Vocabularies | None = None,
+    schemes: SchemeMap | None = None,
+) -> RunData:
+    """The run's data from what :func:`read_run_files` read, as :func:`read_run_data`."""
+    task = get_task(cfg.task)
     if schemes is None:
         schemes = task.schemes(train, cfg)
     return task.prepare(train, dev, dev_name, cfg, vocabs, schemes)

@@ -34,22 +34,31 @@ def epoch_batches(
     rank: int = 0,
     world_size: int = 1,
     pool_batches: int = 100,
+    max_tokens: int | None = None,
 ) -> list[list[int]]:
     """This process's batches of one epoch, as lists of example indices, in order;
-    ``pool_batches`` as in :func:`rnnseq.data.bucket_batches` (1 = random batches).
+    ``pool_batches`` (1 = random batches) and ``max_tokens`` (batches cut by padded
+    tokens, ``--batch-tokens``) as in :func:`rnnseq.data.bucket_batches`.
 
     Raises:
         ValueError: fewer batches than processes (some would have nothing to do).
     """
     order = bucket_batches(
-        lengths, batch_size, shuffle=True, seed=seed, epoch=epoch, pool_batches=pool_batches
+        lengths,
+        batch_size,
+        shuffle=True,
+        seed=seed,
+        epoch=epoch,
+        pool_batches=pool_batches,
+        max_tokens=max_tokens,
     )
     if len(order) < world_size:
+        size = ("batch_size", batch_size) if max_tokens is None else ("batch_tokens", max_tokens)
         raise OptionError(
             f"{{0}} makes {len(order)} batch(es) of the training data, fewer than the "
             f"{world_size} processes; use a smaller {{1}}",
-            ("batch_size", batch_size),
-            "batch_size",
+            size,
+            size[0],
         )
     return shard_batches(order, rank, world_size)
 
