@@ -147,11 +147,15 @@ class _Run:
         vocabularies and a freshly initialised model; the run's config and the model."""
         if self.out.exists() and not cfg.training.overwrite:
             raise FolderExistsError(self.out)
-        train, dev, dev_name = read_run_files(cfg)
-        summary = self.task.data_summary(train, has_dev=dev is not None)
-        if summary is not None:
-            cfg = given.resolved(summary)
-        self.data = prepare_run_data(cfg, train, dev, dev_name)
+        streamed = self.task.stream_run_data(cfg, None, None)  # lm: token files
+        if streamed is not None:
+            self.data = streamed
+        else:
+            train, dev, dev_name = read_run_files(cfg)
+            summary = self.task.data_summary(train, has_dev=dev is not None)
+            if summary is not None:
+                cfg = given.resolved(summary)
+            self.data = prepare_run_data(cfg, train, dev, dev_name)
         self.meta = FolderMeta(task=self.task, config=cfg, schemes=self.data.schemes)
         torch.manual_seed(cfg.training.seed)  # the same initial weights on every process
         vocabs = self.data.vocabs

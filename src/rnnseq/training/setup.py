@@ -38,21 +38,22 @@ def read_run_data(
         DataError: a file whose data would not fit in the memory available (checked
             before reading it), or bad data.
     """
+    streamed = get_task(cfg.task).stream_run_data(cfg, vocabs, schemes)  # lm: token files
+    if streamed is not None:
+        return streamed
     train, dev, dev_name = read_run_files(cfg)
     return prepare_run_data(cfg, train, dev, dev_name, vocabs, schemes)
 
 
 def read_run_files(cfg: TrainConfig) -> tuple:
     """``(train, dev, dev_name)`` as the task reads them: --train and --dev, or the end
-    of --train held out as dev (``dev`` None when there is neither).
+    of --train held out as dev (``dev`` None when there is neither). Not for a task
+    that streams its data (:meth:`Task.stream_run_data`).
 
     Raises:
         DataError: as :func:`read_run_data`.
     """
     task = get_task(cfg.task)
-    streamed = task.stream_run_data(cfg, vocabs, schemes)  # lm: token files
-    if streamed is not None:
-        return streamed
     for path in (cfg.train, cfg.dev):
         if path is not None:
             check_fits(task, path, cfg)
