@@ -50,6 +50,7 @@ __all__ = [
     "integer",
     "number",
     "check_section",
+    "check_value",
     "default_value",
     "applies",
     "add_arguments",
@@ -276,6 +277,22 @@ def applies(spec: Spec, task: str) -> bool:
     return spec.tasks is None or task in spec.tasks
 
 
+def check_value(f: dataclasses.Field, spec: Spec, value: Any) -> None:
+    """The checks every set option passes whatever its task: one of its choices, a real
+    bool for a bool field, and its own ``check``.
+
+    Raises:
+        OptionError: naming the field.
+    """
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(str(c) for c in spec.choices)
+        raise OptionError(f"{{0}} must be one of {allowed}, got {quoted(value)}", f.name)
+    if _base_type(f.type) is bool and not isinstance(value, bool):
+        raise OptionError(f"{{0}} must be true or false, got {quoted(value)}", f.name)
+    if spec.check is not None:
+        spec.check(f.name, value)
+
+
 def check_section(section: Any, task: str, others: Mapping[str, Any]) -> None:
     """Check every field of ``section`` (a dataclass instance) for ``task``.
 
@@ -303,13 +320,7 @@ def check_section(section: Any, task: str, others: Mapping[str, Any]) -> None:
                     ("task", task),
                 )
             continue
-        if spec.choices is not None and value not in spec.choices:
-            allowed = ", ".join(str(c) for c in spec.choices)
-            raise OptionError(f"{{0}} must be one of {allowed}, got {quoted(value)}", f.name)
-        if _base_type(f.type) is bool and not isinstance(value, bool):
-            raise OptionError(f"{{0}} must be true or false, got {quoted(value)}", f.name)
-        if spec.check is not None:
-            spec.check(f.name, value)
+        check_value(f, spec, value)
         only = spec.choice_tasks.get(value) if _hashable(value) else None
         if only is not None and task not in only:
             raise OptionError(

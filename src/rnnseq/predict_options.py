@@ -32,6 +32,7 @@ from rnnseq.options import (
     Per,
     add_arguments,
     applies,
+    check_value,
     default_value,
     integer,
     number,
@@ -353,13 +354,7 @@ def check_values(sections) -> None:
                 if spec.required:
                     raise OptionError("{0} is required", f.name)
                 continue
-            if spec.choices is not None and value not in spec.choices:
-                allowed = ", ".join(str(c) for c in spec.choices)
-                raise OptionError(f"{{0}} must be one of {allowed}, got {value!r}", f.name)
-            if _base_type(f.type) is bool and not isinstance(value, bool):
-                raise OptionError(f"{{0}} must be true or false, got {value!r}", f.name)
-            if spec.check is not None:
-                spec.check(f.name, value)
+            check_value(f, spec, value)
 
 
 def check_for_task(sections, task: str) -> None:
@@ -391,11 +386,6 @@ def check_for_task(sections, task: str) -> None:
                 raise OptionError(
                     f"{{0}} needs a model of task {_either(only)}, not {task}", (f.name, value)
                 )
-
-
-def _base_type(annotation: Any) -> type | None:
-    text = str(annotation).replace(" ", "")
-    return bool if text == "bool" or text.startswith("bool|") else None
 
 
 def _either(names) -> str:
