@@ -17,10 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-from conllu.exceptions import ParseException
-from conllu.parser import parse_id_value
-
-from rnnseq.data.conllu_reader import _ALIASES, _field_names
+from rnnseq.data.conllu_reader import _ALIASES, _field_names, line_id
 from rnnseq.data.errors import DataError
 
 __all__ = ["fill_conllu"]
@@ -94,17 +91,7 @@ def _word(body: str, n_fields: int, name: str, number: int) -> list[str] | None:
     if not body.strip() or body.startswith("#"):
         return None
     parts = body.split("\t")
-    if len(parts) != n_fields:
-        raise DataError(name, number, f"expected {n_fields} tab-separated fields, got {len(parts)}")
-    try:
-        word_id = parse_id_value(parts[0])
-    except ParseException:
-        word_id = None
-    if word_id is None:
-        raise DataError(
-            name, number, f"expected an ID such as 3, a range 3-4 or an empty node 3.1, got "
-            f"{parts[0]!r}"
-        )  # fmt: skip
+    word_id = line_id(parts, n_fields, name, number)
     return None if isinstance(word_id, tuple) else parts
 
 

@@ -95,20 +95,7 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
         if line.startswith("#"):
             continue
         parts = line.split("\t")
-        if len(parts) != n_fields:
-            raise DataError(
-                name, number, f"expected {n_fields} tab-separated fields, got {len(parts)}"
-            )
-        try:
-            word_id = parse_id_value(parts[0])
-        except ParseException:
-            word_id = None
-        if word_id is None:
-            raise DataError(
-                name,
-                number,
-                f"expected an ID such as 3, a range 3-4 or an empty node 3.1, got {parts[0]!r}",
-            )
+        word_id = line_id(parts, n_fields, name, number)
         if isinstance(word_id, tuple):  # multiword-token range or empty node
             continue
         if word_id != expected_id:
@@ -145,3 +132,25 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
             "score; choose another field (column)",
         )
     return sentences
+
+
+def line_id(parts: list[str], n_fields: int, name: str, number: int):
+    """The ID of a token line split into its tab-separated ``parts``: an int, or a
+    tuple for a multiword-token range or an empty node (conllu's ``parse_id_value``).
+
+    Raises:
+        DataError: not ``n_fields`` fields, or an ID that is none of those.
+    """
+    if len(parts) != n_fields:
+        raise DataError(name, number, f"expected {n_fields} tab-separated fields, got {len(parts)}")
+    try:
+        word_id = parse_id_value(parts[0])
+    except ParseException:
+        word_id = None
+    if word_id is None:
+        raise DataError(
+            name,
+            number,
+            f"expected an ID such as 3, a range 3-4 or an empty node 3.1, got {parts[0]!r}",
+        )
+    return word_id
