@@ -134,6 +134,14 @@ def wrap(model: torch.nn.Module, ctx: Context) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=ids, forward_sync_buffers=False)
 
 
+def wait_for_all(ctx: Context) -> None:
+    """A barrier after a run that ended well on this process: every rank has finished
+    its collectives before any destroys the group (a gloo rank torn down while its peer
+    still sent was seen to abort with "terminate called without an active exception")."""
+    if ctx.distributed and dist.is_initialized():
+        dist.barrier()
+
+
 def teardown(ctx: Context) -> None:
     """Leave the process group (after the last collective)."""
     if ctx.owns_group and dist.is_initialized():

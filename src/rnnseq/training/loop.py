@@ -93,7 +93,9 @@ def train(config: TrainConfig) -> TrainResult:
         with quiet:
             if not ctx.is_main:
                 warnings.simplefilter("ignore")
-            return _Run(config, cfg, ctx).run()
+            result = _Run(config, cfg, ctx).run()
+        distributed.wait_for_all(ctx)  # no rank leaves the group while another still talks
+        return result
     finally:
         distributed.teardown(ctx)
 
