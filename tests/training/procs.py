@@ -66,6 +66,29 @@ def run_ranks(argv: list[str], world_size: int, *, timeout: float = 240, cwd=Non
     return wait_ranks(start_ranks(argv, world_size, cwd=cwd), timeout=timeout)
 
 
+def run_nodes(target: list[str], rdzv_id: str, *, nnodes: int = 2, timeout: float = 300) -> list:
+    """Run ``target`` (what follows torchrun's options: a script and its arguments, or
+    ``-m module ...``) as ``nnodes`` torchrun "machines" of one process each, meeting by
+    c10d rendezvous on the loopback; returns [(returncode, output)] per node."""
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", str(nnodes), "--nproc-per-node", "1",
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
+        "--rdzv-id", rdzv_id, "--local-addr", "127.0.0.1",
+        "--max-restarts", "0", "--monitor-interval", "0.5",
+        *target,
+    ]  # fmt: skip
+    node_env = env(GLOO_SOCKET_IFNAME="lo", TORCHELASTIC_ERROR_FILE="")
+    nodes = [
+        subprocess.Popen(
+            argv, env=node_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(nnodes)
+    ]
+    return wait_ranks(nodes, timeout=timeout)
+
+
 def wait_ranks(procs: list[subprocess.Popen], *, timeout: float = 240) -> list:
     """Wait for every process (killing all of them past ``timeout`` seconds)."""
     results = []

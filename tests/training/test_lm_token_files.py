@@ -12,7 +12,7 @@ import time
 
 import pytest
 import torch
-from procs import env, free_port
+from procs import env, run_nodes
 from runs import assert_same_run
 
 from conftest import train_argv
@@ -95,28 +95,8 @@ def test_a_run_killed_mid_epoch_resumes_bit_identically_from_the_same_token_file
     assert list(cache.glob("*.tokens")) == [entry]
 
 
-def _node(port: int, argv: list[str]) -> subprocess.Popen:
-    torchrun = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nnodes", "2", "--nproc-per-node", "1",
-        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}",
-        "--rdzv-id", "lm-token-files", "--local-addr", "127.0.0.1",
-        "--max-restarts", "0", "--monitor-interval", "0.5",
-        "-m", "rnnseq", *argv,
-    ]  # fmt: skip
-    return subprocess.Popen(
-        torchrun,
-        env=env(GLOO_SOCKET_IFNAME="lo", TORCHELASTIC_ERROR_FILE=""),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 @pytest.mark.slow
-def test_two_torchrun_nodes_train_through_the_cli_like_one_process_on_the_union(
-    data, tmp_path
-):
+def test_two_torchrun_nodes_train_through_the_cli_like_one_process_on_the_union(data, tmp_path):
     """Two machines (--nnodes 2), 4 rows each, with one shared token-file folder: the
     first to arrive encodes, the other maps; the model equals one process of 8 rows."""
     cache = tmp_path / "shared-cache"
@@ -125,18 +105,8 @@ def test_two_torchrun_nodes_train_through_the_cli_like_one_process_on_the_union(
     nodes_out, one_out = tmp_path / "nodes", tmp_path / "one"
     argv = train_argv("lm", data, nodes_out, *common)
     argv[argv.index("--batch-size") + 1] = "4"
-    port = free_port()
-    nodes = [_node(port, argv) for _ in range(2)]
-    outputs = []
-    try:
-        for node in nodes:
-            outputs.append(node.communicate(timeout=600)[0])
-    finally:
-        for node in nodes:
-            if node.poll() is None:
-                node.kill()
-    for node, output in zip(nodes, outputs, strict=True):
-        assert node.returncode == 0, output
+    for returncode, output in run_nodes(["-m", "rnnseq", *argv], "lm-token-files", timeout=600):
+        assert returncode == 0, output
     assert len(list(cache.glob("*.tokens"))) == 1
 
     argv = train_argv("lm", data, one_out, *common)

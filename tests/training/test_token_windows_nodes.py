@@ -5,13 +5,11 @@ result equals one process on the union of the rows, to 1e-6."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from procs import env, free_port
+from procs import run_nodes
 from safetensors import safe_open
 from token_windows_worker import BPTT, ROWS, build, train
 
@@ -22,24 +20,6 @@ from rnnseq.training.distributed import Context
 WORKER = Path(__file__).with_name("token_windows_worker.py")
 
 
-def _node(rank_port: int, out: Path, corpus: Path, cache: Path) -> subprocess.Popen:
-    argv = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nnodes", "2", "--nproc-per-node", "1",
-        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{rank_port}",
-        "--rdzv-id", "token-windows-test", "--local-addr", "127.0.0.1",
-        "--max-restarts", "0", "--monitor-interval", "0.5",
-        str(WORKER), str(out), str(corpus), str(cache),
-    ]  # fmt: skip
-    return subprocess.Popen(
-        argv,
-        env=env(GLOO_SOCKET_IFNAME="lo", TORCHELASTIC_ERROR_FILE=""),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 @pytest.mark.skipif(not Path("/sys/class/net/lo").exists(), reason="needs the loopback device")
 def test_two_nodes_on_one_token_file_train_like_one_process_on_the_union(tmp_path):
     corpus = tmp_path / "corpus.txt"
@@ -48,18 +28,9 @@ def test_two_nodes_on_one_token_file_train_like_one_process_on_the_union(tmp_pat
         encoding="utf-8",
     )
     cache = tmp_path / "cache"  # shared by both nodes, as on a shared file system
-    port = free_port()
-    nodes = [_node(port, tmp_path, corpus, cache) for _ in range(2)]
-    outputs = []
-    try:
-        for node in nodes:
-            outputs.append(node.communicate(timeout=300)[0])
-    finally:
-        for node in nodes:
-            if node.poll() is None:
-                node.kill()
-    for node, output in zip(nodes, outputs, strict=True):
-        assert node.returncode == 0, output
+    target = [str(WORKER), str(tmp_path), str(corpus), str(cache)]
+    for returncode, output in run_nodes(target, "token-windows-test"):
+        assert returncode == 0, output
 
     tokens = token_file(corpus, unit="char", cache_dir=cache, progress=False)
     model = build(len(tokens.vocab))
