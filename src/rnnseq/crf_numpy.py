@@ -23,7 +23,8 @@ Marginals by forward-backward, sum-product in log space::
 
 Viterbi runs in float32, in the order :func:`rnnseq.crf.viterbi_decode` adds, so that
 the two choose the same path from the same scores; the marginals run in float64 (the
-PyTorch path takes them as ∂ log Z / ∂ e in float32; the two agree to about 1e-6).
+PyTorch path takes them as ∂ log Z / ∂ e in float32, whose rounding grows with the
+length and the scale of the scores: tests/test_crf_numpy.py bounds the difference).
 A batch of rows with ``lengths`` (N,) is decoded at once; steps at or after a row's
 length are padding and never read.
 """
@@ -71,10 +72,11 @@ def marginals(emissions: np.ndarray, lengths: np.ndarray, start, transitions, en
 
     Shape: emissions (N, T, C), lengths (N,) each >= 1 -> (N, T, C) float64.
     """
-    emit = np.asarray(emissions, dtype=np.float64)
-    start, trans, end = (np.asarray(x, dtype=np.float64) for x in (start, transitions, end))
-    n, t_max, c = emit.shape
+    n, t_max, c = np.shape(emissions)
     lengths = np.asarray(lengths, dtype=np.int64)  # (N,)
+    real = np.arange(t_max)[None, :] < lengths[:, None]  # (N, T)
+    emit = np.where(real[:, :, None], np.asarray(emissions, dtype=np.float64), 0.0)
+    start, trans, end = (np.asarray(x, dtype=np.float64) for x in (start, transitions, end))
     alpha = np.empty((n, t_max, c))  # (N, T, C)
     alpha[:, 0] = start + emit[:, 0]
     for t in range(1, t_max):
@@ -87,7 +89,6 @@ def marginals(emissions: np.ndarray, lengths: np.ndarray, start, transitions, en
     last = alpha[np.arange(n), lengths - 1]  # (N, C): α at each row's last step
     log_z = _logsumexp(last + end, axis=1)  # (N,)
     p = np.exp(alpha + beta - log_z[:, None, None])  # (N, T, C)
-    real = np.arange(t_max)[None, :] < lengths[:, None]  # (N, T)
     return np.where(real[:, :, None], np.clip(p, 0.0, 1.0), 0.0)
 
 
