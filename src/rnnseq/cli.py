@@ -135,7 +135,9 @@ _DESCRIPTIONS = {
         "result. Tag input is raw text, tokenized by the built-in UD/PTB tokenizer "
         "(--pretokenized: split on whitespace only); with --format, FILE is a labelled "
         "file whose tokens are kept. Streams: memory stays flat for any input size, and a "
-        "long line is read in bounded windows.",
+        "long line is read in bounded windows. A tagger or classifier folder written by "
+        "'rnnseq export --onnx' runs on onnxruntime without importing torch (a one-line "
+        "answer in about a second; --engine torch forces PyTorch).",
     ),
     "explain": (
         "show the per-step loss of one input",
