@@ -248,3 +248,19 @@ def test_predict_help_says_which_engine_runs_and_how_to_force_torch(capsys):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--engine {auto,torch,onnx}" in text and "torch: always torch" in text
+
+
+def test_a_vocabulary_that_does_not_fit_the_graph_is_one_line_and_exit_2(exported, tmp_path,
+                                                                        capsys):  # fmt: skip
+    import shutil
+
+    folder = tmp_path / "tampered"
+    shutil.copytree(exported["ner-nochars"], folder)
+    vocab = json.loads((folder / "vocab.json").read_text())
+    vocab["words"]["tokens"] += [f"extra{k}" for k in range(50)]
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    line = tmp_path / "in.txt"
+    line.write_text("extra49 said\n")
+    code, out, err = run(capsys, "predict", "--model", folder, "--engine", "onnx", line)
+    assert code == 2 and err.count("\n") == 1
+    assert "onnxruntime could not run the model's graph" in err

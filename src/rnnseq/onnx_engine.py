@@ -32,6 +32,7 @@ from rnnseq.options import OptionError
 from rnnseq.tasks.classify_lines import ClassifyLines
 from rnnseq.tasks.example_lines import EVAL_TOKENS
 from rnnseq.tasks.tag_lines import TagLines
+from rnnseq.text_input import CHUNK
 
 __all__ = ["OnnxPredictor", "choose", "tag_answers", "classify_answers"]
 
@@ -217,12 +218,12 @@ class OnnxPredictor:
         """What ``rnnseq predict`` writes for raw input lines."""
         return self.meta.task.predict_lines(self, lines, self.settings(**options), chunk=chunk)
 
-    def predict_labelled(self, data, *, chunk: int = 2048, **options) -> Iterator[str]:
+    def predict_labelled(self, data, *, chunk: int = CHUNK, **options) -> Iterator[str]:
         """What ``rnnseq predict --format F`` writes for a labelled file's examples."""
         return self.meta.task.predict_labelled(self, data, self.settings(**options),
                                                chunk=chunk)  # fmt: skip
 
-    def predict_conllu(self, path, *, column: str | None = None, chunk: int = 2048
+    def predict_conllu(self, path, *, column: str | None = None, chunk: int = CHUNK
                        ) -> Iterator[bytes]:  # fmt: skip
         """``rnnseq predict --output conllu``: the CoNLL-U file with the tags filled in."""
         self.settings(output="conllu")
@@ -236,7 +237,12 @@ class OnnxPredictor:
         Shape: scores (N, C) (classify) or (N, T, C) (tag), float32; lengths (N,).
         """
         feeds = self.inputs(rows)
-        return self.session.run(None, feeds)[0], feeds["lengths"]
+        try:
+            scores = self.session.run(None, feeds)[0]
+        except Exception as e:  # e.g. a vocabulary that does not fit the graph (tampering)
+            message = " ".join(str(e).split())[:200]
+            raise ValueError(f"onnxruntime could not run the model's graph: {message}") from None
+        return scores, feeds["lengths"]
 
     def inputs(self, rows: list[list[str]]) -> dict[str, np.ndarray]:
         """The graph's inputs (docs/EXPORT.md, pre-processing): word ids padded with 0,
