@@ -1,7 +1,7 @@
 """``rnnseq predict`` without torch: the exported ONNX graph run by onnxruntime.
 
 A folder written by ``rnnseq export --onnx`` holds the network as ``model.onnx``
-(docs/EXPORT.md). Importing torch alone takes about 2 s, longer than a one-line
+(docs/EXPORT.md). Importing torch alone takes 1.5-2 CPU s, more than a one-line
 ``rnnseq predict`` may take, so where the folder has the graph and onnxruntime is
 installed, predict runs it instead (``--engine auto``, the default) and never imports
 torch: :class:`OnnxPredictor` reads ``config.json``, ``vocab.json``, ``onnx.json`` and
@@ -10,8 +10,8 @@ decodes the scores in NumPy (argmax and softmax, or for a CRF Viterbi and the
 forward-backward marginals of :mod:`rnnseq.crf_numpy`). Reading the input and writing
 the answers is the same code the PyTorch path runs
 (:mod:`rnnseq.tasks.tag_lines`, :mod:`rnnseq.tasks.classify_lines`), so the two
-engines write the same lines: the same tags and labels, the same probabilities to
-float32 rounding (about 1e-7).
+engines write the same lines: the same tags and labels, the same probabilities up to
+float32 rounding (tests/test_onnx_engine.py: 1e-5).
 
 It serves taggers and classifiers, on the CPU, in float32 (as ``--no-bf16``); a
 language model, ``--device cuda`` or ``--bf16`` run on torch (:func:`choose`).
@@ -51,8 +51,7 @@ def choose(use, engine: str, bf16: bool | None) -> OnnxPredictor | None:
     """
     if engine == "torch":
         return None
-    config = _read_json(Path(use.model) / "config.json") if engine == "auto" else None
-    why = _why_not(use, bf16, config)
+    why = _why_not(use, bf16, _read_json(Path(use.model) / "config.json"))
     if why is None:
         return OnnxPredictor.load(use.model, batch_size=use.batch_size, threads=use.threads)
     if engine == "onnx":
@@ -60,11 +59,10 @@ def choose(use, engine: str, bf16: bool | None) -> OnnxPredictor | None:
     return None
 
 
-def _why_not(use, bf16: bool | None, config: dict | None) -> str | None:
-    """Why the ONNX engine cannot serve this run (None: it can)."""
+def _why_not(use, bf16: bool | None, config: Any) -> str | None:
+    """Why the ONNX engine cannot serve this run (None: it can); ``config`` is the
+    folder's config.json (None: unreadable)."""
     folder = Path(use.model)
-    if config is None:
-        config = _read_json(folder / "config.json")
     if str(use.device) not in ("auto", "cpu"):
         return f"runs on the CPU, not --device {use.device}"
     if bf16:
@@ -84,9 +82,8 @@ def _why_not(use, bf16: bool | None, config: dict | None) -> str | None:
 def _read_json(path: Path) -> Any:
     """The JSON in ``path``, or None when it cannot be read (the torch path says why)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        return _load_json(path)
+    except ValueError:
         return None
 
 
@@ -290,6 +287,7 @@ def _member(folder: Path, name: object) -> Path:
 
 
 def _load_json(path: Path) -> Any:
+    """The JSON in ``path``; a ValueError naming the file when it cannot be read."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
