@@ -10,9 +10,11 @@ user + system time (``os.wait4``), so other jobs on the machine inflate the wall
 far more than them:
 
 1. **Start-up**: one input line, median of ``--repeat`` runs, with ``--pretokenized``
-   and with the built-in tokenizer, and where the time goes (interpreter, importing
-   torch, importing rnnseq, loading the model, the first answer, the tokenizer's first
-   call), measured step by step in a child.
+   and with the built-in tokenizer, for the training folder (the torch engine) and for
+   the folder ``rnnseq export --onnx`` makes of it (the ONNX engine, which never
+   imports torch; skipped without onnx and onnxruntime), with the load average; and
+   where the time goes on each engine (interpreter, imports, loading the model, the
+   first answer, the tokenizer's first call), measured step by step in a child.
 2. **Throughput**: N lines of EWT dev sentences (words joined by spaces) through the
    earlier path — ``rnnseq predict`` of commit ``--baseline`` (default ec3c3b6, extracted
    with ``git archive`` into the work folder; whitespace tokens, float32) — and through
@@ -222,14 +224,70 @@ _STEPS = textwrap.dedent(
     """
 )
 
+_ONNX_STEPS = textwrap.dedent(
+    """
+    import sys, time
+    marks = [("interpreter", time.process_time(), time.perf_counter())]
+    def mark(name):
+        marks.append((name, time.process_time(), time.perf_counter()))
+    import rnnseq.cli, rnnseq.onnx_engine
+    mark("import rnnseq (with NumPy)")
+    import onnxruntime
+    mark("import onnxruntime")
+    p = rnnseq.onnx_engine.OnnxPredictor.load(sys.argv[1], threads=1)
+    mark("load the model folder (session)")
+    "".join(p.predict_lines([sys.argv[2]], chunk=1, pretokenized=True))
+    mark("first answer (pretokenized)")
+    "".join(p.predict_lines([sys.argv[2]], chunk=1))
+    mark("tokenizer's first call (spaCy, no torch)")
+    assert "torch" not in sys.modules
+    print(repr([(n, c, w) for n, c, w in marks]))
+    """
+)
 
-def startup_steps(model: Path, line: str) -> list[tuple[str, float, float]]:
+
+def startup_steps(model: Path, line: str, steps: str = _STEPS) -> list[tuple[str, float, float]]:
     """CPU and wall seconds of each start-up step, in a fresh child."""
-    done = subprocess.run([sys.executable, "-c", _STEPS, str(model), line], env=_env(REPO / "src"),
+    done = subprocess.run([sys.executable, "-c", steps, str(model), line], env=_env(REPO / "src"),
                           capture_output=True, text=True, check=True)  # fmt: skip
     marks = eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 (our own child's repr)
     return [(marks[k][0], marks[k][1] - marks[k - 1][1] if k else marks[0][1],
              marks[k][2] - marks[k - 1][2] if k else 0.0) for k in range(len(marks))]
+
+
+def export_onnx(model: Path, work: Path) -> Path | None:
+    """``rnnseq export --onnx`` of ``model`` into ``work`` (None without onnxruntime)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        print("no ONNX start-up: onnx and onnxruntime are not installed", file=sys.stderr)
+        return None
+    out = work / "exported"
+    if not (out / "model.onnx").exists():
+        subprocess.run([sys.executable, "-m", "rnnseq", "export", "--model", str(model), "--out",
+                        str(out), "--onnx", "--overwrite"], check=True, env=_env(REPO / "src"),
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+    return out
+
+
+def measure_startup(model: Path, exported: Path | None, one: Path, repeat: int) -> dict:
+    """Median wall and CPU seconds of a one-line predict, per folder and tokenization,
+    with the load average before each."""
+    src = REPO / "src"
+    folders = [("training folder, torch engine", model)]
+    if exported is not None:
+        folders.append(("exported folder, onnx engine", exported))
+    out = {}
+    for label, folder in folders:
+        for name, extra in (("--pretokenized", ["--pretokenized"]), ("raw text", [])):
+            load = _load()
+            argv = ["--model", str(folder), "-", "--threads", "1", "--device", "cpu", *extra]
+            runs = [run_predict(src, argv, one) for _ in range(repeat)]
+            out[f"{label}: {name}"] = {
+                **{k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")},
+                "load": load,
+            }
+    return out
 
 
 def _bare_interpreter() -> float:
@@ -257,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="folder for models and inputs")
     parser.add_argument("--quick", action="store_true", help="a smoke run of seconds")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="measure the start-up only (no throughput, no long line)")
     args = parser.parse_args(argv)
     if args.quick:
         args.lines, args.repeat, args.train_size = 300, 1, 200
@@ -278,18 +338,25 @@ def main(argv: list[str] | None = None) -> int:
     one = work / "one.txt"
     one.write_text("Obama visited Paris yesterday.\n")
     base = ["--model", str(model), "-", "--threads", "1", "--device", "cpu"]
-    startup = {}
-    for name, extra in (("pretokenized", ["--pretokenized"]), ("tokenized", [])):
-        runs = [run_predict(src, base + extra, one) for _ in range(args.repeat)]
-        startup[name] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
+    exported = export_onnx(model, work)
+    startup = measure_startup(model, exported, one, args.repeat)
+    figures["startup"] = startup
+    figures["startup_steps"] = startup_steps(model, "Obama visited Paris yesterday.")
+    if exported is not None:
+        figures["startup_steps_onnx"] = startup_steps(exported, "Obama visited Paris yesterday.",
+                                                      _ONNX_STEPS)  # fmt: skip
+    if args.startup_only:
+        figures["load_after"] = _load()
+        _print_startup(figures, args, _bare_interpreter())
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
     earlier = earlier_source(args.baseline, work)
     earlier_model = model if earlier is None else folder_for(earlier, model, work)
     if earlier is not None:
         runs = [run_predict(earlier, ["--model", str(earlier_model), "-", "--device", "cpu"], one)
                 for _ in range(args.repeat)]  # fmt: skip
         startup["earlier"] = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu")}
-    steps = startup_steps(model, "Obama visited Paris yesterday.")
-    figures["startup"], figures["startup_steps"] = startup, steps
 
     # 2. throughput
     inputs = work / "lines.txt"
@@ -336,20 +403,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(r["complete"] for r in rows + long_rows) else 1
 
 
-def _print(figures: dict, args, interpreter: float) -> None:
+def _print_startup(figures: dict, args, interpreter: float) -> None:
     print(f"model {figures['model']}; data: {figures['data']}")
     print(f"python {sys.version.split()[0]}, 1 torch thread, load average "
           f"{figures['load_before']} before, {figures['load_after']} after")  # fmt: skip
     print("\nStart-up: `rnnseq predict` on one line (median of "
           f"{args.repeat}; CPU s = the child's user + system)")
-    print("| run | wall s | CPU s |\n|---|---:|---:|")
+    print("| run | wall s | CPU s | load average before |\n|---|---:|---:|---|")
     for name, r in figures["startup"].items():
-        print(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} |")
-    print("\nWhere the start-up goes (one child, step by step)")
-    print("| step | CPU s | wall s |\n|---|---:|---:|")
-    for name, cpu, wall in figures["startup_steps"]:
-        print(f"| {name} | {cpu:.2f} | {wall:.2f} |")
+        print(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r.get('load', '')} |")
+    for key, title in (("startup_steps", "torch engine"), ("startup_steps_onnx", "onnx engine")):
+        if key not in figures:
+            continue
+        print(f"\nWhere the start-up goes, {title} (one child, step by step)")
+        print("| step | CPU s | wall s |\n|---|---:|---:|")
+        for name, cpu, wall in figures[key]:
+            print(f"| {name} | {cpu:.2f} | {wall:.2f} |")
     print(f"(a bare `python -c pass`: {interpreter:.2f} CPU s)")
+
+
+def _print(figures: dict, args, interpreter: float) -> None:
+    _print_startup(figures, args, interpreter)
     rows = figures["throughput"]
     batch = "each path's default" if args.batch_size is None else args.batch_size
     print(f"\nThroughput: {args.lines:,} lines, {rows[0]['tokens']:,} tokens, batch size "

@@ -43,10 +43,13 @@ def training_data(task: str):
 
 
 def make_model_folder(
-    out: str | Path, task: str = "classify", *, seed: int = 0, data: list | None = None
+    out: str | Path, task: str = "classify", *, seed: int = 0, data: list | None = None,
+    **options,
 ) -> Path:
     """Write a loadable folder at ``out`` for "classify", "tag", "ner" (span tags) or "lm",
-    its vocabularies built from ``data`` (default: :func:`training_data`)."""
+    its vocabularies built from ``data`` (default: :func:`training_data`); ``options``:
+    more training options (``loss="crf"``: the CRF's transition scores are random too,
+    so that decoding has something to do)."""
     out = Path(out)
     data = training_data(task) if data is None else data
     kind = get_task("tag" if task == "ner" else task)
@@ -61,6 +64,7 @@ def make_model_folder(
         char_dim=4,
         char_hidden=4,
         **window,
+        **options,
     ).resolved()
     schemes = kind.schemes(data, cfg)
     vocabs = kind.prepare(data, None, None, cfg, None, schemes).vocabs
@@ -68,7 +72,12 @@ def make_model_folder(
     config = network_config(meta, vocabs)
     create_folder(out, config, vocabs, meta, overwrite=False)
     torch.manual_seed(seed)
-    write_weights(out / FILES["weights"], build_task_model(config, meta, vocabs))
+    model = build_task_model(config, meta, vocabs)
+    if model.crf is not None:
+        with torch.no_grad():
+            for p in model.crf.parameters():
+                p.normal_(0.0, 1.0)
+    write_weights(out / FILES["weights"], model)
     return out
 
 

@@ -190,18 +190,26 @@ def test_predict_lines_streams_in_chunks_without_changing_the_answers(models, na
         )[0]
 
 
+def _set_window(monkeypatch, name: str, value: int) -> None:
+    """Shrink the windows of a long input, where predict (tag_lines) and evaluate (tag)
+    read them."""
+    import rnnseq.tasks.tag as tag_module
+    import rnnseq.tasks.tag_lines as tag_lines
+
+    for module in (tag_module, tag_lines):
+        monkeypatch.setattr(module, name, value)
+
+
 @pytest.mark.parametrize("name", ["tag", "ner-crf"])
 def test_a_long_line_is_tagged_in_windows_and_stays_aligned(models, name, monkeypatch):
-    import rnnseq.tasks.tag as tag_module
-
     model = _float32(models[name])
     words = ("the old dog runs . Peter Blackburn said EU rejects German call . " * 8).split()
     text = " ".join(words)
     spans = model.meta.schemes.source is not None
     whole = model.predict([text], probs=True)[0]
     spans_whole = model.predict_spans([text]) if spans else None
-    monkeypatch.setattr(tag_module, "SIZE", 7)
-    monkeypatch.setattr(tag_module, "CONTEXT", 3)
+    _set_window(monkeypatch, "SIZE", 7)
+    _set_window(monkeypatch, "CONTEXT", 3)
     cut = model.predict([text], probs=True)[0]
     assert len(cut) == len(words)
     agree = sum(a[0] == b[0] for a, b in zip(cut, whole, strict=True)) / len(words)
@@ -211,7 +219,7 @@ def test_a_long_line_is_tagged_in_windows_and_stays_aligned(models, name, monkey
     assert [t["text"] for t in obj["tokens"]] == words
     assert all(text[t["start"] : t["end"]] == t["text"] for t in obj["tokens"])
     assert all(text[e["start"] : e["end"]] == e["text"] for e in obj.get("entities", []))
-    monkeypatch.setattr(tag_module, "CONTEXT", len(words))  # windows that see everything
+    _set_window(monkeypatch, "CONTEXT", len(words))  # windows that see everything
     assert [a[0] for a in model.predict([text], probs=True)[0]] == [a[0] for a in whole]
     if spans:
         assert model.predict_spans([text]) == spans_whole
@@ -231,12 +239,12 @@ def test_evaluate_reads_a_row_longer_than_a_batch_in_the_windows_predict_uses(
     whole = model.evaluate(path)
     assert whole["accuracy"] == 1.0  # scored against its own whole-row predictions
     monkeypatch.setattr(tag_module, "EVAL_TOKENS", 20)  # the row no longer fits a batch
-    monkeypatch.setattr(tag_module, "SIZE", 7)
-    monkeypatch.setattr(tag_module, "CONTEXT", len(tokens))  # windows that see everything
+    _set_window(monkeypatch, "SIZE", 7)
+    _set_window(monkeypatch, "CONTEXT", len(tokens))  # windows that see everything
     seen = model.evaluate(path)
     assert seen["accuracy"] == 1.0 and seen["n_tokens"] == len(tokens)
     assert seen["loss"] == pytest.approx(whole["loss"], rel=1e-5)
-    monkeypatch.setattr(tag_module, "CONTEXT", 3)
+    _set_window(monkeypatch, "CONTEXT", 3)
     cut = model.evaluate(path)
     assert cut["n_tokens"] == len(tokens) and cut["accuracy"] >= 0.6
     if model.model.crf is None:  # per-token argmax: evaluate's windows are predict's

@@ -135,7 +135,9 @@ _DESCRIPTIONS = {
         "result. Tag input is raw text, tokenized by the built-in UD/PTB tokenizer "
         "(--pretokenized: split on whitespace only); with --format, FILE is a labelled "
         "file whose tokens are kept. Streams: memory stays flat for any input size, and a "
-        "long line is read in bounded windows.",
+        "long line is read in bounded windows. A tagger or classifier folder written by "
+        "'rnnseq export --onnx' runs on onnxruntime without importing torch (a one-line "
+        "answer in about a second; --engine torch forces PyTorch).",
     ),
     "explain": (
         "show the per-step loss of one input",
@@ -164,21 +166,13 @@ def _add_use(sub, command: str) -> None:
     p.set_defaults(run=_COMMANDS[command])
 
 
-def _prepare(args, command: str):
+def _prepare(args, command: str, sections: dict | None = None):
     """The command's option sections (values checked) and the loaded Predictor, with
     the options that do not apply to the model's task refused."""
-    from rnnseq.predict_options import (
-        ModelUse,
-        PredictOutput,
-        check_for_task,
-        check_values,
-        sections_from,
-    )
+    from rnnseq.predict_options import ModelUse, PredictOutput, check_for_task
 
-    given = {k: v for k, v in vars(args).items() if k not in ("run", "command", "input")}
-    sections = sections_from(command, given)
-    check_values(sections.values())
-    _keep_freed_memory()
+    if sections is None:
+        sections = _sections(args, command)
     use = sections[ModelUse]
     if use.threads is not None:
         import torch
@@ -195,6 +189,17 @@ def _prepare(args, command: str):
     )
     check_for_task(sections.values(), predictor.task)
     return sections, predictor
+
+
+def _sections(args, command: str) -> dict:
+    """The command's option sections, their values checked (before any model is loaded)."""
+    from rnnseq.predict_options import check_values, sections_from
+
+    given = {k: v for k, v in vars(args).items() if k not in ("run", "command", "input")}
+    sections = sections_from(command, given)
+    check_values(sections.values())
+    _keep_freed_memory()
+    return sections
 
 
 def _evaluate(args) -> int:
@@ -218,10 +223,26 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    from rnnseq.predict_options import Generation, PredictOutput, Reading, Tokens, unescape
+    from rnnseq.predict_options import (
+        Engine,
+        Generation,
+        ModelUse,
+        PredictOutput,
+        Reading,
+        Tokens,
+        check_for_task,
+        unescape,
+    )
 
-    _bound_kernel_cache()
-    sections, predictor = _prepare(args, "predict")
+    sections = _sections(args, "predict")
+    from rnnseq.onnx_engine import choose
+
+    predictor = choose(sections[ModelUse], sections[Engine].engine, sections[PredictOutput].bf16)
+    if predictor is None:  # torch
+        _bound_kernel_cache()
+        sections, predictor = _prepare(args, "predict", sections)
+    else:
+        check_for_task(sections.values(), predictor.task)
     reading = sections[Reading]
     options = {**vars(sections[Tokens]), **vars(sections[PredictOutput]),
                **vars(sections[Generation])}  # fmt: skip

@@ -10,6 +10,7 @@ command line and as a field in Python.
 section        options                                       commands
 =============  ============================================  ==========================
 ModelUse       --model --device --batch-size --threads       evaluate, predict, explain
+Engine         --engine                                      predict
 Reading        --format --column                             evaluate, predict
 Tokens         --pretokenized                                predict, explain
 Evaluation     --data --confusion --errors                   evaluate
@@ -44,6 +45,8 @@ __all__ = [
     "DEVICES",
     "BATCH_SIZE",
     "ModelUse",
+    "ENGINES",
+    "Engine",
     "Reading",
     "Tokens",
     "Evaluation",
@@ -62,6 +65,7 @@ __all__ = [
 ]
 
 DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "torch", "onnx")  # what runs the network (rnnseq.onnx_engine.choose)
 FORMAT_NAMES = ("conllu", "conll", "tsv", "csv", "jsonl", "text")  # rnnseq.data.FORMATS
 
 
@@ -96,7 +100,24 @@ class ModelUse:
     batch_size: int = option(128, "inputs (or windows of a long input) per batch",
                              check=integer(1))  # fmt: skip
     threads: int | None = option(
-        None, "CPU threads for torch (default: torch's choice, one per core)", check=integer(1)
+        None,
+        "CPU threads for torch (or onnxruntime) (default: the library's choice, one per core)",
+        check=integer(1),
+    )
+
+
+@dataclass(kw_only=True)
+class Engine:
+    """What runs the network for predict."""
+
+    engine: str = option(
+        "auto",
+        "auto: onnxruntime when the model folder holds the ONNX graph (rnnseq export --onnx), "
+        "onnxruntime is installed and the model is a tagger or classifier run on the CPU "
+        "without --bf16, so torch is never imported and one line is answered in about a "
+        "second; else torch. torch: always torch. onnx: onnxruntime, or an error saying why "
+        "not. Both write the same output (onnxruntime computes in float32, as --no-bf16)",
+        choices=ENGINES,
     )
 
 
@@ -302,11 +323,12 @@ BATCH_SIZE: int = ModelUse.__dataclass_fields__["batch_size"].default
 # command -> its sections, in --help order
 COMMANDS: dict[str, tuple[type, ...]] = {
     "evaluate": (ModelUse, Evaluation, Reading, JsonReport),
-    "predict": (ModelUse, Reading, Tokens, PredictOutput, Generation),
+    "predict": (ModelUse, Engine, Reading, Tokens, PredictOutput, Generation),
     "explain": (ModelUse, Explaining, Tokens, JsonReport),
 }
 _TITLES = {
     ModelUse: "model",
+    Engine: "model",
     Reading: "input",
     Tokens: "tokens",
     Evaluation: "evaluation",

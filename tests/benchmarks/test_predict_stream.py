@@ -1,6 +1,7 @@
-"""benchmarks/predict_stream.py --quick runs end to end: start-up (with its steps),
-throughput of the earlier and the current path with ratios, and one long line."""
+"""benchmarks/predict_stream.py --quick runs end to end: start-up on both engines (with
+their steps), throughput of the earlier and the current path with ratios, and one long line."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -19,7 +20,12 @@ def test_quick_predict_benchmark_prints_startup_throughput_and_a_long_line(tmp_p
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
-    assert re.search(r"\| pretokenized \| [\d.]+ \| [\d.]+ \|", out)
+    onnx = importlib.util.find_spec("onnxruntime") is not None  # else no exported folder
+    for run in ("training folder, torch engine", *(["exported folder, onnx engine"] * onnx)):
+        for text in ("--pretokenized", "raw text"):
+            assert re.search(rf"\| {run}: {text} \| [\d.]+ \| [\d.]+ \| [\d. ]+ \|", out), run
+    if onnx:
+        assert "| import onnxruntime |" in out and "(spaCy, no torch) |" in out
     for step in ("import torch", "import rnnseq", "load the model folder", "first answer"):
         assert re.search(rf"\| {step}[^|]* \| [\d.]+ \| [\d.]+ \|", out), step
     rows = [line for line in out.splitlines() if line.startswith("| now: ")]

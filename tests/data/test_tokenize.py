@@ -129,6 +129,45 @@ def test_importing_the_module_leaves_spacy_unloaded():
     assert out.strip() == "False"
 
 
+def test_tokenizing_in_a_process_without_torch_never_imports_torch():
+    code = (
+        "import sys\n"
+        "from rnnseq.data.tokenize import tokenize, split_sentences\n"
+        "assert [t.text for t in tokenize(\"I don't\")] == ['I', 'do', \"n't\"]\n"
+        "assert len(split_sentences('He left. We stayed.')) == 2\n"
+        "print('torch' in sys.modules, sys.modules.get('torch', 'absent'))\n"
+        "import torch\n"  # and torch still imports afterwards
+        "print(torch.tensor([1]).sum().item())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[:2] == ["False absent", "1"]
+
+
+_BUILT_ALONE = (
+    "Obama visited Paris yesterday. I don't know; she can't've gone to the U.S. at 5:30pm!!",
+    "e-mail me: john.doe@example.com, or see https://example.com/a?b=c :-) (ok?) 'quoted' ",
+    "Mr. Smith's co-op ... costs $1,000.50 -- 20% off\u2026 don\u2019t \u201cquote\u201d "
+    "\ud800 gonna",
+)
+
+
+@pytest.mark.parametrize("text", _BUILT_ALONE)
+def test_the_tokenizer_built_alone_splits_as_spacy_blank_english(text):
+    spacy = pytest.importorskip("spacy")
+    from spacy.symbols import ORTH
+
+    blank = spacy.blank("en").tokenizer  # what this module used before building it alone
+    for clitic in tokenize_module._CLITICS:  # rule 1, as _english adds it
+        for form in {clitic, clitic.upper()}:
+            for apostrophe in ("'", "\u2019"):
+                written = form.replace("'", apostrophe)
+                blank.add_special_case(written, [{ORTH: written}])
+    safe = tokenize_module._safe(text)
+    ours = tokenize_module._english().tokenizer(safe)
+    assert [(t.idx, t.text) for t in ours] == [(t.idx, t.text) for t in blank(safe)]
+
+
 # ---------------------------------------------------------------- agreement with EWT
 
 

@@ -8,8 +8,8 @@ split off, clitics are split (``don't`` -> ``do n't``, ``Today's`` -> ``Today 's
 addresses and emoticons stay whole. Text that is already tokenized and
 space-separated (``do n't``, ``( 3 )``) keeps its tokens.
 
-The work is done by spaCy's rule-based English tokenizer (``spacy.blank("en")``: no
-model, no download), chosen for agreeing best with EWT's gold tokens
+The work is done by spaCy's rule-based English tokenizer (that of ``spacy.blank("en")``:
+no model, no download), chosen for agreeing best with EWT's gold tokens
 (docs/TOKENIZATION.md has the measurement and its command), with five rules of ours:
 
 1. a clitic written alone (``'m``, ``'ve``, ``'re``, ``'ll``, ``'d``, ``'s``,
@@ -29,8 +29,9 @@ model, no download), chosen for agreeing best with EWT's gold tokens
 
 Offsets are Python string indices: for every token ``text[token.start:token.end] ==
 token.text``. Whitespace (``str.isspace``) never belongs to a token, and every other
-character belongs to exactly one token. spaCy is imported on first use (about a
-second), so importing this module costs nothing.
+character belongs to exactly one token. spaCy is imported on first use (about half a
+second, without torch: see :func:`_import_spacy`), so importing this module costs
+nothing.
 
     >>> [t.text for t in tokenize("Obama visited Paris yesterday.")]
     ['Obama', 'visited', 'Paris', 'yesterday', '.']
@@ -42,7 +43,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import NamedTuple
+import sys
+from typing import Any, NamedTuple
 
 __all__ = ["Token", "tokenize", "pretokenized", "split_sentences", "tokenize_sentences"]
 
@@ -98,8 +100,8 @@ def split_sentences(text: str) -> list[Token]:
 
 def tokenize_sentences(text: str) -> list[list[Token]]:
     """The tokens of ``text`` grouped by sentence (the same tokens as :func:`tokenize`)."""
-    nlp = _english()
-    doc = nlp.get_pipe("sentencizer")(nlp.tokenizer(_safe(text)))
+    english = _english()
+    doc = english.sentencizer(english.tokenizer(_safe(text)))
     groups = [_spacy_tokens(sent, text) for sent in doc.sents]
     groups = [g for g in groups if g]
     for k in range(len(groups) - 1):  # rule 3: an opening mark starts the next sentence
@@ -108,21 +110,73 @@ def tokenize_sentences(text: str) -> list[list[Token]]:
     return [_stable(text, _merge_runs(text, g)) for g in groups]
 
 
-@functools.cache
-def _english():
-    """spaCy's blank English pipeline (tokenizer + sentencizer), built once."""
-    import spacy  # about a second to import: only when raw text is first tokenized
-    from spacy.symbols import ORTH
+class _English(NamedTuple):
+    """spaCy's English tokenizer (with rule 1's special cases) and sentencizer."""
 
-    nlp = spacy.blank("en")
-    nlp.max_length = 2**31 - 1  # only the tokenizer runs: no memory-hungry model
+    tokenizer: Any
+    sentencizer: Any
+
+
+@functools.cache
+def _english() -> _English:
+    """The tokenizer and sentencizer of ``spacy.blank("en")``, built once, alone.
+
+    The tokenizer is built as spaCy's own tokenizer factory (``spacy.Tokenizer.v1``)
+    builds it for a blank English pipeline: the English vocabulary's lexical attributes
+    (``create_vocab``), the English prefix, suffix and infix rules, exceptions, token
+    and URL matches. Only the two pieces are made, not a whole ``Language`` with its
+    config and registry look-ups (docs/TOKENIZATION.md has the timings).
+    """
+    _import_spacy()  # about half a second: only when raw text is first tokenized
+    from spacy.lang.en import English
+    from spacy.pipeline import Sentencizer
+    from spacy.symbols import ORTH
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+    from spacy.vocab import create_vocab
+
+    defaults = English.Defaults
+    tokenizer = Tokenizer(
+        create_vocab(English.lang, defaults),
+        rules=defaults.tokenizer_exceptions,
+        prefix_search=compile_prefix_regex(defaults.prefixes).search,
+        suffix_search=compile_suffix_regex(defaults.suffixes).search,
+        infix_finditer=compile_infix_regex(defaults.infixes).finditer,
+        token_match=defaults.token_match,
+        url_match=defaults.url_match,
+    )
     for clitic in _CLITICS:  # rule 1
         for form in {clitic, clitic.upper()}:
             for apostrophe in ("'", "’"):
                 written = form.replace("'", apostrophe)
-                nlp.tokenizer.add_special_case(written, [{ORTH: written}])
-    nlp.add_pipe("sentencizer")
-    return nlp
+                tokenizer.add_special_case(written, [{ORTH: written}])
+    return _English(tokenizer, Sentencizer())
+
+
+def _import_spacy():
+    """spaCy, imported without torch when torch is not imported yet.
+
+    spaCy imports thinc, whose ``thinc.compat`` imports torch if it can (for thinc's
+    own PyTorch layers, which tokenizing never uses): about 2 s, longer than all the
+    rest of a one-line ``rnnseq predict`` on the ONNX engine. thinc has no switch for
+    it, so for the length of spaCy's import ``sys.modules["torch"]`` is None, which
+    makes ``import torch`` raise ImportError, the case thinc handles (no torch
+    installed); the entry is removed right after, and a later ``import torch``
+    imports torch as usual. The one lasting effect: in such a process thinc's PyTorch
+    layers stay off (import torch before spaCy to use spaCy pipelines that need them).
+    Where torch is already imported, spaCy is imported as usual.
+    """
+    if "torch" in sys.modules or "spacy" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 def _safe(text: str) -> str:

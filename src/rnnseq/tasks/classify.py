@@ -7,11 +7,8 @@ The loss has one term per example; ``rnnseq predict`` writes one label per line.
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -19,18 +16,18 @@ from rnnseq.evaluation import classification_scores
 from rnnseq.explanation import Explanation, explained_step
 from rnnseq.losses import sequence_classification_loss_terms
 from rnnseq.models.classifier import SequenceClassifier
-from rnnseq.options import OptionError
 from rnnseq.preprocess import encode_classes
-from rnnseq.tasks.examples import ExamplesTask, chunks, unknown_label
-from rnnseq.tasks.tag_output import rounded
-from rnnseq.text_input import CHUNK
+from rnnseq.tasks.classify_lines import ClassifyLines
+from rnnseq.tasks.example_lines import unknown_label
+from rnnseq.tasks.examples import ExamplesTask
 
 __all__ = ["ClassifyTask"]
 
-TOKEN_BUDGET = 1 << 15  # tokens held at a time
 
+class ClassifyTask(ClassifyLines, ExamplesTask):
+    """The classifier: its network, objective and evaluation; how it reads inputs and
+    writes answers is :class:`~rnnseq.tasks.classify_lines.ClassifyLines`' (no torch)."""
 
-class ClassifyTask(ExamplesTask):
     name = "classify"
     loss_unit = "example"
     per_step = False
@@ -79,75 +76,6 @@ class ClassifyTask(ExamplesTask):
                    for i, v in zip(indices.tolist(), values.tolist(), strict=True)]
         return [(b, c, None if top is None else top[k])
                 for k, (b, c) in enumerate(zip(best.tolist(), chosen.tolist(), strict=True))]
-
-    def labels(self, predictor) -> list[str]:
-        return predictor.vocabs.labels.tokens
-
-    def answers(self, predictor, items, settings, *, chunk: int) -> Iterator[tuple]:
-        """``(text, (label, probability, top) or None)`` per ``(text, tokens)`` input, in
-        order; a text longer than ``settings.max_tokens`` tokens is read up to there (a
-        warning at the end says how many were)."""
-        cut = 0
-        limit = settings.max_tokens
-
-        def capped(items):
-            nonlocal cut
-            for text, tokens in items:
-                head = list(itertools.islice(tokens, limit + 1))
-                if len(head) > limit:
-                    cut += 1
-                    head = head[:limit]
-                yield text, head
-
-        names = predictor.vocabs.labels.tokens
-        for batch in chunks(capped(items), chunk, TOKEN_BUDGET):
-            rows = [[t[0] for t in tokens] for _, tokens in batch if tokens]
-            found = iter(self.run_rows(predictor, rows, probs=True, top_k=settings.top_k))
-            for text, tokens in batch:
-                if not tokens:
-                    yield text, None
-                    continue
-                i, p, top = next(found)
-                yield text, (names[i], p, None if top is None else [(names[j], q) for j, q in top])
-        if cut:
-            warnings.warn(
-                f"{cut} text(s) had more than {limit} tokens (max_tokens, --max-tokens): each "
-                f"was classified on its first {limit}",
-                stacklevel=2,
-            )
-
-    def write(self, predictor, items, settings, *, chunk: int) -> Iterator[str]:
-        """TSV: the label (blank for a blank input); JSON Lines: {"text", "label",
-        "probability"} and with ``top_k`` "top_k": [{"label", "probability"}, ...]."""
-        jsonl = settings.output == "jsonl"
-        for text, answer in self.answers(predictor, items, settings, chunk=chunk):
-            if not jsonl:
-                yield ("" if answer is None else answer[0]) + "\n"
-                continue
-            label, p, top = answer if answer is not None else (None, None, [])
-            line = {"text": text, "label": label, "probability": rounded(p)}
-            if settings.top_k is not None:
-                line["top_k"] = [{"label": name, "probability": rounded(q)} for name, q in top]
-            yield json.dumps(line, ensure_ascii=False) + "\n"
-
-    def check_predict(self, settings) -> None:
-        if settings.top_k is not None and settings.output == "tsv":
-            raise OptionError("{0} lists the K most probable labels in {1}",
-                              "top_k", ("output", "jsonl"))  # fmt: skip
-
-    def predict(self, predictor, texts, settings) -> list:
-        """The label of each input (None for a blank one); with ``probs``: (label,
-        probability); with ``top_k``: the K most probable (label, probability) pairs."""
-        out = []
-        items = self.items(texts, settings.pretokenized)
-        for _, answer in self.answers(predictor, items, settings, chunk=CHUNK):
-            if answer is None:
-                out.append([] if settings.top_k is not None else None)
-            elif settings.top_k is not None:
-                out.append(answer[2])
-            else:
-                out.append((answer[0], answer[1]) if settings.probs else answer[0])
-        return out
 
     def decode_predicted(self, predictor, data, predicted_ids) -> list:
         return predictor.vocabs.labels.decode(predicted_ids)

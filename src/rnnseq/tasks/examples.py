@@ -4,12 +4,13 @@ Both read examples (:func:`rnnseq.data.read_dataset`), cut them to ``max_length`
 build word (and character) vocabularies from the training examples, encode them
 once and train on length-bucketed batches; both predict token lists in
 length-sorted batches and put the answers back in input order. They differ in
-their labels (one per example, one per token), which the subclasses say.
+their labels (one per example, one per token), which the subclasses say. What needs
+no torch (inputs in, output lines out) is in :mod:`rnnseq.tasks.example_lines`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,30 +19,24 @@ import torch
 from rnnseq.data import Vocab, bucket_batches, collate, read_dataset
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.preprocess import Vocabularies, limit_lengths
-from rnnseq.tasks.base import RunData, Task
+from rnnseq.tasks.base import RunData
+from rnnseq.tasks.example_lines import EVAL_TOKENS, ExampleLines
 from rnnseq.tasks.word_vectors import pretrained_vocabulary
 from rnnseq.training.sharding import epoch_batches
-
-EVAL_TOKENS = 1 << 15  # padded tokens of one evaluation batch at most (one input at least)
 
 __all__ = ["ExamplesTask"]
 
 
-class ExamplesTask(Task):
-    """A task whose data is a list of examples (``tokens`` plus labels)."""
+class ExamplesTask(ExampleLines):
+    """A task whose data is a list of examples (``tokens`` plus labels); reading inputs
+    and writing answers is :class:`~rnnseq.tasks.example_lines.ExampleLines`' (no torch),
+    running the network on token lists (:meth:`run_rows`) is this class's."""
 
     # --------------------------------------------------------------- reading
 
     def read(self, path: str, cfg) -> list:
         data = read_dataset(path, self.name, format=cfg.data.format, column=cfg.data.column)
         return limit_lengths(data, cfg.data.max_length, cfg.data.on_long, path)
-
-    def read_labelled(self, path: str, *, format, column, config) -> list:
-        """A labelled file; its tags come from ``column``, else, for a file of the model's
-        training format (CoNLL-U, CoNLL), from the column the model was trained on."""
-        if column is None and config.data.column is not None:
-            column = _training_column(path, format, config, self.name)
-        return read_dataset(path, self.name, format=format, column=column)
 
     # ---------------------------------------------------- labels (subclasses)
 
@@ -155,35 +150,6 @@ class ExamplesTask(Task):
                     out[k] = answer
         return out
 
-    def items(self, texts: Iterable, pretokenized: bool, limit: int | None = None
-              ) -> Iterator[tuple[str, Iterator]]:  # fmt: skip
-        """``(text, tokens)`` per input: a string is tokenized (lazily; see
-        :func:`rnnseq.text_input.line_tokens`), a token list is taken as it is, with
-        offsets into its tokens joined by single spaces."""
-        from rnnseq.text_input import line_tokens
-
-        for t in texts:
-            if isinstance(t, str):
-                yield t, line_tokens(t, pretokenized=pretokenized)
-            else:
-                yield joined(list(t))
-
-    def predict_labelled(self, predictor, data, settings, *, chunk: int) -> Iterator[str]:
-        """What ``rnnseq predict --format F`` writes for a labelled file's inputs (their
-        tokens as read; offsets into the tokens joined by single spaces)."""
-        return self.write(predictor, (joined(e.tokens) for e in data), settings, chunk=chunk)
-
-    def predict_lines(self, predictor, lines, settings, *, chunk: int) -> Iterator[str]:
-        from rnnseq.text_input import strip_line_end
-
-        texts = (strip_line_end(line) for line in lines)
-        return self.write(predictor, self.items(texts, settings.pretokenized), settings,
-                          chunk=chunk)  # fmt: skip
-
-    def write(self, predictor, items, settings, *, chunk: int) -> Iterator[str]:
-        """The output of each ``(text, tokens)`` input, in ``settings.output``."""
-        raise NotImplementedError
-
     # ------------------------------------------------------------ evaluation
 
     @torch.no_grad()
@@ -247,58 +213,3 @@ class ExamplesTask(Task):
         batch = collate(encoded, [0]).to(predictor.device)
         scores, _ = predictor.model.scores(batch)
         return scores, batch.lengths
-
-    def explain_tokens(self, text: str, pretokenized: bool) -> list[str]:
-        """The tokens of an explained text, as :meth:`items` reads a raw input."""
-        from rnnseq.text_input import line_tokens
-
-        tokens = [t[0] for t in line_tokens(text, pretokenized=pretokenized)]
-        if not tokens:
-            raise ValueError("--text is empty")
-        return tokens
-
-
-def joined(tokens: list[str]) -> tuple[str, list]:
-    """``(text, tokens)`` for a token list: the tokens joined by single spaces, and each
-    token with its offsets into that text."""
-    from rnnseq.text_input import Token
-
-    out, start = [], 0
-    for t in tokens:
-        out.append(Token(t, start, start + len(t)))
-        start += len(t) + 1
-    return " ".join(tokens), out
-
-
-def chunks(items: Iterable, chunk: int, budget: int) -> Iterator[list]:
-    """``items`` in lists of at most ``chunk``, or fewer once their ``len`` sum reaches
-    ``budget`` (each item is ``(text, tokens)``)."""
-    buffer: list = []
-    size = 0
-    for item in items:
-        buffer.append(item)
-        size += len(item[1])
-        if len(buffer) >= chunk or size >= budget:
-            yield buffer
-            buffer, size = [], 0
-    if buffer:
-        yield buffer
-
-
-def _training_column(path: str, format: str | None, config, task: str) -> str | None:
-    """The model's training column, when ``path`` has the training file's format."""
-    from rnnseq.data.formats import detect_format
-
-    trained = config.data.format
-    if trained is None:
-        try:
-            trained = detect_format(config.train, task)
-        except (OSError, ValueError):
-            return None
-    here = format or detect_format(path, task)
-    return config.data.column if here == trained and here in ("conllu", "conll") else None
-
-
-def unknown_label(label: str, known: Sequence[str]) -> ValueError:
-    """The error for a label the model does not know (naming some it does)."""
-    return ValueError(f"label {label!r} is not one this model knows ({', '.join(known[:30])})")
