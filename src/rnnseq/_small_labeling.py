@@ -37,9 +37,10 @@ Exactness, where the general path gets it by construction:
   goes to the general path, which never lets such rows in.
 
 Anything else (probability targets, weights, smoothing, masks, time "mean", per-row
-losses, half-precision logits, targets other than int64, other devices, the plain path, batches over the plan's ``small_max_elements``
-logits or with rows of at least ``chunked_min_classes``) returns None: the general
-path. Every number of one machine that this rests on is in docs/PERFORMANCE.md.
+losses, half-precision logits, targets other than int64, other devices, the plain
+path, batches over the plan's ``small_max_elements`` logits or with rows of at least
+``chunked_min_classes``) returns None: the general path. The measurements behind it
+are in docs/PERFORMANCE.md ("The tagging shape").
 """
 
 from __future__ import annotations
