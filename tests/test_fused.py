@@ -252,12 +252,12 @@ def graph_nodes(loss: torch.Tensor) -> set[str]:
 
 
 def uses_fused(loss: torch.Tensor) -> bool:
-    """Whether ``loss`` was computed by the fused kernel: its autograd Function, or its
-    lean mode for short rows (F.cross_entropy's per-step losses dotted with the weights
-    a_m; the plain path masks and sums instead)."""
+    """Whether ``loss`` was computed off the plain path: by the fused kernel's autograd
+    Function, its lean mode for short rows (F.cross_entropy's per-step losses dotted
+    with the weights a_m), or the small-batch path (log_softmax + nll_loss); the plain
+    path masks the logits, gathers and sums instead, and never calls nll_loss."""
     names = graph_nodes(loss)
-    lean = {"NllLossBackward0", "DotBackward0"} <= names
-    return "_CrossEntropyPerStepBackward" in names or lean
+    return "_CrossEntropyPerStepBackward" in names or "NllLossBackward0" in names
 
 
 def test_auto_dispatch_fuses_class_index_losses_on_cpu():

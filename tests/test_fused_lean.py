@@ -7,6 +7,9 @@ being finite; these tests check that it equals the plain path, that it is the
 mode actually taken for clean input, and that garbage at uncounted steps sends
 the call to the Function instead (same loss, exact zero gradient there).
 The last test is the Function's: its slice buffer borrows the gradient cache.
+Losses with lengths (or no mask) and time_reduction="sum" take the small-batch path
+before the kernel (tests/test_small_labeling.py); the labeling tests here give the
+same steps as a bool mask, which that path leaves to the kernel.
 """
 
 import pytest
@@ -41,12 +44,13 @@ def value_and_grad(logits, fn, path):
 
 
 def batch(dtype=torch.float64, seed=0):
+    """Logits, targets and the real steps as a bool mask (rows of 6, 3, 0 and 5 steps)."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(4, 6, 17, generator=g, dtype=torch.float64).to(dtype)
     targets = torch.randint(0, 17, (4, 6), generator=g)
-    lengths = torch.tensor([6, 3, 0, 5])
+    real = torch.arange(6) < torch.tensor([6, 3, 0, 5])[:, None]  # (4, 6)
     targets[0, 2] = -100  # an ignored step inside a row
-    return logits, targets, lengths
+    return logits, targets, real
 
 
 @pytest.mark.parametrize(
@@ -56,11 +60,11 @@ def batch(dtype=torch.float64, seed=0):
 def test_lean_mode_equals_the_plain_path_for_every_scalar_reduction(
     lean_calls, time_reduction, reduction
 ):
-    logits, targets, lengths = batch()
+    logits, targets, real = batch()
 
     def loss(z):
         return sequence_labeling_loss(
-            z, targets, lengths, time_reduction=time_reduction, reduction=reduction
+            z, targets, mask=real, time_reduction=time_reduction, reduction=reduction
         )
 
     ours = value_and_grad(logits, loss, "fused")
@@ -86,10 +90,10 @@ def test_lean_mode_takes_float_mask_weights_and_upstream_gradients(lean_calls):
 
 
 def test_lean_mode_computes_half_precision_in_float32(lean_calls):
-    logits, targets, lengths = batch(dtype=torch.float16, seed=3)
+    logits, targets, real = batch(dtype=torch.float16, seed=3)
 
     def loss(z):
-        return sequence_labeling_loss(z, targets, lengths)
+        return sequence_labeling_loss(z, targets, mask=real)
 
     ours = value_and_grad(logits, loss, "fused")
     plain = value_and_grad(logits, loss, "plain")
@@ -108,14 +112,14 @@ def test_lean_mode_serves_the_classification_mean(lean_calls):
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_garbage_at_uncounted_steps_leaves_the_lean_mode_and_stays_inert(lean_calls, value):
-    logits, targets, lengths = batch(seed=4)
+    logits, targets, real = batch(seed=4)
     dirty = logits.clone()
     dirty[1, 3:] = value  # padding of row 1
     dirty[2] = value  # an empty row
     dirty[0, 2, 5] = value  # the ignored step
 
     def loss(z):
-        return sequence_labeling_loss(z, targets, lengths)
+        return sequence_labeling_loss(z, targets, mask=real)
 
     clean = value_and_grad(logits, loss, "fused")
     assert len(lean_calls) == 1
@@ -126,11 +130,11 @@ def test_garbage_at_uncounted_steps_leaves_the_lean_mode_and_stays_inert(lean_ca
 
 
 def test_an_infinite_loss_at_a_counted_step_is_the_plain_paths_infinity(lean_calls):
-    logits, targets, lengths = batch(seed=5)
+    logits, targets, real = batch(seed=5)
     logits[0, 0, targets[0, 0]] = -float("inf")  # the target's probability is 0
 
     def loss(z):
-        return sequence_labeling_loss(z, targets, lengths)
+        return sequence_labeling_loss(z, targets, mask=real)
 
     ours = value_and_grad(logits, loss, "fused")
     plain = value_and_grad(logits, loss, "plain")
@@ -182,10 +186,10 @@ def test_dense_slices_borrow_the_cached_gradient_but_never_one_that_is_held(monk
 
 
 def test_losses_over_more_logits_than_the_plan_allows_keep_the_function(lean_calls):
-    logits, targets, lengths = batch(seed=7)  # 4 · 6 · 17 = 408 logits
+    logits, targets, real = batch(seed=7)  # 4 · 6 · 17 = 408 logits
 
     def loss(z):
-        return sequence_labeling_loss(z, targets, lengths)
+        return sequence_labeling_loss(z, targets, mask=real)
 
     with use_plan(lean_max_elements=407):
         ours = value_and_grad(logits, loss, "fused")

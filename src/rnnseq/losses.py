@@ -54,6 +54,7 @@ from rnnseq._loss_checks import (
     _counted_targets,
     _safe_targets,
 )
+from rnnseq._small_labeling import small_labeling
 from rnnseq.linear_losses import linear_sequence_labeling_loss, linear_sequence_labeling_loss_terms
 from rnnseq.reductions import (
     LossTerms,
@@ -354,6 +355,10 @@ def sequence_labeling_loss(
     _check_logits(logits, 3, "(N, T, C)")
     _check_options(reduction, LABELING_REDUCTIONS, label_smoothing)
     _check_time_reduction(time_reduction, reduction)
+    if mask is None and weight is None and not label_smoothing and time_reduction == "sum":
+        loss = small_labeling(logits, targets, lengths, ignore_index, reduction, terms=False)
+        if loss is not None:
+            return loss
     loss = _labeling(
         logits, targets, lengths, mask, ignore_index, time_reduction, reduction, weight,
         label_smoothing,
@@ -411,6 +416,10 @@ def sequence_labeling_loss_terms(
     _check_terms_reductions(reduction, LABELING_REDUCTIONS, time_reduction)
     _check_options(reduction, LABELING_REDUCTIONS, label_smoothing)
     _check_time_reduction(time_reduction, reduction)
+    if mask is None and weight is None and not label_smoothing and time_reduction == "sum":
+        terms = small_labeling(logits, targets, lengths, ignore_index, reduction, terms=True)
+        if terms is not None:
+            return terms
     return _labeling(
         logits, targets, lengths, mask, ignore_index, time_reduction, reduction, weight,
         label_smoothing,

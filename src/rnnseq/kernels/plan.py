@@ -70,6 +70,13 @@ class KernelPlan:
     # cost (about 0.1-0.2 ms a step) is most of the time; above it, the
     # Function's smaller memory (2x the logits where autograd keeps 3x) wins.
     lean_max_elements: int = 1 << 18
+    # A labeling loss with class-index targets, lengths or no mask, no class weights,
+    # no smoothing, time_reduction="sum" and a scalar reduction, over at most this many
+    # logits in rows shorter than chunked_min_classes, skips everything above:
+    # log_softmax + nll_loss, with autograd's native backward (rnnseq._small_labeling).
+    # Measured faster than the Function's short-row mode up to 2^21 logits (C = 17 to
+    # 500); above that the Function keeps less memory (its log-probabilities only).
+    small_max_elements: int = 1 << 21
     # Logits per chunk: small enough that a chunk stays in cache between the
     # backward pass's softmax and its scaling in place, large enough that the
     # per-chunk Python costs stay small (2^19 and 2^20 measured alike, 2^21
@@ -113,7 +120,8 @@ class KernelPlan:
     def __post_init__(self) -> None:
         if self.path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
-        positive = ("chunked_min_classes", "lean_max_elements", "chunk_elements", "dense_slices")
+        positive = ("chunked_min_classes", "lean_max_elements", "small_max_elements")
+        positive += ("chunk_elements", "dense_slices")
         positive += ("linear_chunk_elements", "linear_chunk_share", "linear_chunk_min_rows")
         positive += ("linear_head_min_classes",)
         for name in positive:
