@@ -5,9 +5,9 @@
     python benchmarks/predict_stream.py --quick                    # seconds: a smoke run
 
 Three measurements, each of ``python -m rnnseq predict`` run as a child process with
-one torch thread (``--threads 1``, ``OMP_NUM_THREADS=1``); CPU seconds are the child's
-user + system time (``os.wait4``), so other jobs on the machine inflate the wall time
-far more than them:
+one torch thread (``--threads 1``, ``OMP_NUM_THREADS=1``; ``--threads N`` for N); CPU
+seconds are the child's user + system time (``os.wait4``), so other jobs on the machine
+inflate the wall time far more than them:
 
 1. **Start-up**: one input line, median of ``--repeat`` runs, with ``--pretokenized``
    and with the built-in tokenizer, for the training folder (the torch engine) and for
@@ -54,9 +54,13 @@ def find_shared_data() -> Path | None:
     return None
 
 
+THREADS = [1]  # torch threads of every child (--threads)
+
+
 def _env(src: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}  # fmt: skip
+    threads = str(THREADS[0])
+    return {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads}  # fmt: skip
 
 
 def _load() -> str:
@@ -317,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--startup-only", action="store_true",
                         help="measure the start-up only (no throughput, no long line)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of every run (OMP_NUM_THREADS; default 1)")
     args = parser.parse_args(argv)
+    THREADS[0] = args.threads
     if args.quick:
         args.lines, args.repeat, args.train_size = 300, 1, 200
 
@@ -337,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     # 1. start-up
     one = work / "one.txt"
     one.write_text("Obama visited Paris yesterday.\n")
-    base = ["--model", str(model), "-", "--threads", "1", "--device", "cpu"]
+    base = ["--model", str(model), "-", "--threads", str(args.threads), "--device", "cpu"]
     exported = export_onnx(model, work)
     startup = measure_startup(model, exported, one, args.repeat)
     figures["startup"] = startup
@@ -405,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_startup(figures: dict, args, interpreter: float) -> None:
     print(f"model {figures['model']}; data: {figures['data']}")
-    print(f"python {sys.version.split()[0]}, 1 torch thread, load average "
+    print(f"python {sys.version.split()[0]}, {args.threads} torch thread(s), load average "
           f"{figures['load_before']} before, {figures['load_after']} after")  # fmt: skip
     print("\nStart-up: `rnnseq predict` on one line (median of "
           f"{args.repeat}; CPU s = the child's user + system)")
@@ -428,13 +435,15 @@ def _print(figures: dict, args, interpreter: float) -> None:
     batch = "each path's default" if args.batch_size is None else args.batch_size
     print(f"\nThroughput: {args.lines:,} lines, {rows[0]['tokens']:,} tokens, batch size "
           f"{batch}")  # fmt: skip
-    print("| path | wall s | CPU s | tokens / CPU s | × earlier | peak RSS MiB | complete |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| path | wall s | CPU s | tokens / CPU s | × earlier | × earlier, wall | "
+          "peak RSS MiB | complete |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     first = rows[0]["tokens"] / rows[0]["cpu"]
     for r in rows:
         rate = r["tokens"] / r["cpu"]
         print(f"| {r['name']} | {r['wall']:.1f} | {r['cpu']:.1f} | {rate:,.0f} | "
-              f"{rate / first:.2f} | {r['rss']:.0f} | {'yes' if r['complete'] else 'NO'} |")
+              f"{rate / first:.2f} | {rows[0]['wall'] / r['wall']:.2f} | {r['rss']:.0f} | "
+              f"{'yes' if r['complete'] else 'NO'} |")
     if figures["long"]:
         print("\nOne long line (--pretokenized)")
         print("| tokens | wall s | CPU s | peak RSS MiB | complete |\n|---:|---:|---:|---:|---|")

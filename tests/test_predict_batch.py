@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rnnseq.data import Vocab, collate
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
 from rnnseq.models.char_features import CharBiLSTM, CharCNN
-from rnnseq.predict_batch import WordFeatures, rows_batch
+from rnnseq.predict_batch import WordFeatures, length_batches, rows_batch
 from rnnseq.preprocess import Vocabularies
 
 WORDS = ["the", "The", "dog", "runs", ".", "unseen", "x" * (MAX_WORD_LEN + 5), "é", "a-b"]
@@ -111,3 +111,35 @@ def test_a_placeholder_batch_gets_the_features_of_its_words_kept_or_not():
             got = module(placeholder.chars)
         assert torch.allclose(got, plain, atol=1e-6), capacity
         assert not module._forward_hooks and not module._forward_pre_hooks
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 12), max_size=80),
+    batch_size=st.integers(1, 9),
+    max_tokens=st.integers(1, 40),
+)
+def test_length_batches_hold_every_row_once_in_full_batches_of_one_length(lengths, batch_size,
+                                                                          max_tokens):  # fmt: skip
+    batches = length_batches(lengths, batch_size, max_tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    full: dict[int, int] = {}  # length -> rows in batches of one length that are full
+    for b in batches:
+        sizes = [lengths[i] for i in b]
+        cap = max(1, min(batch_size, max_tokens // max(sizes)))
+        assert 1 <= len(b) <= batch_size
+        assert len(b) == 1 or len(b) * max(sizes) <= max_tokens  # padded tokens
+        if len(set(sizes)) == 1 and len(b) == cap:
+            full[sizes[0]] = full.get(sizes[0], 0) + len(b)
+    for n in set(lengths):  # fewer than one batch of each length is left over
+        cap = max(1, min(batch_size, max_tokens // n))
+        assert lengths.count(n) - full.get(n, 0) < cap
+
+
+def test_length_batches_give_full_batches_of_one_length_first_then_the_rest_sorted():
+    lengths = [3, 1, 3, 3, 1, 2, 3, 5, 2, 2]
+    # length 1: [1, 4]; length 3: [0, 2], [3, 6]; left over: 5 and 8 (length 2),
+    # 9 (length 2), 7 (length 5), cut by length as evaluation batches are
+    assert length_batches(lengths, 2, 100) == [[1, 4], [5, 8], [0, 2], [3, 6], [9, 7]]
+    # at most 5 tokens: one row of length 3 or 5 fills a batch, so only 9 is left over
+    assert length_batches(lengths, 2, 5) == [[1, 4], [5, 8], [0], [2], [3], [6], [7], [9]]

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import torch
 
 from rnnseq.data.batching import PAD_ID, Batch
+from rnnseq.data.buckets import bucket_batches
 from rnnseq.data.encoded import MAX_WORD_LEN
 
-__all__ = ["Distinct", "rows_batch", "WordFeatures"]
+__all__ = ["Distinct", "length_batches", "rows_batch", "WordFeatures"]
 
 SPELLINGS = 1 << 17  # words whose character ids a cache keeps
 
@@ -98,6 +99,36 @@ def rows_batch(rows: list[list[str]], vocabs, spellings: dict | None = None, *,
     distinct = Distinct(words, where, vocabs, {} if spellings is None else spellings)
     chars = distinct.chars() if spelled else torch.zeros(n, t, 1, dtype=torch.long)
     return Batch(tokens, lengths, None, chars, list(range(n))), distinct
+
+
+def length_batches(lengths: list[int], batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Batches of row indices for prediction, rows of one length together where they fill
+    a batch.
+
+    A batch of rows of length T holds ``c = min(batch_size, max_tokens // T)`` rows (one
+    at least). The rows of each length (in input order) give as many batches of exactly
+    c rows as they fill: no padding, so a bidirectional encoder runs them without
+    reversing rows one by one or masking (``RecurrentEncoder``), and the batch shapes
+    repeat, so oneDNN's kernels for them are built once (building one costs as much as
+    running a batch). The rows left over, sorted by length, are cut as
+    :func:`rnnseq.data.bucket_batches` cuts evaluation batches (at most ``batch_size``
+    rows and ``max_tokens`` padded tokens). Every index appears once.
+    """
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        groups.setdefault(n, []).append(i)
+    batches, rest = [], []
+    for n in sorted(groups):
+        rows = groups[n]
+        cap = max(1, min(batch_size, max_tokens // max(n, 1)))
+        full = len(rows) - len(rows) % cap
+        batches += [rows[s : s + cap] for s in range(0, full, cap)]
+        rest += rows[full:]
+    if rest:
+        left = bucket_batches([lengths[i] for i in rest], batch_size, shuffle=False,
+                              max_tokens=max_tokens)  # fmt: skip
+        batches += [[rest[k] for k in part] for part in left]
+    return batches
 
 
 class WordFeatures:

@@ -23,8 +23,10 @@ __all__ = ["CHUNK", "Token", "input_lines", "line_tokens", "is_blank", "strip_li
 
 PIECE = 1 << 16  # characters tokenized at once
 # Input lines read ahead of their answers: they go through the model together, sorted
-# by length into batches (fewer when they hold many tokens).
-CHUNK = 2048
+# by length into batches (fewer when they hold many tokens). Many lines of each length
+# fill batches of rows of one length (rnnseq.predict_batch.length_batches): 2048 -> 16384
+# took EWT dev's tokens in such batches from 2% to 60%.
+CHUNK = 1 << 14
 
 
 def is_blank(line: str) -> bool:

@@ -147,6 +147,36 @@ def test_full_length_windows_keep_the_padded_kernel_and_its_state():
     torch.testing.assert_close(s2, s)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_rows_of_equal_length_take_one_bidirectional_call_with_the_same_results(cell):
+    """Every row fills the T steps: the padded path runs each layer as one bidirectional
+    kernel call; outputs, final state and gradients (of inputs, state and weights)
+    equal the packed path's."""
+    enc = _encoder(cell, True)
+    x = torch.randn(4, 6, 4, dtype=torch.double)
+    full = torch.full((4,), 6)
+    shape = (4, 4, 3)  # (layers * directions, N, hidden)
+    parts = 2 if cell == "lstm" else 1
+    init = [torch.randn(shape, dtype=torch.double, requires_grad=True) for _ in range(parts)]
+    state = tuple(init) if cell == "lstm" else init[0]
+    got = {}
+    for impl in ("packed", "padded"):
+        for s in init:
+            s.grad = None
+        y, final, grads = _run(enc, impl, x, full, state=state, return_state=True)
+        got[impl] = (y, final, grads, [s.grad.clone() for s in init])
+    torch.testing.assert_close(got["padded"], got["packed"])
+    calls = []
+    hook = torch.nn.Module.register_forward_pre_hook
+    handles = [hook(r, lambda m, a: calls.append(m)) for r in enc.rnns]
+    enc(x, full)
+    assert not calls  # no per-direction module call: the fused kernel ran
+    enc(x, torch.tensor([6, 5, 6, 6]))
+    assert len(calls) == 4  # ragged rows: each direction on its own
+    for h in handles:
+        h.remove()
+
+
 def test_state_gradients_agree_between_implementations():
     enc = _encoder("lstm", False)
     x = torch.randn(len(LENGTHS), 7, 4, dtype=torch.double)

@@ -203,6 +203,8 @@ class RecurrentEncoder(nn.Module):
 
     def _padded(self, x: Tensor, lengths: Tensor, state: State | None) -> tuple[Tensor, State]:
         n, t_max, _ = x.shape
+        if x.device.type == "cpu" and self.directions == 2 and bool((lengths == t_max).all()):
+            return self._full_rows(x, state)
         steps = torch.arange(t_max, device=x.device)  # (T_max,)
         real = steps.unsqueeze(0) < lengths.unsqueeze(1)  # (N, T_max) bool
         # rev[i, t] = T_i - 1 - t on real steps, t on padding: an involution per row.
@@ -227,6 +229,29 @@ class RecurrentEncoder(nn.Module):
             data = torch.cat(outs, dim=2) if len(outs) > 1 else outs[0]  # (N, T_max, H_out)
         outputs = data.masked_fill(~real.unsqueeze(2), 0.0)  # (N, T_max, H_out)
         return outputs, _cat_states(finals)
+
+    def _full_rows(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """Bidirectional layers over rows that all fill the T steps: nothing to reverse
+        row by row or to mask, so each layer is one bidirectional kernel call on the two
+        directions' own weights (the same sums as two calls, one on time-flipped rows;
+        identical outputs on CPU in float32 and bfloat16). Prediction batches rows of
+        equal length for this (``rnnseq.predict_batch.length_batches``)."""
+        run = {"lstm": torch.lstm, "gru": torch.gru, "rnn": torch.rnn_tanh}[self.cell]
+        data = x  # (N, T, E)
+        finals: list[State] = []
+        for layer in range(self.layers):
+            if layer > 0:
+                data = self.dropout(data)  # (N, T, H_out)
+            k = 2 * layer
+            weights = [*self.rnns[k]._flat_weights, *self.rnns[k + 1]._flat_weights]
+            if state is None:
+                zeros = data.new_zeros(2, x.shape[0], self.hidden)  # (2, N, hidden)
+                init = (zeros, zeros) if self.cell == "lstm" else zeros
+            else:
+                init = _map_state(state, lambda s, k=k: s[k : k + 2].contiguous())
+            data, *final = run(data, init, weights, True, 1, 0.0, self.training, True, True)
+            finals.append(tuple(final) if self.cell == "lstm" else final[0])
+        return data, _cat_states(finals)
 
     # -- helpers ------------------------------------------------------------------------
 

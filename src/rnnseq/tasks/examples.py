@@ -130,16 +130,16 @@ class ExamplesTask(ExampleLines):
     def run_rows(self, predictor, rows: list[list[str]], *, probs: bool = False,
                  top_k: int | None = None) -> list:  # fmt: skip
         """:meth:`row_answers` for each (non-empty) token list, in order; the rows go
-        through the model in length-sorted batches of ``predictor.batch_size``."""
-        from rnnseq.predict_batch import rows_batch
+        through the model in batches of rows of equal length, ``predictor.batch_size``
+        rows at most (:func:`rnnseq.predict_batch.length_batches`)."""
+        from rnnseq.predict_batch import length_batches, rows_batch
 
         out: list = [None] * len(rows)
         model = predictor.model
         lengths = [len(r) for r in rows]
         spelled = predictor.char_features is None  # else model_call spells what it needs
         with predictor.predicting():
-            for indices in bucket_batches(lengths, predictor.batch_size, shuffle=False,
-                                          max_tokens=EVAL_TOKENS):
+            for indices in length_batches(lengths, predictor.batch_size, EVAL_TOKENS):
                 batch, distinct = rows_batch([rows[i] for i in indices], predictor.vocabs,
                                              predictor.spellings, spelled=spelled)  # fmt: skip
                 with predictor.model_call(distinct):

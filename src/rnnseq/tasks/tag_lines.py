@@ -20,9 +20,10 @@ from rnnseq.tasks.tag_output import JsonWriter, TagBlock, TagOutput, format_tsv
 from rnnseq.text_input import CHUNK
 from rnnseq.windows import CONTEXT, SIZE, windows
 
-__all__ = ["TagLines", "TOKEN_BUDGET"]
+__all__ = ["TagLines", "TOKEN_BUDGET", "WINDOW_TOKENS"]
 
-TOKEN_BUDGET = 1 << 15  # tokens of short inputs held at a time
+TOKEN_BUDGET = 1 << 18  # tokens of short inputs held at a time (with CHUNK lines at most)
+WINDOW_TOKENS = 1 << 15  # tokens of a long input's windows run at a time
 
 
 class TagLines(ExampleLines):
@@ -49,7 +50,7 @@ class TagLines(ExampleLines):
         Inputs of up to one window's length go through the model ``chunk`` at a time
         (fewer when they hold many tokens); a longer one is read in overlapping windows
         (:mod:`rnnseq.windows`), ``batch_size`` windows at a time (fewer when they would
-        hold more than ``TOKEN_BUDGET`` tokens), so memory stays bounded whatever its
+        hold more than ``WINDOW_TOKENS`` tokens), so memory stays bounded whatever its
         length.
         """
         limit = SIZE + 2 * CONTEXT
@@ -103,7 +104,7 @@ class TagLines(ExampleLines):
         names = predictor.vocabs.labels.tokens
         yield "begin", text
         cut = windows(tokens, SIZE, CONTEXT)
-        per_call = max(1, min(predictor.batch_size, TOKEN_BUDGET // (SIZE + 2 * CONTEXT)))
+        per_call = max(1, min(predictor.batch_size, WINDOW_TOKENS // (SIZE + 2 * CONTEXT)))
         while group := list(itertools.islice(cut, per_call)):
             rows = [[t[0] for t in items] for items, _, _ in group]
             answers = self.run_rows(predictor, rows, probs=probs, top_k=top_k)
