@@ -17,12 +17,13 @@ import torch
 
 from rnnseq.data import Vocab, bucket_batches, collate, read_dataset
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
-from rnnseq.preprocess import Vocabularies, limit_lengths
+from rnnseq.preprocess import SchemeMap, Vocabularies, limit_lengths
 from rnnseq.tasks.base import RunData, Task
 from rnnseq.tasks.word_vectors import pretrained_vocabulary
 from rnnseq.training.sharding import epoch_batches
 
 EVAL_TOKENS = 1 << 15  # padded tokens of one evaluation batch at most (one input at least)
+RELEASE_EVERY = 256  # batches between two EncodedDataset.release() (a mapped training set)
 
 __all__ = ["ExamplesTask"]
 
@@ -42,6 +43,28 @@ class ExamplesTask(Task):
         if column is None and config.data.column is not None:
             column = _training_column(path, format, config, self.name)
         return read_dataset(path, self.name, format=format, column=column)
+
+    def stream_run_data(self, cfg, vocabs, schemes, resolve=None) -> RunData | None:
+        """A training file larger than ``stream_bytes()`` (128 MiB) is read in streaming
+        passes and trained on from arrays on disk (:mod:`rnnseq.tasks.streamed_examples`);
+        None for a smaller one (read into memory)."""
+        from rnnseq.tasks.streamed_examples import stream_run_data
+
+        return stream_run_data(self, cfg, vocabs, schemes, resolve)
+
+    def stream_summary(self, scan: dict, *, has_dev: bool):
+        """:meth:`data_summary` of a streamed training file, from its scan's counts
+        (None: this task's defaults do not depend on the data)."""
+        return None
+
+    def span_scheme(self, label_rows) -> str | None:
+        """The span scheme of the training labels (one list per example), or None; may
+        stop reading ``label_rows`` early."""
+        return None
+
+    def schemes_from(self, source: str | None, cfg) -> SchemeMap:
+        """:meth:`schemes` of training labels in the span scheme ``source``."""
+        return SchemeMap(None, None)
 
     # ---------------------------------------------------- labels (subclasses)
 
@@ -122,6 +145,10 @@ class ExamplesTask(Task):
         )
 
     def batch(self, data: RunData, item) -> Any:
+        made = data.plan_cache.get("batches", 0) + 1
+        data.plan_cache["batches"] = made
+        if made % RELEASE_EVERY == 0:  # a mapped set: pages read so far leave the RSS
+            data.train.release()
         return collate(data.train, item)
 
     # ------------------------------------------------------------ prediction

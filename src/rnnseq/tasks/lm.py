@@ -58,7 +58,7 @@ class LanguageModelTask(Task):
         _check_length(path, len(units))  # found now, not when the first epoch ends
         return units
 
-    def stream_run_data(self, cfg, vocabs, schemes) -> RunData:
+    def stream_run_data(self, cfg, vocabs, schemes, resolve=None) -> RunData:
         """The run's text as token files: ``--train`` encoded once (streaming) into
         ``--token-cache``, or mapped from there; the vocabulary built in the same pass
         (from the part before ``--holdout``), unless given (a resumed run's); ``--dev``
