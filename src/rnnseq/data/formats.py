@@ -250,7 +250,8 @@ def stream_dataset(
     """:func:`read_dataset`'s examples for ``task`` "classify" or "tag", one at a time,
     the file read in chunks (memory: a few MiB and one example, whatever the file).
     The same examples, and the same errors, each raised when the reading gets there
-    (the options' errors at once)."""
+    (the options' errors at once); for a file that is not UTF-8 text (an invalid byte,
+    a NUL) the error of a bad line before the bad byte may come first."""
     if task not in ("classify", "tag"):
         raise ValueError(f"task must be 'classify' or 'tag' to stream examples, got {task!r}")
     format = _checked_format(path, task, format, column)
