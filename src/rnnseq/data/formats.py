@@ -35,7 +35,7 @@ from rnnseq.data.text_reader import UNITS, read_units
 from rnnseq.data.textfile import check_head
 from rnnseq.tasks import TASK_NAMES
 
-__all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset", "stream_dataset"]
+__all__ = ["FORMATS", "TASKS", "detect_format", "checked_format", "read_dataset", "stream_dataset"]
 
 TASKS = TASK_NAMES
 FORMATS = {  # format -> the tasks it can feed
@@ -226,7 +226,7 @@ def read_dataset(
     _check_task(task)
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
-    format = _checked_format(path, task, format, column)
+    format = checked_format(path, task, format, column)
     if format == "conllu":
         return read_conllu(path, column=column or "upos")
     if format == "conll":
@@ -254,7 +254,7 @@ def stream_dataset(
     a NUL) the error of a bad line before the bad byte may come first."""
     if task not in ("classify", "tag"):
         raise ValueError(f"task must be 'classify' or 'tag' to stream examples, got {task!r}")
-    format = _checked_format(path, task, format, column)
+    format = checked_format(path, task, format, column)
     if format == "conllu":
         return stream_conllu(path, column=column or "upos")
     if format == "conll":
@@ -266,7 +266,7 @@ def stream_dataset(
     return stream_jsonl(path, task)
 
 
-def _checked_format(path, task: str, format: str | None, column: str | None) -> str:
+def checked_format(path, task: str, format: str | None, column: str | None) -> str:
     """The file's format (given, or detected), checked against ``task`` and ``column``."""
     given = format is not None
     if format is None:
