@@ -123,3 +123,47 @@ def test_the_streaming_size_is_128_mib_unless_the_environment_says(monkeypatch):
     with pytest.raises(ValueError, match="RNNSEQ_STREAM_BYTES"):
         stream_bytes()
     assert os.environ["RNNSEQ_STREAM_BYTES"] == "lots"
+
+
+@pytest.mark.slow
+def test_a_streamed_run_killed_mid_run_resumes_to_the_same_weights_from_the_same_arrays(
+    tmp_path, monkeypatch
+):
+    """Span tags rewritten for learning: the resumed run's saved tag vocabulary finds the
+    arrays whose tags were numbered while encoding (nothing is encoded again)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from procs import env
+
+    train = _span_conll(tmp_path / "ner.conll", 400, seed=2)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RNNSEQ_STREAM_BYTES", "0")
+
+    def argv(out, *extra):
+        return ["train", "--task", "tag", "--train", str(train), "--holdout", "0.1", "--out",
+                str(out), "--hidden", "8", "--embedding-dim", "8", "--no-progress",
+                "--threads", "1", "--epochs", "3", "--batch-size", "8",
+                "--checkpoint-every", "5", "--token-cache", str(cache), *extra]  # fmt: skip
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert main(argv(whole)) == 0
+    (entry,) = cache.glob("*.examples")
+    made = sorted(p.name for p in entry.glob("arrays.*"))
+    proc = subprocess.Popen([sys.executable, "-m", "rnnseq", *argv(parts)], env=env(),
+                            stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (parts / "resume.safetensors").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.005)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
+    assert main(argv(parts, "--resume")) == 0
+    assert_same_run(whole, parts)
+    assert sorted(p.name for p in entry.glob("arrays.*")) == made

@@ -289,19 +289,17 @@ class _Entry:
     # ---------------------------------------------------------- the arrays
 
     def arrays(self, vocabs: Vocabularies, schemes: SchemeMap) -> _Arrays:
-        """The training part encoded with ``vocabs`` (labels None: built while encoding)."""
-        key = {
-            "words": vocab_digest(vocabs.words),
-            "chars": None if vocabs.chars is None else vocab_digest(vocabs.chars),
-            "labels": None if vocabs.labels is None else vocab_digest(vocabs.labels),
-            "schemes": schemes.to_dict(),
-            "max_word_len": MAX_WORD_LEN,
-        }
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-        folder = self.path / f"arrays.{digest}"
-        done = _read_json(folder / "labels.json")
-        if done is not None and done.get("key") == key:
-            return _Arrays(EncodedDataset.load(folder), Vocab.from_dict(done["labels"]))
+        """The training part encoded with ``vocabs`` (labels None: built while encoding).
+        Given labels (a resumed run's) use the arrays whose labels were built, when
+        they built these."""
+        if vocabs.labels is not None and _rewrites(schemes):
+            built = self._done(replace(vocabs, labels=None), schemes)
+            if built is not None and built.labels == vocabs.labels:
+                return built
+        found = self._done(vocabs, schemes)
+        if found is not None:
+            return found
+        key, folder = self._key(vocabs, schemes)
         shutil.rmtree(folder, ignore_errors=True)
         tmp = self.path / f"tmp.{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -314,6 +312,26 @@ class _Entry:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return _Arrays(EncodedDataset.load(folder), labels)
+
+    def _done(self, vocabs: Vocabularies, schemes: SchemeMap) -> _Arrays | None:
+        """The arrays already encoded with ``vocabs``, or None."""
+        key, folder = self._key(vocabs, schemes)
+        done = _read_json(folder / "labels.json")
+        if done is None or done.get("key") != key:
+            return None
+        return _Arrays(EncodedDataset.load(folder), Vocab.from_dict(done["labels"]))
+
+    def _key(self, vocabs: Vocabularies, schemes: SchemeMap) -> tuple[dict, Path]:
+        """What the arrays depend on besides the scan, and their folder."""
+        key = {
+            "words": vocab_digest(vocabs.words),
+            "chars": None if vocabs.chars is None else vocab_digest(vocabs.chars),
+            "labels": None if vocabs.labels is None else vocab_digest(vocabs.labels),
+            "schemes": schemes.to_dict(),
+            "max_word_len": MAX_WORD_LEN,
+        }
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        return key, self.path / f"arrays.{digest}"
 
     def _encode(self, folder: Path, vocabs: Vocabularies, schemes: SchemeMap) -> Vocab:
         """The encoding pass; the label vocabulary (given, or built from the rewritten tags)."""
