@@ -1,7 +1,7 @@
 """``rnnseq evaluate`` of a language model on a large text: peak memory, read through a
 token file (today) against the text read into memory (before).
 
-    python benchmarks/lm_evaluate_memory.py                   # 20 and 100 MB of characters
+    python benchmarks/lm_evaluate_memory.py                   # 5 and 50 MB of characters
     python benchmarks/lm_evaluate_memory.py --sizes 5 --in-memory 5
 
 A small character LM (LSTM 16, embedding 16) is trained for 30 steps on Tiny
@@ -81,8 +81,8 @@ def measure(argv: list[str], env: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[20, 100], help="MB of text")
-    ap.add_argument("--in-memory", type=int, nargs="*", default=[20])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[5, 50], help="MB of text")
+    ap.add_argument("--in-memory", type=int, nargs="*", default=[5])
     ap.add_argument("--dir", type=Path, default=Path("/tmp/rnnseq_lm_evaluate_bench"))
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,7 @@ def main() -> None:
         for mb in args.sizes:
             path = text(args.dir / f"text_{mb}MB.txt", mb)
             paths = [("token file", [sys.executable, "-m", "rnnseq", "evaluate", "--model",
-                                     str(model), "--data", str(path), "--json"])]  # fmt: skip
+                                     str(model), "--data", str(path), "--json", "--threads", "1"])]  # fmt: skip
             if mb in args.in_memory:
                 paths.append(("in memory", [sys.executable, "-c", IN_MEMORY, str(model),
                                             str(path)]))  # fmt: skip
