@@ -99,8 +99,9 @@ def main() -> None:
                        env=env, check=True, capture_output=True)  # fmt: skip
         for mb in args.sizes:
             path = text(args.dir / f"text_{mb}MB.txt", mb)
-            paths = [("token file", [sys.executable, "-m", "rnnseq", "evaluate", "--model",
-                                     str(model), "--data", str(path), "--json", "--threads", "1"])]  # fmt: skip
+            evaluate = [sys.executable, "-m", "rnnseq", "evaluate", "--model", str(model),
+                        "--data", str(path), "--json", "--threads", "1"]  # fmt: skip
+            paths = [("token file", evaluate)]
             if mb in args.in_memory:
                 paths.append(("in memory", [sys.executable, "-c", IN_MEMORY, str(model),
                                             str(path)]))  # fmt: skip
