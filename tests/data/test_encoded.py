@@ -167,3 +167,30 @@ def test_release_lets_the_pages_of_a_mapped_set_go_and_keeps_its_rows(tmp_path):
     assert back.tokens[5] == [2, 2, 2, 2] and back.targets[-1] == [0, 0, 0, 0]
     back.release()  # again, and on arrays in memory: nothing to do
     data.release()
+
+
+@pytest.mark.parametrize("task", ["tag", "classify"])
+def test_batches_of_a_set_on_disk_read_with_pread_equal_those_from_memory(tmp_path, task):
+    from dataclasses import fields
+
+    import torch
+
+    from rnnseq.data import collate
+    from rnnseq.data.demo import demo_sentiment, demo_tagging
+
+    examples = demo_tagging(300, seed=3) if task == "tag" else demo_sentiment(300, seed=3)
+    words = Vocab.build(e.tokens for e in examples)
+    labels = Vocab.build(([e.label] if task == "classify" else e.tags for e in examples),
+                         specials=())  # fmt: skip
+    chars = Vocab.build(w for e in examples for w in e.tokens)
+    data = EncodedDataset.from_examples(examples, words, labels, char_vocab=chars)
+    data.save(tmp_path / "d")
+    back = EncodedDataset.load(tmp_path / "d")
+    assert back.file_rows is not None and data.file_rows is None
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rows = rng.choice(len(data), size=int(rng.integers(1, 40)), replace=False).tolist()
+        a, b = collate(data, rows), collate(back, rows)
+        for f in fields(a):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert (torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y), f.name

@@ -122,6 +122,9 @@ class EncodedDataset:
             raise ValueError(f"per_step must be True or False, got {per_step!r}")
         self.per_step = bool(per_step)
         self.tokens = tokens if isinstance(tokens, Ragged) else Ragged.from_rows(tokens)
+        # A set mapped from disk: its rows read with pread (EncodedDataset.load), which
+        # collate uses so that batches leave no mapped pages behind; else None.
+        self.file_rows = None
         self.targets = targets
         self.chars = chars
 
@@ -282,7 +285,8 @@ class EncodedDataset:
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> EncodedDataset:
-        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet.
+        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet
+        (batches then read their rows with ``pread``: :mod:`rnnseq.data.encoded_rows`).
 
         Raises:
             DataError: ``dataset.json`` is not one of ours, or an array file's size
@@ -315,6 +319,10 @@ class EncodedDataset:
                 data.chars = CharRows(words, data.tokens.offsets)
         except ValueError as e:
             raise DataError(meta_path, None, f"expected an encoded dataset: {e}") from None
+        if mmap:
+            from rnnseq.data.encoded_rows import FileRows
+
+            data.file_rows = FileRows(folder, arrays, data.per_step)
         return data
 
     def release(self) -> None:
