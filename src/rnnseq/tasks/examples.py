@@ -147,7 +147,7 @@ class ExamplesTask(Task):
     def batch(self, data: RunData, item) -> Any:
         made = data.plan_cache.get("batches", 0) + 1
         data.plan_cache["batches"] = made
-        if made % RELEASE_EVERY == 0:  # a mapped set: pages read so far leave the RSS
+        if made % RELEASE_EVERY == 0:  # a mapped set: the plan's pages leave the RSS
             data.train.release()
         return collate(data.train, item)
 

@@ -20,8 +20,9 @@ arrays on disk, with bit-identical vocabularies, ids and batches:
    (:class:`~rnnseq.data.encoded_file.EncodedWriter`); tags rewritten into another
    span scheme get provisional ids, renumbered when their vocabulary is known.
 
-The arrays are then mapped (:meth:`EncodedDataset.load`); pages read through the
-map are let go every few hundred batches (:meth:`EncodedDataset.release`).
+The arrays are then mapped (:meth:`EncodedDataset.load`); batches read their rows
+with ``pread`` (:mod:`rnnseq.data.encoded_rows`), and the pages the epoch plan reads
+through the map are let go every few hundred batches (:meth:`EncodedDataset.release`).
 
 Where: the token cache (``--token-cache``, else ``$RNNSEQ_CACHE_DIR``, else
 ``~/.cache/rnnseq/tokens``), one folder per (real path of the file, task, reading
