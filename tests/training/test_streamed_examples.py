@@ -114,9 +114,9 @@ def test_a_second_run_maps_the_entry_and_a_changed_file_is_read_again(
     assert metrics["train_examples"] == len(lines) - 30
 
 
-def test_the_streaming_size_is_128_mib_unless_the_environment_says(monkeypatch):
+def test_the_streaming_size_is_64_mib_unless_the_environment_says(monkeypatch):
     monkeypatch.delenv("RNNSEQ_STREAM_BYTES", raising=False)
-    assert stream_bytes() == STREAM_BYTES == 128 << 20
+    assert stream_bytes() == STREAM_BYTES == 64 << 20
     monkeypatch.setenv("RNNSEQ_STREAM_BYTES", "1000")
     assert stream_bytes() == 1000
     monkeypatch.setenv("RNNSEQ_STREAM_BYTES", "lots")

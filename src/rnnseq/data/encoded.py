@@ -39,8 +39,8 @@ __all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "STREAM_BYTES", "stream
 MAX_WORD_LEN = 20  # characters kept per word for character features (the first ones)
 _FORMAT = "rnnseq-encoded-dataset-1"  # what dataset.json of save() says it is
 # A training file larger than this is streamed: encoded a chunk at a time into arrays on
-# disk and mapped (docs/TOKEN_FILES.md says why 128 MiB); $RNNSEQ_STREAM_BYTES overrides it.
-STREAM_BYTES = 128 << 20
+# disk and mapped (docs/TOKEN_FILES.md says why 64 MiB); $RNNSEQ_STREAM_BYTES overrides it.
+STREAM_BYTES = 64 << 20
 _CHUNK = 1 << 15  # examples encoded at a time (bounds the temporary lists)
 
 

@@ -45,7 +45,7 @@ class ExamplesTask(Task):
         return read_dataset(path, self.name, format=format, column=column)
 
     def stream_run_data(self, cfg, vocabs, schemes, resolve=None) -> RunData | None:
-        """A training file larger than ``stream_bytes()`` (128 MiB) is read in streaming
+        """A training file larger than ``stream_bytes()`` (64 MiB) is read in streaming
         passes and trained on from arrays on disk (:mod:`rnnseq.tasks.streamed_examples`);
         None for a smaller one (read into memory)."""
         from rnnseq.tasks.streamed_examples import stream_run_data

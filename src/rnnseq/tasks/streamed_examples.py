@@ -1,6 +1,6 @@
 """A training file of examples larger than memory: read in passes, encoded to disk, mapped.
 
-Below :func:`~rnnseq.data.encoded.stream_bytes` (128 MiB) a tag or classify run
+Below :func:`~rnnseq.data.encoded.stream_bytes` (64 MiB) a tag or classify run
 reads its training file into memory, one Python object per example, and encodes it
 (:meth:`ExamplesTask.read`, :meth:`ExamplesTask.prepare`). Above it, the file is
 never held: :func:`stream_run_data` reads it in streaming passes and trains from

@@ -202,12 +202,12 @@ class DataOptions:
         default="iobes",
     )
     # Where texts are kept encoded (lm: every training text; classify, tag: a training file
-    # over 128 MiB, streamed; docs/TOKEN_FILES.md). None: $RNNSEQ_CACHE_DIR, else
+    # over 64 MiB, streamed; docs/TOKEN_FILES.md). None: $RNNSEQ_CACHE_DIR, else
     # ~/.cache/rnnseq/tokens.
     token_cache: str | None = option(
         None,
         "folder of the encoded files training reads: lm's token files, and a classify or "
-        "tag training file over 128 MiB (read in passes, never whole, and mapped) "
+        "tag training file over 64 MiB (read in passes, never whole, and mapped) "
         "(default $RNNSEQ_CACHE_DIR, else ~/.cache/rnnseq/tokens); under torchrun on "
         "several machines, a shared folder",
         metavar="DIR",
