@@ -77,7 +77,10 @@ VERSION = 1
 def streams(path: str) -> bool:
     """Whether a training file of this size is streamed (larger than
     :func:`~rnnseq.data.encoded.stream_bytes`)."""
-    return os.path.getsize(path) > stream_bytes()
+    try:
+        return os.path.getsize(path) > stream_bytes()
+    except OSError:  # missing or unreadable: the in-memory path's reader says so
+        return False
 
 
 def stream_run_data(task, cfg, vocabs, schemes, resolve=None):
