@@ -92,7 +92,7 @@ def child(mode: str, argv: list[str]) -> None:
             t = cfg.training
             return lm_batches(data.train, t.batch_size, t.bptt, rank=rank, world_size=world_size)
 
-        LanguageModelTask.stream_run_data = lambda self, *a: None
+        LanguageModelTask.stream_run_data = lambda self, *a, **k: None
         LanguageModelTask.epoch_plan = epoch_plan
     code = main(argv)
     print(json.dumps({"code": code, **first}), file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -88,10 +88,46 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
     reject the first one (a DataError naming its line). None: no limit."""
     if max_length is None:
         return examples
-    out, cut, longest = [], 0, 0
+    tally = LongTally()
+    out = list(cut_long(examples, max_length, on_long, path, tally))
+    tally.warn(max_length, path)
+    return out
+
+
+@dataclass
+class LongTally:
+    """What :func:`cut_long` cut: ``seen`` examples, ``cut`` of them, the ``longest``."""
+
+    seen: int = 0
+    cut: int = 0
+    longest: int = 0
+
+    def warn(self, max_length: int, path: str) -> None:
+        """The one warning of :func:`limit_lengths`, if anything was cut."""
+        if not self.cut:
+            return
+        verb = "is" if self.cut == 1 else "are"
+        warnings.warn(
+            OptionWarning(
+                f"{literal(path)}: {self.cut:,} of {self.seen:,} sequences {verb} longer than "
+                f"{{0}} tokens (the longest has {self.longest:,}) and cut to {max_length:,}; a "
+                "larger {1} keeps more (a batch's memory grows with it), {2} refuses them",
+                ("max_length", max_length),
+                "max_length",
+                ("on_long", "error"),
+            ),
+            stacklevel=3,
+        )
+
+
+def cut_long(examples: Iterable, max_length: int | None, on_long: str, path: str,
+             tally: LongTally) -> Iterator:  # fmt: skip
+    """:func:`limit_lengths` one example at a time (examples streamed from a file): the
+    same examples and error; what was cut is counted in ``tally``, not warned about."""
     for e in examples:
-        if len(e.tokens) <= max_length:
-            out.append(e)
+        tally.seen += 1
+        if max_length is None or len(e.tokens) <= max_length:
+            yield e
             continue
         if on_long == "error":
             raise DataError(
@@ -102,26 +138,12 @@ def limit_lengths(examples: list, max_length: int | None, on_long: str, path: st
                 ("max_length", max_length),
                 ("on_long", "error"),
             )
-        cut += 1
-        longest = max(longest, len(e.tokens))
+        tally.cut += 1
+        tally.longest = max(tally.longest, len(e.tokens))
         if isinstance(e, TagExample):
-            out.append(replace(e, tokens=e.tokens[:max_length], tags=e.tags[:max_length]))
+            yield replace(e, tokens=e.tokens[:max_length], tags=e.tags[:max_length])
         else:
-            out.append(replace(e, tokens=e.tokens[:max_length]))
-    if cut:
-        verb = "is" if cut == 1 else "are"
-        warnings.warn(
-            OptionWarning(
-                f"{literal(path)}: {cut:,} of {len(examples):,} sequences {verb} longer than {{0}} "
-                f"tokens (the longest has {longest:,}) and cut to {max_length:,}; a larger "
-                "{1} keeps more (a batch's memory grows with it), {2} refuses them",
-                ("max_length", max_length),
-                "max_length",
-                ("on_long", "error"),
-            ),
-            stacklevel=2,
-        )
-    return out
+            yield replace(e, tokens=e.tokens[:max_length])
 
 
 def encode_tags(examples: Sequence[TagExample], known: Vocab, path: str) -> list[list[int]]:
@@ -219,7 +241,12 @@ class SchemeMap:
 
     @classmethod
     def choose(cls, train: Sequence[TagExample], tag_scheme: str) -> SchemeMap:
-        source = detect_scheme(e.tags for e in train)
+        return cls.from_source(detect_scheme(e.tags for e in train), tag_scheme)
+
+    @classmethod
+    def from_source(cls, source: str | None, tag_scheme: str) -> SchemeMap:
+        """The map for training tags in the scheme ``source`` (detected; None: not span
+        tags) and the ``--tag-scheme`` option."""
         if source is None or tag_scheme == "keep":
             return cls(source, source)
         return cls(source, tag_scheme.upper())

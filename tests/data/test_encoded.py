@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from rnnseq.data import ClassifyExample, DataError, EncodedDataset, TagExample, Vocab
+from rnnseq.data.ragged import Ragged
 
 TAGGED = [TagExample(["The", "cat"], ["DET", "NOUN"]), TagExample(["Hi"], ["INTJ"])]
 
@@ -104,7 +105,8 @@ def test_a_saved_dataset_loads_equal_and_maps_its_arrays(tmp_path, mmap):
     back = EncodedDataset.load(tmp_path / "d", mmap=mmap)
     assert back.per_step and back.tokens == data.tokens and back.targets == data.targets
     assert back.chars == data.chars
-    assert isinstance(back.tokens.values, np.memmap) == mmap
+    assert (back.tokens.values.base is not None) == mmap  # a view of the file's map
+    assert back.tokens.values.flags.writeable != mmap
     classify = EncodedDataset(False, [[2], [3, 4]], [1, 0])
     classify.save(tmp_path / "c")
     loaded = EncodedDataset.load(tmp_path / "c")
@@ -141,3 +143,54 @@ def test_loading_something_else_than_a_saved_dataset_is_a_data_error(tmp_path):
     (tmp_path / "d" / "dataset.json").write_text('{"arrays": {}}')
     with pytest.raises(DataError, match="expected an encoded dataset"):
         EncodedDataset.load(tmp_path / "d")
+
+
+def test_release_lets_the_pages_of_a_mapped_set_go_and_keeps_its_rows(tmp_path):
+    """Pages read through a map count in the process's resident set until released."""
+    n = 1 << 22  # 4 MiB of word ids (uint8): 1,024 pages
+    data = EncodedDataset(True, Ragged.from_lengths(np.ones(n, np.uint8) * 2, np.full(n // 4, 4)))
+    data.targets = Ragged.from_lengths(np.zeros(n, np.uint8), np.full(n // 4, 4))
+    data.save(tmp_path / "d")
+    back = EncodedDataset.load(tmp_path / "d")
+
+    def resident_kib() -> int:  # RssFile: pages of mapped files in this process's set
+        for line in open("/proc/self/status"):
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+        pytest.skip("no RssFile in /proc/self/status")
+
+    before = resident_kib()
+    assert int(back.tokens.values.sum()) == 2 * n  # every page read
+    read = resident_kib()
+    back.release()
+    assert read - before >= 3 * 1024 and resident_kib() <= before + 512
+    assert back.tokens[5] == [2, 2, 2, 2] and back.targets[-1] == [0, 0, 0, 0]
+    back.release()  # again, and on arrays in memory: nothing to do
+    data.release()
+
+
+@pytest.mark.parametrize("task", ["tag", "classify"])
+def test_batches_of_a_set_on_disk_read_with_pread_equal_those_from_memory(tmp_path, task):
+    from dataclasses import fields
+
+    import torch
+
+    from rnnseq.data import collate
+    from rnnseq.data.demo import demo_sentiment, demo_tagging
+
+    examples = demo_tagging(300, seed=3) if task == "tag" else demo_sentiment(300, seed=3)
+    words = Vocab.build(e.tokens for e in examples)
+    labels = Vocab.build(([e.label] if task == "classify" else e.tags for e in examples),
+                         specials=())  # fmt: skip
+    chars = Vocab.build(w for e in examples for w in e.tokens)
+    data = EncodedDataset.from_examples(examples, words, labels, char_vocab=chars)
+    data.save(tmp_path / "d")
+    back = EncodedDataset.load(tmp_path / "d")
+    assert back.file_rows is not None and data.file_rows is None
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rows = rng.choice(len(data), size=int(rng.integers(1, 40)), replace=False).tolist()
+        a, b = collate(data, rows), collate(back, rows)
+        for f in fields(a):
+            x, y = getattr(a, f.name), getattr(b, f.name)
+            assert (torch.equal(x, y) if isinstance(x, torch.Tensor) else x == y), f.name

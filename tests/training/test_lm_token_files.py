@@ -31,7 +31,7 @@ def _in_memory(monkeypatch) -> None:
         t = cfg.training
         return lm_batches(data.train, t.batch_size, t.bptt, rank=rank, world_size=world_size)
 
-    monkeypatch.setattr(LanguageModelTask, "stream_run_data", lambda self, *a: None)
+    monkeypatch.setattr(LanguageModelTask, "stream_run_data", lambda self, *a, **k: None)
     monkeypatch.setattr(LanguageModelTask, "epoch_plan", epoch_plan)
 
 

@@ -70,7 +70,9 @@ def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
     Read straight from the dataset's flat arrays: with ``real`` the (N, T) mask
     of real steps and ``flat`` the dataset positions of those steps (row-major),
     ``tokens[real] = values[flat]``; each real step's characters are cut the same
-    way into an (M, W) grid, which fills ``chars[real]``.
+    way into an (M, W) grid, which fills ``chars[real]``. A set mapped from disk
+    (``EncodedDataset.load``) has the chosen rows read with ``pread`` first
+    (:mod:`rnnseq.data.encoded_rows`): the same batch, and no mapped page left resident.
 
     Shape:
         tokens (N, T) with T the longest example; targets (N,) or (N, T);
@@ -83,6 +85,9 @@ def collate(dataset: EncodedDataset, indices: Sequence[int]) -> Batch:
         raise ValueError(
             f"indices must be in [0, {len(dataset)}), got {min(indices)}..{max(indices)}"
         )
+    if getattr(dataset, "file_rows", None) is not None:  # on disk: read these rows, map nothing
+        batch = collate(dataset.file_rows.take(indices), range(len(indices)))
+        return replace(batch, indices=indices)
     rows = np.asarray(indices, dtype=np.int64)  # (N,)
     real, flat = _steps(dataset.tokens.offsets, rows)  # (N, T), (M,)
     N, T = real.shape

@@ -34,12 +34,13 @@ IOBES are all accepted; converting schemes is the scorer's business.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import TagExample, builds_examples
-from rnnseq.data.textfile import numbered_lines, read_text
+from rnnseq.data.textfile import numbered_lines, read_text, stream_lines
 
-__all__ = ["read_conll", "column_index"]
+__all__ = ["read_conll", "stream_conll", "column_index"]
 
 DOCSTART = "-DOCSTART-"
 
@@ -110,18 +111,32 @@ def read_conll(
             count than the first token line, or with an empty column; a tag column
             holding a space in a tab-separated file.
     """
-    name = os.fspath(path)
-    sentences: list[TagExample] = []
+    return list(_examples(os.fspath(path), numbered_lines(read_text(path)), column))
+
+
+def stream_conll(
+    path: str | os.PathLike[str], *, column: str | int | None = None
+) -> Iterator[TagExample]:
+    """:func:`read_conll`'s examples one at a time, the file read in chunks (the same
+    examples and the same errors, each raised when the reading gets there)."""
+    return _examples(os.fspath(path), stream_lines(path), column)
+
+
+def _examples(
+    name: str, lines: Iterable[tuple[int, str]], column: str | int | None
+) -> Iterator[TagExample]:
+    """The sentences of a CoNLL file's numbered lines."""
+    found = False
     tokens: list[str] = []
     tags: list[str] = []
     n_columns: int | None = None
     tabs = False  # the separator, decided by the first token line
     first_line = start = tag_at = 0
-    for number, line in numbered_lines(read_text(path)):
+    for number, line in lines:
         if not line.strip() or _is_docstart(line):  # sentence (or document) boundary
             if tokens:
-                sentences.append(TagExample(tokens, tags, start))
-                tokens, tags = [], []
+                yield TagExample(tokens, tags, start)
+                found, tokens, tags = True, [], []
             continue
         if n_columns is None:
             tabs = "\t" in line
@@ -149,7 +164,6 @@ def read_conll(
         tokens.append(parts[0])
         tags.append(parts[tag_at])
     if tokens:
-        sentences.append(TagExample(tokens, tags, start))
-    if not sentences:
+        yield TagExample(tokens, tags, start)
+    elif not found:
         raise DataError(name, None, "no sentences found; expected 'token ... tag' lines")
-    return sentences

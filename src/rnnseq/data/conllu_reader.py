@@ -29,15 +29,17 @@ are split here, on tabs only, so that every error carries its line number
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from itertools import chain
 
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELDS, parse_id_value
 
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import TagExample, builds_examples
-from rnnseq.data.textfile import numbered_lines, read_text
+from rnnseq.data.textfile import numbered_lines, read_text, stream_lines
 
-__all__ = ["read_conllu"]
+__all__ = ["read_conllu", "stream_conllu"]
 
 _ALIASES = {"upostag": "upos", "xpostag": "xpos"}
 _GLOBAL_COLUMNS = "# global.columns ="
@@ -70,26 +72,38 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
             ID out of order, an empty field, or ``_`` (no value) as UPOS; a tag
             field that is ``_`` on every word.
     """
-    name = os.fspath(path)
-    text = read_text(path)
-    end = text.find("\n")
-    fields = _field_names((text if end < 0 else text[:end]).removesuffix("\r"), name)
+    return list(_examples(os.fspath(path), numbered_lines(read_text(path)), column))
+
+
+def stream_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> Iterator[TagExample]:
+    """:func:`read_conllu`'s examples one at a time, the file read in chunks (the same
+    examples and the same errors, each raised when the reading gets there)."""
+    return _examples(os.fspath(path), stream_lines(path), column)
+
+
+def _examples(name: str, lines: Iterable[tuple[int, str]], column: str) -> Iterator[TagExample]:
+    """The sentences of a CoNLL-U file's numbered lines."""
+    lines = iter(lines)
+    first = next(lines, None)
+    fields = _field_names("" if first is None else first[1], name)
+    if first is not None:
+        lines = chain([first], lines)
     key = _ALIASES.get(column.lower(), column.lower())
     if key not in fields or key in ("id", "form"):
         allowed = ", ".join(f for f in fields if f not in ("id", "form"))
         raise ValueError(f"column must be a CoNLL-U field ({allowed}), got {column!r}")
     n_fields, form_at, tag_at = len(fields), fields.index("form"), fields.index(key)
 
-    sentences: list[TagExample] = []
+    found = False
     tokens: list[str] = []
     tags: list[str] = []
     expected_id = start = 1
     any_value = False
-    for number, line in numbered_lines(text):
+    for number, line in lines:
         if not line.strip():  # end of a sentence
             if tokens:
-                sentences.append(TagExample(tokens, tags, start))
-                tokens, tags = [], []
+                yield TagExample(tokens, tags, start)
+                found, tokens, tags = True, [], []
             expected_id = 1
             continue
         if line.startswith("#"):
@@ -121,8 +135,9 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
         tags.append(tag)
         expected_id += 1
     if tokens:
-        sentences.append(TagExample(tokens, tags, start))
-    if not sentences:
+        found = True
+        yield TagExample(tokens, tags, start)
+    if not found:
         raise DataError(name, None, "no sentences found; expected CoNLL-U token lines")
     if not any_value:
         raise DataError(
@@ -131,7 +146,6 @@ def read_conllu(path: str | os.PathLike[str], *, column: str = "upos") -> list[T
             f"the {key.upper()} field is '_' (no value) on every word: nothing to learn or "
             "score; choose another field (column)",
         )
-    return sentences
 
 
 def line_id(parts: list[str], n_fields: int, name: str, number: int):

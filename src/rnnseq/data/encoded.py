@@ -8,8 +8,10 @@ character ids, character offsets) instead of a few hundred bytes of lists per
 word. ``benchmarks/flat_examples.py`` measures both.
 
 A dataset too large to keep in memory is written once as raw array files and
-mapped back (:meth:`EncodedDataset.save`, :meth:`EncodedDataset.load`); the
-training run does so when its arrays exceed :data:`SPILL_BYTES`.
+mapped back (:meth:`EncodedDataset.save`, :meth:`EncodedDataset.load`,
+:class:`rnnseq.data.encoded_file.EncodedWriter` a chunk at a time); a training run
+does so for a training file larger than :func:`stream_bytes`
+(:mod:`rnnseq.tasks.streamed_examples`).
 
 Rows read as lists (``dataset.tokens[i]`` is a list of ints, ``chars[i][j]``
 one word's character ids), so code written for lists of lists keeps working;
@@ -19,6 +21,7 @@ one word's character ids), so code written for lists of lists keeps working;
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
@@ -31,12 +34,30 @@ from rnnseq.data.examples import ClassifyExample, TagExample
 from rnnseq.data.ragged import Ragged, compact, dtype_for
 from rnnseq.data.vocab import Vocab
 
-__all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "SPILL_BYTES"]
+__all__ = ["EncodedDataset", "CharRows", "MAX_WORD_LEN", "STREAM_BYTES", "stream_bytes"]
 
 MAX_WORD_LEN = 20  # characters kept per word for character features (the first ones)
 _FORMAT = "rnnseq-encoded-dataset-1"  # what dataset.json of save() says it is
-SPILL_BYTES = 1 << 30  # a training set whose arrays hold more is mapped from disk
+# A training file larger than this is streamed: encoded a chunk at a time into arrays on
+# disk and mapped (docs/TOKEN_FILES.md says why 64 MiB); $RNNSEQ_STREAM_BYTES overrides it.
+STREAM_BYTES = 64 << 20
 _CHUNK = 1 << 15  # examples encoded at a time (bounds the temporary lists)
+
+
+def stream_bytes() -> int:
+    """The size in bytes above which a training file of examples is streamed from disk:
+    ``$RNNSEQ_STREAM_BYTES`` when set (tests and benchmarks force either path with it),
+    else :data:`STREAM_BYTES`."""
+    given = os.environ.get("RNNSEQ_STREAM_BYTES")
+    if not given:
+        return STREAM_BYTES
+    try:
+        value = int(given)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"RNNSEQ_STREAM_BYTES must be a number of bytes >= 0, got {given!r}")
+    return value
 
 
 class CharRows(Sequence[list[list[int]]]):
@@ -101,6 +122,9 @@ class EncodedDataset:
             raise ValueError(f"per_step must be True or False, got {per_step!r}")
         self.per_step = bool(per_step)
         self.tokens = tokens if isinstance(tokens, Ragged) else Ragged.from_rows(tokens)
+        # A set mapped from disk: its rows read with pread (EncodedDataset.load), which
+        # collate uses so that batches leave no mapped pages behind; else None.
+        self.file_rows = None
         self.targets = targets
         self.chars = chars
 
@@ -156,7 +180,7 @@ class EncodedDataset:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays (what :data:`SPILL_BYTES` is compared with)."""
+        """Bytes held by the arrays."""
         total = self.tokens.nbytes
         if self.targets is not None:
             total += self.targets.nbytes
@@ -261,7 +285,8 @@ class EncodedDataset:
 
     @classmethod
     def load(cls, folder: str | os.PathLike[str], *, mmap: bool = True) -> EncodedDataset:
-        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet.
+        """Read a dataset written by :meth:`save`; ``mmap``: map the arrays, read nothing yet
+        (batches then read their rows with ``pread``: :mod:`rnnseq.data.encoded_rows`).
 
         Raises:
             DataError: ``dataset.json`` is not one of ours, or an array file's size
@@ -277,13 +302,41 @@ class EncodedDataset:
             a = {name: _read_array(folder / f"{name}.bin", d, mmap) for name, d in arrays.items()}
         except (ValueError, KeyError, TypeError) as e:
             raise DataError(meta_path, None, f"expected an encoded dataset: {e}") from None
-        data = cls(meta["per_step"], Ragged(a["tokens"], a["token_offsets"]))
-        if "targets" in a:
-            offsets = a.get("target_offsets")
-            data.targets = a["targets"] if offsets is None else Ragged(a["targets"], offsets)
-        if "chars" in a:
-            data.chars = CharRows(Ragged(a["chars"], a["char_offsets"]), data.tokens.offsets)
+        check = not mmap  # mapped: no pass that reads every offset (see release())
+        try:
+            data = cls(meta["per_step"], Ragged(a["tokens"], a["token_offsets"], check=check))
+            if "targets" in a:
+                offsets = a.get("target_offsets")
+                targets = a["targets"]
+                if offsets is not None:
+                    targets = Ragged(targets, offsets, check=check)
+                if mmap and len(targets) == len(data):  # same offsets: written by one writer
+                    data._targets = targets
+                else:
+                    data.targets = targets
+            if "chars" in a:
+                words = Ragged(a["chars"], a["char_offsets"], check=check)
+                data.chars = CharRows(words, data.tokens.offsets)
+        except ValueError as e:
+            raise DataError(meta_path, None, f"expected an encoded dataset: {e}") from None
+        if mmap:
+            from rnnseq.data.encoded_rows import FileRows
+
+            data.file_rows = FileRows(folder, arrays, data.per_step)
         return data
+
+    def release(self) -> None:
+        """Let the pages of mapped arrays that were read go from this process's resident
+        set (``madvise(MADV_DONTNEED)``; they stay in the page cache, and are read again
+        from there when needed). Pages a process reads through a map count as its own
+        until unmapped, so a run over a mapped set would otherwise grow to the set's
+        size; arrays in memory are left alone."""
+        for array in self._arrays().values():
+            base = array.base
+            while base is not None and not isinstance(base, mmap.mmap):
+                base = getattr(base, "obj", None) or getattr(base, "base", None)
+            if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+                base.madvise(mmap.MADV_DONTNEED)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = {"tokens": self.tokens.values, "token_offsets": self.tokens.offsets}
@@ -296,15 +349,17 @@ class EncodedDataset:
         return arrays
 
 
-def _read_array(path: Path, described: dict, mmap: bool) -> np.ndarray:
+def _read_array(path: Path, described: dict, use_map: bool) -> np.ndarray:
     """One array file written by :meth:`EncodedDataset.save`, checked against its record."""
     dtype, n = np.dtype(described["dtype"]), described["length"]
     if dtype.kind not in "iu" or dtype.byteorder == ">" or not isinstance(n, int) or n < 0:
         raise ValueError(f"{path.name}: expected little-endian integers, got {described}")
     if path.stat().st_size != n * dtype.itemsize:
         raise ValueError(f"{path.name} has {path.stat().st_size} bytes, not {n * dtype.itemsize}")
-    if mmap and n:
-        return np.memmap(path, dtype=dtype, mode="r", shape=(n,))
+    if use_map and n:
+        with open(path, "rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapped, dtype=dtype, count=n)  # read-only, .base the map
     return np.fromfile(path, dtype=dtype, count=n)
 
 

@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from rnnseq.data.conll_reader import DOCSTART, read_conll
-from rnnseq.data.conllu_reader import read_conllu
+from rnnseq.data.conll_reader import DOCSTART, read_conll, stream_conll
+from rnnseq.data.conllu_reader import read_conllu, stream_conllu
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, TagExample
-from rnnseq.data.jsonl_reader import read_jsonl
-from rnnseq.data.table_reader import read_csv, read_tsv
+from rnnseq.data.jsonl_reader import read_jsonl, stream_jsonl
+from rnnseq.data.table_reader import read_csv, read_tsv, stream_csv, stream_tsv
 from rnnseq.data.text_reader import UNITS, read_units
 from rnnseq.data.textfile import check_head
 from rnnseq.tasks import TASK_NAMES
 
-__all__ = ["FORMATS", "TASKS", "detect_format", "read_dataset"]
+__all__ = ["FORMATS", "TASKS", "detect_format", "checked_format", "read_dataset", "stream_dataset"]
 
 TASKS = TASK_NAMES
 FORMATS = {  # format -> the tasks it can feed
@@ -225,6 +226,48 @@ def read_dataset(
     _check_task(task)
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    format = checked_format(path, task, format, column)
+    if format == "conllu":
+        return read_conllu(path, column=column or "upos")
+    if format == "conll":
+        return read_conll(path, column=column)
+    if format == "tsv":
+        return read_tsv(path, column=column)
+    if format == "csv":
+        return read_csv(path, column=column)
+    if format == "jsonl":
+        return read_jsonl(path, task)
+    return read_units(path, unit=unit)
+
+
+def stream_dataset(
+    path: str | os.PathLike[str],
+    task: str,
+    *,
+    format: str | None = None,
+    column: str | None = None,
+) -> Iterator[ClassifyExample | TagExample]:
+    """:func:`read_dataset`'s examples for ``task`` "classify" or "tag", one at a time,
+    the file read in chunks (memory: a few MiB and one example, whatever the file).
+    The same examples, and the same errors, each raised when the reading gets there
+    (the options' errors at once); for a file that is not UTF-8 text (an invalid byte,
+    a NUL) the error of a bad line before the bad byte may come first."""
+    if task not in ("classify", "tag"):
+        raise ValueError(f"task must be 'classify' or 'tag' to stream examples, got {task!r}")
+    format = checked_format(path, task, format, column)
+    if format == "conllu":
+        return stream_conllu(path, column=column or "upos")
+    if format == "conll":
+        return stream_conll(path, column=column)
+    if format == "tsv":
+        return stream_tsv(path, column=column)
+    if format == "csv":
+        return stream_csv(path, column=column)
+    return stream_jsonl(path, task)
+
+
+def checked_format(path, task: str, format: str | None, column: str | None) -> str:
+    """The file's format (given, or detected), checked against ``task`` and ``column``."""
     given = format is not None
     if format is None:
         format = detect_format(path, task)
@@ -238,15 +281,4 @@ def read_dataset(
         )
     if column is not None and format not in ("conllu", "conll", "tsv", "csv"):
         raise ValueError(f"column applies to conllu, conll, tsv and csv files, not {format!r}")
-
-    if format == "conllu":
-        return read_conllu(path, column=column or "upos")
-    if format == "conll":
-        return read_conll(path, column=column)
-    if format == "tsv":
-        return read_tsv(path, column=column)
-    if format == "csv":
-        return read_csv(path, column=column)
-    if format == "jsonl":
-        return read_jsonl(path, task)
-    return read_units(path, unit=unit)
+    return format

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Iterator
 
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, TagExample, builds_examples
-from rnnseq.data.textfile import numbered_lines, read_text
+from rnnseq.data.textfile import numbered_lines, read_text, stream_lines
 
-__all__ = ["read_jsonl"]
+__all__ = ["read_jsonl", "stream_jsonl"]
 
 
 def _classify(obj: dict, name: str, number: int) -> ClassifyExample:
@@ -75,12 +76,31 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
         DataError: a line that is not a JSON object, misses a key, has values of
             the wrong type, or (tag) not one tag per token.
     """
+    _maker(task)
+    return list(_examples(os.fspath(path), numbered_lines(read_text(path)), task))
+
+
+def stream_jsonl(path: str | os.PathLike[str], task: str) -> Iterator[ClassifyExample | TagExample]:
+    """:func:`read_jsonl`'s examples one at a time, the file read in chunks (the same
+    examples and the same errors, each raised when the reading gets there)."""
+    _maker(task)
+    return _examples(os.fspath(path), stream_lines(path), task)
+
+
+def _maker(task: str):
     make = _MAKERS.get(task)
     if make is None:
         raise ValueError(f"task must be 'classify' or 'tag' for JSON Lines, got {task!r}")
-    name = os.fspath(path)
-    examples = []
-    for number, line in numbered_lines(read_text(path)):
+    return make
+
+
+def _examples(
+    name: str, lines: Iterable[tuple[int, str]], task: str
+) -> Iterator[ClassifyExample | TagExample]:
+    """The examples of a JSON Lines file's numbered lines."""
+    make = _maker(task)
+    found = False
+    for number, line in lines:
         if not line.strip():
             continue
         try:
@@ -92,10 +112,10 @@ def read_jsonl(path: str | os.PathLike[str], task: str) -> list[ClassifyExample]
             raise DataError(
                 name, number, f"expected one JSON object per line, got a {type(obj).__name__}"
             )
-        examples.append(make(obj, name, number))
-    if not examples:
+        found = True
+        yield make(obj, name, number)
+    if not found:
         raise DataError(name, None, "no JSON objects found; expected one per line")
-    return examples
 
 
 # The example each task reads from one JSON object.

@@ -59,13 +59,16 @@ class Ragged(Sequence[list[int]]):
 
     __slots__ = ("values", "offsets")
 
-    def __init__(self, values: np.ndarray, offsets: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, offsets: np.ndarray, *, check: bool = True) -> None:
+        """``check=False`` skips the pass over every offset (arrays mapped from disk that
+        this library wrote: the pass would read them all); their ends are still checked."""
         values, offsets = np.asanyarray(values), np.asanyarray(offsets)
         if values.ndim != 1 or offsets.ndim != 1 or len(offsets) < 1:
             raise ValueError("values and offsets must be one-dimensional, offsets non-empty")
         if values.dtype.kind not in "iu" or offsets.dtype.kind not in "iu":
             raise ValueError("values and offsets must be integers")
-        if offsets[0] != 0 or offsets[-1] != len(values) or np.any(offsets[1:] < offsets[:-1]):
+        rising = not check or not np.any(offsets[1:] < offsets[:-1])
+        if offsets[0] != 0 or offsets[-1] != len(values) or not rising:
             raise ValueError(
                 f"offsets must rise from 0 to len(values) = {len(values)}, "
                 f"got {int(offsets[0])} .. {int(offsets[-1])}"

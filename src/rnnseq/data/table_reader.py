@@ -30,9 +30,9 @@ from collections.abc import Iterable, Iterator
 
 from rnnseq.data.errors import DataError
 from rnnseq.data.examples import ClassifyExample, builds_examples
-from rnnseq.data.textfile import numbered_lines, read_text
+from rnnseq.data.textfile import numbered_lines, read_text, stream_lines, stream_text
 
-__all__ = ["read_tsv", "read_csv", "TEXT_NAMES", "LABEL_NAMES"]
+__all__ = ["read_tsv", "read_csv", "stream_tsv", "stream_csv", "TEXT_NAMES", "LABEL_NAMES"]
 
 TEXT_NAMES = ("text", "sentence", "review", "document", "content", "utterance", "tweet")
 LABEL_NAMES = ("label", "labels", "sentiment", "class", "category", "target", "polarity")
@@ -53,7 +53,7 @@ def _columns(first: list[str], column: str | None) -> tuple[int, int] | None:
     return text_at, label_at
 
 
-def _examples(path: str, rows: Iterable[Row], column: str | None) -> list[ClassifyExample]:
+def _examples(path: str, rows: Iterable[Row], column: str | None) -> Iterator[ClassifyExample]:
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
@@ -69,7 +69,7 @@ def _examples(path: str, rows: Iterable[Row], column: str | None) -> list[Classi
     text_at, label_at = header if header is not None else (0, len(first_fields) - 1)
     body = rows if header is not None else itertools.chain([first], rows)
 
-    examples = []
+    found = False
     for number, fields in body:
         if len(fields) != len(first_fields):
             raise DataError(
@@ -82,21 +82,28 @@ def _examples(path: str, rows: Iterable[Row], column: str | None) -> list[Classi
             raise DataError(path, number, "expected a text, got an empty one")
         if not label:
             raise DataError(path, number, "expected a label, got an empty one")
-        examples.append(ClassifyExample(tokens, label, number))
-    if not examples:
+        found = True
+        yield ClassifyExample(tokens, label, number)
+    if not found:
         raise DataError(path, None, "no examples found after the header row")
-    return examples
 
 
 @builds_examples
 def read_tsv(path: str | os.PathLike[str], *, column: str | None = None) -> list[ClassifyExample]:
     """Read a tab-separated file (no quoting). See the module docstring for the columns."""
-    name = os.fspath(path)
-    rows = (
-        (number, line.split("\t"))
-        for number, line in numbered_lines(read_text(path))
-        if line.strip()
-    )
+    return list(_tsv(os.fspath(path), numbered_lines(read_text(path)), column))
+
+
+def stream_tsv(path: str | os.PathLike[str], *, column: str | None = None
+               ) -> Iterator[ClassifyExample]:  # fmt: skip
+    """:func:`read_tsv`'s examples one at a time, the file read in chunks (the same
+    examples and the same errors, each raised when the reading gets there)."""
+    return _tsv(os.fspath(path), stream_lines(path), column)
+
+
+def _tsv(name: str, lines: Iterable[tuple[int, str]], column: str | None
+         ) -> Iterator[ClassifyExample]:  # fmt: skip
+    rows = ((number, line.split("\t")) for number, line in lines if line.strip())
     return _examples(name, rows, column)
 
 
@@ -111,8 +118,10 @@ def _large_fields():
         csv.field_size_limit(old)
 
 
-def _csv_rows(name: str, text: str) -> Iterator[Row]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(name: str, text: str | Iterable[str]) -> Iterator[Row]:
+    """The non-blank rows of CSV ``text`` (a string, or its lines with their ends),
+    each with the line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
     start = 1
     while True:
         try:
@@ -132,4 +141,28 @@ def read_csv(path: str | os.PathLike[str], *, column: str | None = None) -> list
     name = os.fspath(path)
     text = read_text(path)
     with _large_fields():
-        return _examples(name, _csv_rows(name, text), column)
+        return list(_examples(name, _csv_rows(name, text), column))
+
+
+def stream_csv(path: str | os.PathLike[str], *, column: str | None = None
+               ) -> Iterator[ClassifyExample]:  # fmt: skip
+    """:func:`read_csv`'s examples one at a time, the file read in chunks. The csv
+    module is given the text's lines as :func:`read_csv` gives it the whole text, cut
+    after each ``\\n`` (a lone ``\\r`` ends no line here, where a whole-text read
+    takes it for a line end)."""
+    name = os.fspath(path)
+    with _large_fields():
+        yield from _examples(name, _csv_rows(name, _line_pieces(path)), column)
+
+
+def _line_pieces(path: str | os.PathLike[str]) -> Iterator[str]:
+    """The file's text in lines that keep their ``\\n``, read in chunks."""
+    carry = ""
+    for piece in stream_text(path):
+        lines = piece.split("\n")
+        lines[0] = carry + lines[0]
+        carry = lines.pop()
+        for line in lines:
+            yield line + "\n"
+    if carry:
+        yield carry

@@ -14,7 +14,8 @@ the usual ``OSError`` (its message names the file).
 
 :func:`read_text` decodes a whole file at once; :func:`stream_text` decodes it piece
 by piece in bounded memory (corpora larger than memory) and agrees with it exactly:
-the same text, and the same error with the same message.
+the same text, and the same error with the same message. :func:`stream_lines` is
+``numbered_lines(read_text(path))`` read that way.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "decode",
     "check_head",
     "numbered_lines",
+    "stream_lines",
     "wide_encoding",
     "CHUNK_BYTES",
 ]
@@ -269,3 +271,29 @@ def numbered_lines(text: str) -> Iterator[tuple[int, str]]:
         lines.pop()
     for number, line in enumerate(lines, start=1):
         yield number, line.removesuffix("\r")
+
+
+def stream_lines(
+    path: str | os.PathLike[str],
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+    on_bytes: Callable[[bytes], object] | None = None,
+) -> Iterator[tuple[int, str]]:
+    """``numbered_lines(read_text(path))``, read :func:`stream_text`'s way: memory is a
+    few chunks plus the longest line, and a decoding error is raised where the whole
+    read raises it (at the first yielded line for UTF-16/32 text, at the end for a NUL).
+
+    Args:
+        chunk_bytes, on_bytes: as in :func:`stream_text`.
+    """
+    number = 0
+    carry = ""  # the start of a line the previous piece cut
+    for piece in stream_text(path, chunk_bytes=chunk_bytes, on_bytes=on_bytes):
+        lines = piece.split("\n")
+        lines[0] = carry + lines[0]
+        carry = lines.pop()
+        for line in lines:
+            number += 1
+            yield number, line.removesuffix("\r")
+    if carry:
+        yield number + 1, carry.removesuffix("\r")

@@ -64,7 +64,14 @@ try:
 except ImportError:  # not POSIX: no locks
     fcntl = None
 
-__all__ = ["token_file", "default_cache_dir", "entry_path"]
+__all__ = [
+    "token_file",
+    "default_cache_dir",
+    "entry_path",
+    "locked",
+    "source_record",
+    "still_fresh",
+]
 
 RACY_NS = 2_000_000_000  # a stat proves nothing about a file changed this soon before it
 _STAT_KEYS = ("size", "mtime_ns", "ctime_ns", "device", "inode")
@@ -121,15 +128,15 @@ def token_file(
     options = dict(unit=unit, progress=show, chunk_bytes=chunk_bytes)
     built = {"min_freq": int(min_freq), "holdout": float(holdout)}  # 0 and 0.0: one key
     if vocab is not None:
-        with _locked(entry_path(source, unit, built, cache)) as entry:
+        with locked(entry_path(source, unit, built, cache)) as entry:
             found = _fresh(entry, source, unit, built, show)
         if found is not None and found.vocab == vocab:
             return found
         given = {"given": vocab_digest(vocab)}
-        with _locked(entry_path(source, unit, given, cache)) as entry:
+        with locked(entry_path(source, unit, given, cache)) as entry:
             found = _fresh(entry, source, unit, given, show)
             return found or encode_token_file(source, entry, vocab=vocab, **options)
-    with _locked(entry_path(source, unit, built, cache)) as entry:
+    with locked(entry_path(source, unit, built, cache)) as entry:
         found = _fresh(entry, source, unit, built, show)
         return found or encode_token_file(
             source, entry, min_freq=min_freq, holdout=holdout, **options
@@ -137,7 +144,7 @@ def token_file(
 
 
 @contextlib.contextmanager
-def _locked(entry: Path) -> Iterator[Path]:
+def locked(entry: Path) -> Iterator[Path]:
     """``entry``, with its lock file held (where the OS has flock)."""
     if fcntl is None:  # concurrent encoders then each write, and the last rename wins
         yield entry
@@ -158,12 +165,37 @@ def _fresh(entry: Path, source: Path, unit: str, spec: dict, show: bool) -> Toke
         tokens = open_token_file(entry)
     except (OSError, ValueError):  # a broken entry (DataError) is just not a usable one
         return None
-    header, recorded = tokens.header, tokens.header["source"]
-    if (
-        header.get("unit") != unit
-        or header.get("vocabulary_from") != spec
-        or recorded.get("path") != str(source)
-    ):
+    header = tokens.header
+    if header.get("unit") != unit or header.get("vocabulary_from") != spec:
+        return None
+    fresh = still_fresh(header, source, show)
+    if fresh is None:
+        return None
+    if fresh is header:
+        return tokens
+    write_header(entry, fresh)
+    return open_token_file(entry)
+
+
+def source_record(source: Path, st: os.stat_result, sha256: str, checked_ns: int) -> dict:
+    """What a cache entry's header records of its source (``"source"``, ``"checked_ns"``):
+    its real path, the stat ``st`` taken at ``checked_ns`` before it was read, and the
+    SHA-256 of what was read."""
+    return {
+        "source": {"path": str(source), **stat_fields(st), "sha256": sha256},
+        "checked_ns": checked_ns,
+    }
+
+
+def still_fresh(header: dict, source: Path, show: bool) -> dict | None:
+    """Does ``source`` still have the content the header's :func:`source_record` names?
+
+    Returns ``header`` itself when the stat proves it (the fast check), a copy with the
+    record refreshed when the SHA-256 had to decide and agreed (write it back, so that
+    the next use is fast), None when the source is another file or has changed.
+    """
+    recorded = header.get("source")
+    if not isinstance(recorded, dict) or recorded.get("path") != str(source):
         return None
     now_ns = time.time_ns()
     st = os.stat(source)
@@ -171,14 +203,12 @@ def _fresh(entry: Path, source: Path, unit: str, spec: dict, show: bool) -> Toke
         return None
     same = stat_fields(st) == {k: recorded.get(k) for k in _STAT_KEYS}
     if same and _trusted(recorded, header.get("checked_ns")):
-        return tokens
+        return header
     if hash_file(source, progress=show) != recorded.get("sha256"):
         return None
     if stat_fields(os.stat(source)) != stat_fields(st):  # changed while hashed
         return None
-    header = {**header, "source": {**recorded, **stat_fields(st)}, "checked_ns": now_ns}
-    write_header(entry, header)
-    return open_token_file(entry)
+    return {**header, "source": {**recorded, **stat_fields(st)}, "checked_ns": now_ns}
 
 
 def _trusted(recorded: dict, checked_ns: object) -> bool:

@@ -10,7 +10,7 @@ stream (lm), as read, and the same encoded as ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,10 @@ class RunData:
     # The word embedding's initial weight from --embeddings: float32 (V, d), row i for
     # word id i of vocabs.words; None without pretrained vectors (or on resume).
     word_vectors: Any = None
+    # The run's config with the defaults chosen from the data, when the task made the
+    # data itself and chose them (:meth:`Task.stream_run_data` with ``resolve``); None:
+    # the config is the caller's.
+    config: Any = None
 
 
 class Task:
@@ -74,11 +78,18 @@ class Task:
         raise NotImplementedError
 
     def stream_run_data(
-        self, cfg: TrainConfig, vocabs: Vocabularies | None, schemes: SchemeMap | None
+        self,
+        cfg: TrainConfig,
+        vocabs: Vocabularies | None,
+        schemes: SchemeMap | None,
+        resolve: Callable[[DataSummary], TrainConfig] | None = None,
     ) -> RunData | None:
         """The run's data, made by the task without reading the files into memory (a
-        language model's token files), or None: read with :meth:`read` and made by
-        :meth:`prepare`. ``vocabs`` and ``schemes``: a resumed run's, else None."""
+        language model's token files, a training file of examples too large to read),
+        or None: read with :meth:`read` and made by :meth:`prepare`. ``vocabs`` and
+        ``schemes``: a resumed run's, else None. ``resolve``: a new run's way to the
+        config with the defaults chosen from a :class:`DataSummary` (:meth:`data_summary`);
+        a task that uses it returns that config in ``RunData.config``."""
         return None
 
     def prepare_files(self, cfg: TrainConfig) -> list[tuple[str, Any]]:

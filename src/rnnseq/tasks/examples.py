@@ -18,11 +18,13 @@ import torch
 
 from rnnseq.data import Vocab, bucket_batches, collate, read_dataset
 from rnnseq.data.encoded import MAX_WORD_LEN, EncodedDataset
-from rnnseq.preprocess import Vocabularies, limit_lengths
+from rnnseq.preprocess import SchemeMap, Vocabularies, limit_lengths
 from rnnseq.tasks.base import RunData
 from rnnseq.tasks.example_lines import EVAL_TOKENS, ExampleLines
 from rnnseq.tasks.word_vectors import pretrained_vocabulary
 from rnnseq.training.sharding import epoch_batches
+
+RELEASE_EVERY = 256  # batches between two EncodedDataset.release() (a mapped training set)
 
 __all__ = ["ExamplesTask"]
 
@@ -37,6 +39,28 @@ class ExamplesTask(ExampleLines):
     def read(self, path: str, cfg) -> list:
         data = read_dataset(path, self.name, format=cfg.data.format, column=cfg.data.column)
         return limit_lengths(data, cfg.data.max_length, cfg.data.on_long, path)
+
+    def stream_run_data(self, cfg, vocabs, schemes, resolve=None) -> RunData | None:
+        """A training file larger than ``stream_bytes()`` (64 MiB) is read in streaming
+        passes and trained on from arrays on disk (:mod:`rnnseq.tasks.streamed_examples`);
+        None for a smaller one (read into memory)."""
+        from rnnseq.tasks.streamed_examples import stream_run_data
+
+        return stream_run_data(self, cfg, vocabs, schemes, resolve)
+
+    def stream_summary(self, scan: dict, *, has_dev: bool):
+        """:meth:`data_summary` of a streamed training file, from its scan's counts
+        (None: this task's defaults do not depend on the data)."""
+        return None
+
+    def span_scheme(self, label_rows) -> str | None:
+        """The span scheme of the training labels (one list per example), or None; may
+        stop reading ``label_rows`` early."""
+        return None
+
+    def schemes_from(self, source: str | None, cfg) -> SchemeMap:
+        """:meth:`schemes` of training labels in the span scheme ``source``."""
+        return SchemeMap(None, None)
 
     # ---------------------------------------------------- labels (subclasses)
 
@@ -117,6 +141,10 @@ class ExamplesTask(ExampleLines):
         )
 
     def batch(self, data: RunData, item) -> Any:
+        made = data.plan_cache.get("batches", 0) + 1
+        data.plan_cache["batches"] = made
+        if made % RELEASE_EVERY == 0:  # a mapped set: the plan's pages leave the RSS
+            data.train.release()
         return collate(data.train, item)
 
     # ------------------------------------------------------------ prediction

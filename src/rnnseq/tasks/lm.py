@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from rnnseq.data import EOS, IGNORE_INDEX, DataError, Vocab, read_dataset
-from rnnseq.data.formats import FORMATS
+from rnnseq.data.formats import FORMATS, checked_format
 from rnnseq.data.lm_windows import LMWindows
 from rnnseq.data.token_cache import token_file
 from rnnseq.data.token_file import TokenFile, holdout_cut
@@ -58,7 +59,7 @@ class LanguageModelTask(Task):
         _check_length(path, len(units))  # found now, not when the first epoch ends
         return units
 
-    def stream_run_data(self, cfg, vocabs, schemes) -> RunData:
+    def stream_run_data(self, cfg, vocabs, schemes, resolve=None) -> RunData:
         """The run's text as token files: ``--train`` encoded once (streaming) into
         ``--token-cache``, or mapped from there; the vocabulary built in the same pass
         (from the part before ``--holdout``), unless given (a resumed run's); ``--dev``
@@ -130,10 +131,14 @@ class LanguageModelTask(Task):
             progress=progress,
         )
 
-    def read_labelled(self, path: str, *, format, column, config) -> list[str]:
+    def read_labelled(self, path: str, *, format, column, config) -> TextFile:
+        """The text to evaluate on, not read yet: :meth:`evaluate` reads it through a
+        token file (encoded streaming with the model's vocabulary, then read window by
+        window), so no text is held whatever its size."""
         if column is not None:
             raise ValueError("--column does not apply to a language model's text")
-        return read_dataset(path, self.name, format=format, unit=config.data.unit)
+        checked_format(path, self.name, format, None)
+        return TextFile(str(path), config.data.unit, config.data.token_cache)
 
     def check_config(self, cfg) -> None:
         if cfg.model.embeddings is not None and cfg.data.unit != "word":
@@ -252,6 +257,8 @@ class LanguageModelTask(Task):
         from rnnseq.inference import ObjectiveTally
 
         tally = ObjectiveTally(predictor.model, objective)
+        if isinstance(data, TextFile):
+            data = data.tokens(predictor.vocabs.words)
         ids = _ids(data, predictor.vocabs.words)
         loss_sum = count = correct = 0.0
         state = None
@@ -432,6 +439,26 @@ def _draw(logits: torch.Tensor, temperature: float, top_k: int | None,
         return int(indices[torch.multinomial(probs, 1, generator=generator)])
     probs = torch.softmax(logits / temperature, -1)  # (V,)
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A text file to evaluate a language model on, read when it is scored.
+
+    path: the file; unit: the model's ("char" or "word"); cache: the token-file folder
+    (None: :func:`rnnseq.data.token_cache.default_cache_dir`).
+    """
+
+    path: str
+    unit: str
+    cache: str | None = None
+
+    def tokens(self, vocab: Vocab) -> TokenSpan:
+        """The text as ids of ``vocab`` (units it lacks: ``<unk>``), from its token file:
+        encoded now in one streaming pass, or mapped when a fresh one is cached."""
+        found = token_file(self.path, unit=self.unit, vocab=vocab, cache_dir=self.cache,
+                           progress=False)  # fmt: skip
+        return TokenSpan.whole(found)
 
 
 def _count_lines(data, predictor) -> int:

@@ -49,6 +49,20 @@ class TagTask(TagLines, ExamplesTask):
     def schemes(self, train, cfg) -> SchemeMap:
         return SchemeMap.choose(train, cfg.data.tag_scheme)
 
+    def schemes_from(self, source, cfg) -> SchemeMap:
+        return SchemeMap.from_source(source, cfg.data.tag_scheme)
+
+    def span_scheme(self, label_rows) -> str | None:
+        return detect_scheme(label_rows)
+
+    def stream_summary(self, scan: dict, *, has_dev: bool):
+        """What :meth:`data_summary` says of the same examples (:func:`summarize_tags`)."""
+        from rnnseq.training.auto_defaults import DataSummary
+
+        return DataSummary(examples=scan["examples"], tokens=scan["tokens"],
+                           labels=len(scan["labels"]), tag_scheme=scan["scheme"],
+                           has_dev=has_dev)  # fmt: skip
+
     def check_folder(self, config, schemes) -> None:
         if config.objective.loss == "crf" and schemes.learned is None and schemes.source:
             raise ValueError("tag_scheme.learned is missing for a CRF over span tags")

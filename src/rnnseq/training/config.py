@@ -201,14 +201,16 @@ class DataOptions:
         tasks=("tag",),
         default="iobes",
     )
-    # Where a language model's texts are kept encoded (token files; docs/TOKEN_FILES.md).
-    # None: $RNNSEQ_CACHE_DIR, else ~/.cache/rnnseq/tokens.
+    # Where texts are kept encoded (lm: every training text; classify, tag: a training file
+    # over 64 MiB, streamed; docs/TOKEN_FILES.md). None: $RNNSEQ_CACHE_DIR, else
+    # ~/.cache/rnnseq/tokens.
     token_cache: str | None = option(
         None,
-        "folder of the token files lm trains from (default $RNNSEQ_CACHE_DIR, else "
-        "~/.cache/rnnseq/tokens); under torchrun on several machines, a shared folder",
+        "folder of the encoded files training reads: lm's token files, and a classify or "
+        "tag training file over 64 MiB (read in passes, never whole, and mapped) "
+        "(default $RNNSEQ_CACHE_DIR, else ~/.cache/rnnseq/tokens); under torchrun on "
+        "several machines, a shared folder",
         metavar="DIR",
-        tasks=("lm",),
         session=True,
     )
 

@@ -149,9 +149,11 @@ class _Run:
         vocabularies and a freshly initialised model; the run's config and the model."""
         if self.out.exists() and not cfg.training.overwrite:
             raise FolderExistsError(self.out)
-        streamed = self.task.stream_run_data(cfg, None, None)  # lm: token files
+        # lm: token files; classify, tag: a training file too large to read
+        streamed = self.task.stream_run_data(cfg, None, None, resolve=given.resolved)
         if streamed is not None:
             self.data = streamed
+            cfg = streamed.config or cfg
         else:
             train, dev, dev_name = read_run_files(cfg)
             summary = self.task.data_summary(train, has_dev=dev is not None)
