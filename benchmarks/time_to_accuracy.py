@@ -31,6 +31,9 @@ a new best for --flat epochs, or when it ends by itself; tuned and plain also af
 --max-epochs epochs (Flair: its default, 100). Defaults and vectors are never given an
 epoch count: it is theirs to choose.
 
+SIGTERM to this script ends the run in progress as the stop rule would (its curve so far
+is written, "stopped by hand"), then the script exits without further runs.
+
 A result JSON records `definition`, the version of its variant's command line
 (DEFINITION); --reuse keeps only results of the current one. Version 1 of defaults and
 vectors passed `--epochs 20 --patience 0` (its results are kept in <results>/v1/).
@@ -74,6 +77,7 @@ FLAIR_VENV = REPO / "runs" / "flair-venv"
 FLAIR_PIN = HERE / "flair-requirements.txt"
 TORCH = "torch==2.13.0"
 POLL_S = 0.05
+STOP_SIGNALS: list[int] = []  # set by SIGTERM: end the current run, keep its curve, stop
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,8 @@ def run_one(variant: str, data: Dataset, files, seed: int, args, work: Path) -> 
                 stop = f"no new best dev score for {args.flat} epochs"
             elif row["epoch"] >= args.max_epochs and variant not in ("flair", *OWN_LIMIT):
                 stop = f"{args.max_epochs} epochs"
+        if stop is None and STOP_SIGNALS and not finished:
+            stop = "stopped by hand (SIGTERM to the benchmark): a partial curve"
         if finished and stop is None:
             stop = "the process ended"
             if variant not in ("plain", "flair"):  # epochs written after the last look
@@ -365,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         ap.error("no shared/data folder found above this script; give --data")
     args.results.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda signum, frame: STOP_SIGNALS.append(signum))
     if "flair" in variants and not args.report_only:
         flair_venv()
         (args.results / "flair-pip-freeze.txt").write_text(flair_freeze(), encoding="utf-8")
@@ -386,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     result = run_one(variant, data, files, seed, args, work)
                     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+                    if STOP_SIGNALS:
+                        print("stopped by hand: no further runs, no report", flush=True)
+                        return 1
             runs = tta_report.load(args.results, name)
             if runs:
                 table = tta_report.table(runs)
