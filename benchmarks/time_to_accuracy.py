@@ -3,9 +3,14 @@
 Each variant trains in its own process with one thread (OMP_NUM_THREADS=1, --threads 1),
 one at a time, and its dev score is taken after every epoch:
 
-  defaults  `rnnseq train --task tag` with its defaults (--epochs/--patience set by us)
-  tuned     `rnnseq train` with the tuned config (benchmarks/quality/<dataset>.conf)
-  vectors   the defaults with `--embeddings FILE` (only when --embeddings is given)
+  defaults  `rnnseq train --task tag` with nothing beyond the data, --out, --seed and
+            --threads 1 (and --format conll where the file needs it): the epoch limit
+            and patience are the ones train chooses from the data, so the run ends
+            itself unless our stop rule (below) comes first
+  tuned     `rnnseq train` with the tuned config (benchmarks/quality/<dataset>.conf),
+            --epochs --max-epochs --patience 0
+  vectors   the defaults with `--embeddings FILE` and nothing else (only when
+            --embeddings is given)
   plain     the hand-written packed PyTorch loop, benchmarks/plain_tagger.py
   flair     Flair 0.15.1's ModelTrainer with its defaults on a comparable tagger
             (benchmarks/flair_tagger.py), in its own venv runs/flair-venv, which this
@@ -21,8 +26,17 @@ seconds since launch. Plain and Flair read their own process time; for rnnseq th
 script reads /proc/PID/stat (10 ms ticks) the moment a new epoch appears in metrics.json
 (it polls every 50 ms; the error is the child's CPU time within that gap).
 
-A run stops after --max-epochs epochs (Flair: its default, 100), when the process has
-used --max-cpu CPU seconds, or when dev has not reached a new best for --flat epochs.
+A run stops when the process has used --max-cpu CPU seconds, when dev has not reached
+a new best for --flat epochs, or when it ends by itself; tuned and plain also after
+--max-epochs epochs (Flair: its default, 100). Defaults and vectors are never given an
+epoch count: it is theirs to choose.
+
+SIGTERM to this script ends the run in progress as the stop rule would (its curve so far
+is written, "stopped by hand"), then the script exits without further runs.
+
+A result JSON records `definition`, the version of its variant's command line
+(DEFINITION); --reuse keeps only results of the current one. Version 1 of defaults and
+vectors passed `--epochs 20 --patience 0` (its results are kept in <results>/v1/).
 
     python benchmarks/time_to_accuracy.py                      # EWT and CoNLL-2003, all
     python benchmarks/time_to_accuracy.py --dataset ewt --only flair
@@ -63,6 +77,7 @@ FLAIR_VENV = REPO / "runs" / "flair-venv"
 FLAIR_PIN = HERE / "flair-requirements.txt"
 TORCH = "torch==2.13.0"
 POLL_S = 0.05
+STOP_SIGNALS: list[int] = []  # set by SIGTERM: end the current run, keep its curve, stop
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,10 @@ DATASETS = {
     ),
 }
 VARIANTS = ("defaults", "tuned", "vectors", "plain", "flair")
+# The version of each variant's command line; a result of another version is not reused.
+# defaults/vectors 2: no --epochs/--patience of ours (1 passed --epochs 20 --patience 0).
+DEFINITION = {"defaults": 2, "tuned": 1, "vectors": 2, "plain": 1, "flair": 1}
+OWN_LIMIT = ("defaults", "vectors")  # variants whose epoch count train chooses itself
 SEEDED = ("defaults", "tuned", "vectors", "plain")  # Flair runs once (the first seed)
 
 
@@ -101,12 +120,14 @@ def rnnseq_command(variant, data, files, out, seed, args) -> list[str]:
         conf = read_conf(HERE / "quality" / f"{data.name}.conf")
         conf = {k: v for k, v in conf.items() if k not in ("epochs", "patience", "seed")}
         cmd += train_options(conf)
+        cmd += ["--epochs", str(args.max_epochs), "--patience", "0"]
     elif data.format == "conll":
         cmd += ["--format", "conll"]
     if variant == "vectors":
         cmd += ["--embeddings", str(args.embeddings)]
-    cmd += ["--epochs", str(args.max_epochs), "--patience", "0", "--threads", "1"]
-    return cmd + ["--seed", str(seed)]
+    if variant != "tuned" and args.quick:  # a smoke run: the data-chosen limit is too long
+        cmd += ["--epochs", str(args.max_epochs)]
+    return cmd + ["--threads", "1", "--seed", str(seed)]
 
 
 def plain_command(data, files, curve, seed, args) -> list[str]:
@@ -202,8 +223,10 @@ def run_one(variant: str, data: Dataset, files, seed: int, args, work: Path) -> 
                 stop = f"CPU budget of {args.max_cpu:g} s spent"
             elif bad >= args.flat:
                 stop = f"no new best dev score for {args.flat} epochs"
-            elif row["epoch"] >= args.max_epochs and variant != "flair":
+            elif row["epoch"] >= args.max_epochs and variant not in ("flair", *OWN_LIMIT):
                 stop = f"{args.max_epochs} epochs"
+        if stop is None and STOP_SIGNALS and not finished:
+            stop = "stopped by hand (SIGTERM to the benchmark): a partial curve"
         if finished and stop is None:
             stop = "the process ended"
             if variant not in ("plain", "flair"):  # epochs written after the last look
@@ -230,6 +253,7 @@ def run_one(variant: str, data: Dataset, files, seed: int, args, work: Path) -> 
     return {
         "dataset": data.name,
         "variant": variant,
+        "definition": DEFINITION[variant],
         "seed": seed,
         "metric": data.metric,
         "command": shlex.join(cmd),
@@ -292,6 +316,15 @@ def flair_freeze() -> str:
 # -------------------------------------------------------------------------- main
 
 
+def current(path: Path, variant: str) -> bool:
+    """Whether `path` holds a result of the variant's current definition."""
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return result.get("definition", 1) == DEFINITION[variant]
+
+
 def quick_files(data: Dataset, folder: Path, source: list[Path]) -> list[Path]:
     """The first 300 training and 100 dev sentences, for a smoke run in seconds."""
     files = []
@@ -316,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the runs whose JSON exists (of these variants only, if named)",
     )
     ap.add_argument("--results", type=Path, default=REPO / "docs" / "results" / "tta")
-    ap.add_argument("--max-epochs", type=int, default=20)
+    ap.add_argument(
+        "--max-epochs", type=int, default=20, help="tuned and plain: epochs (defaults: its own)"
+    )
     ap.add_argument("--max-cpu", type=float, default=900.0, help="CPU seconds per run")
     ap.add_argument("--flat", type=int, default=5, help="epochs without a new best dev score")
     ap.add_argument("--embeddings", type=Path, help="pretrained vectors: adds 'vectors'")
@@ -336,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if data_root is None:
         ap.error("no shared/data folder found above this script; give --data")
     args.results.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda signum, frame: STOP_SIGNALS.append(signum))
     if "flair" in variants and not args.report_only:
         flair_venv()
         (args.results / "flair-pip-freeze.txt").write_text(flair_freeze(), encoding="utf-8")
@@ -352,11 +388,14 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in args.seeds if variant in SEEDED else args.seeds[:1]:
                     path = args.results / f"{name}-{variant}-seed{seed}.json"
                     reuse = args.reuse is not None and (not args.reuse or variant in args.reuse)
-                    if reuse and path.exists():
+                    if reuse and current(path, variant):
                         print(f"[{name} {variant} seed {seed}] reused: {path}")
                         continue
                     result = run_one(variant, data, files, seed, args, work)
                     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+                    if STOP_SIGNALS:
+                        print("stopped by hand: no further runs, no report", flush=True)
+                        return 1
             runs = tta_report.load(args.results, name)
             if runs:
                 table = tta_report.table(runs)

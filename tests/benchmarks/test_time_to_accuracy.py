@@ -11,12 +11,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import time_to_accuracy as tta  # noqa: E402
 import tta_report  # noqa: E402
 
 
@@ -103,3 +105,33 @@ def test_into_docs_replaces_only_the_text_between_the_datasets_markers(tmp_path)
     assert doc.read_text() == expected
     with pytest.raises(SystemExit, match="markers"):
         tta_report.into_docs(doc, "conll2003", "x\n")
+
+
+def _command(variant, dataset="ewt", quick=False):
+    args = SimpleNamespace(max_epochs=20, quick=quick, embeddings=Path("v.txt.gz"))
+    files = (Path("train"), Path("dev"))
+    return tta.rnnseq_command(variant, tta.DATASETS[dataset], files, Path("out"), 3, args)
+
+
+def test_defaults_and_vectors_pass_nothing_beyond_the_data_out_seed_and_one_thread():
+    base = ["--task", "tag", "--train", "train", "--dev", "dev", "--out", "out"]
+    base += ["--overwrite", "--no-progress"]
+    ours = ["--threads", "1", "--seed", "3"]
+    assert _command("defaults")[4:] == base + ours  # after: python -m rnnseq train
+    vectors = _command("vectors", "conll2003")[4:]
+    assert vectors == base + ["--format", "conll", "--embeddings", "v.txt.gz"] + ours
+    assert "--epochs" in _command("defaults", quick=True)  # the smoke run only
+
+
+def test_tuned_keeps_its_config_with_our_epoch_count_and_no_patience():
+    cmd = _command("tuned")
+    assert cmd[cmd.index("--epochs") + 1] == "20" and cmd[cmd.index("--patience") + 1] == "0"
+
+
+def test_reuse_keeps_only_results_of_the_variants_current_definition(tmp_path):
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps({"variant": "defaults"}))  # version 1 had no field
+    new.write_text(json.dumps({"variant": "defaults", "definition": tta.DEFINITION["defaults"]}))
+    assert not tta.current(old, "defaults") and tta.current(new, "defaults")
+    assert not tta.current(tmp_path / "absent.json", "defaults")
+    assert tta.current(old, "plain")  # plain's command line did not change
