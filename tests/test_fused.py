@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import test_losses
 import test_losses_agreement
+from conftest import graph_nodes
 from rnnseq.kernels import (
     clear_gradient_cache,
     cross_entropy,
@@ -236,19 +237,6 @@ def test_nan_at_a_counted_step_propagates_on_the_fused_path():
 
 
 # -------------------------------------------------------------------- dispatch
-
-
-def graph_nodes(loss: torch.Tensor) -> set[str]:
-    """The type names of the autograd nodes behind ``loss``."""
-    seen, names, stack = set(), set(), [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        names.add(type(node).__name__)
-        stack.extend(next_node for next_node, _ in node.next_functions)
-    return names
 
 
 def uses_fused(loss: torch.Tensor) -> bool:

@@ -13,23 +13,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import graph_nodes
 from rnnseq import _small_labeling, reference
 from rnnseq.kernels import current_plan, use_plan
 from rnnseq.losses import sequence_labeling_loss, sequence_labeling_loss_terms
 
 SCALAR = ("mean", "sum", "token_mean")
-
-
-def graph_nodes(loss: torch.Tensor) -> set[str]:
-    seen, names, stack = set(), set(), [loss.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        names.add(type(node).__name__)
-        stack.extend(next_node for next_node, _ in node.next_functions)
-    return names
 
 
 def took_small_path(loss: torch.Tensor) -> bool:
