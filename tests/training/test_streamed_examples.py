@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 
 import pytest
 from runs import assert_same_run
@@ -84,9 +85,7 @@ def test_span_tags_rewritten_for_learning_stream_to_the_same_run(data, tmp_path,
     assert "IOBES" in json.dumps(config)
 
 
-def test_a_second_run_maps_the_entry_and_a_changed_file_is_read_again(
-    data, tmp_path, monkeypatch
-):
+def test_a_second_run_maps_the_entry_and_a_changed_file_is_read_again(data, tmp_path, monkeypatch):
     train = tmp_path / "tags.jsonl"
     train.write_text((data / "tags.jsonl").read_text())
     cache = tmp_path / "cache"
@@ -167,3 +166,23 @@ def test_a_streamed_run_killed_mid_run_resumes_to_the_same_weights_from_the_same
     assert main(argv(parts, "--resume")) == 0
     assert_same_run(whole, parts)
     assert sorted(p.name for p in entry.glob("arrays.*")) == made
+
+
+def test_the_streaming_passes_show_a_bar_with_progress_and_none_without(
+    tmp_path, monkeypatch, capsys
+):
+    """Scanning, counting (for --holdout) and encoding a big file take minutes: with
+    --progress each pass shows a bar of the examples read; --no-progress shows none."""
+    train = _span_conll(tmp_path / "ner.conll", 60, seed=3)
+    monkeypatch.setenv("RNNSEQ_STREAM_BYTES", "0")
+    seen, cache = {}, tmp_path / "cache"
+    for flag in ("--progress", "--no-progress"):
+        shutil.rmtree(cache, ignore_errors=True)  # both runs make the entry
+        argv = ["train", "--task", "tag", "--train", str(train), "--holdout", "0.2", "--out",
+                str(tmp_path / flag), "--hidden", "8", "--embedding-dim", "8", flag,
+                "--threads", "1", "--epochs", "1", "--token-cache", str(cache)]  # fmt: skip
+        assert main(argv) == 0
+        seen[flag] = capsys.readouterr().err
+    for what in ("counting ner.conll", "scanning ner.conll", "encoding ner.conll"):
+        assert what in seen["--progress"], what
+        assert what not in seen["--no-progress"], what

@@ -49,6 +49,7 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from rnnseq.data.encoded import _CHUNK, MAX_WORD_LEN, EncodedDataset, stream_bytes
 from rnnseq.data.encoded_file import EncodedWriter
@@ -227,7 +228,8 @@ class _Entry:
         sha256 = hash_file(self.source, progress=self.show, what="hashing")
         n_all = None
         if self.holdout > 0:
-            n_all = sum(1 for _ in self._examples())
+            with self._bar("counting") as bar:
+                n_all = sum(1 for _ in bar.counted(self._examples()))
         header = {"format": FORMAT, "version": VERSION, "spec": self.spec, **self._scan(n_all)}
         header |= source_record(self.source, st, sha256, checked_ns)
         if still_fresh(header, self.source, False) is None:
@@ -246,8 +248,9 @@ class _Entry:
                     ("holdout", self.holdout),
                 )
         tally = LongTally()
-        examples = cut_long(self._examples(), self.cfg.data.max_length, self.cfg.data.on_long,
-                            self.cfg.train, tally)  # fmt: skip
+        bar = self._bar("scanning")
+        examples = cut_long(bar.counted(self._examples()), self.cfg.data.max_length,
+                            self.cfg.data.on_long, self.cfg.train, tally)  # fmt: skip
         words: Counter[str] = Counter()
         labels: Counter[str] = Counter()
         n = tokens = 0
@@ -273,6 +276,7 @@ class _Entry:
                 for e in examples:
                     out.write(json.dumps(_dev_record(e), ensure_ascii=False) + "\n")
                     n_dev += 1
+        bar.close()
         long = {"seen": tally.seen, "cut": tally.cut, "longest": tally.longest}
         return {
             "examples": n,
@@ -358,8 +362,10 @@ class _Entry:
         rewrite = _rewrites(schemes)
         if labels is None:
             provisional = {}
+        bar = self._bar("encoding", total=n)
         try:
             while chunk := list(islice(examples, _CHUNK)):
+                bar.update(len(chunk))
                 if rewrite:
                     chunk = [replace(e, tags=convert(e.tags, schemes.source, schemes.learned),
                                      source_tags=e.tags) for e in chunk]  # fmt: skip
@@ -382,9 +388,18 @@ class _Entry:
         except BaseException:
             writer.discard()
             raise
+        finally:
+            bar.close()
         return labels
 
     # ------------------------------------------------------------ reading
+
+    def _bar(self, what: str, total: int | None = None) -> _Bar:
+        """A bar on stderr of the examples one pass has read (shown as the run's
+        progress option says: by default when stderr is a terminal)."""
+        return _Bar(total=total, desc=f"{what} {self.source.name}", unit=" examples",
+                    unit_scale=True, disable=not self.show, file=sys.stderr,
+                    leave=False)  # fmt: skip
 
     def _examples(self) -> Iterator:
         return stream_dataset(self.cfg.train, self.task.name, format=self.format,
@@ -394,6 +409,15 @@ class _Entry:
         from rnnseq.data.errors import DataError
 
         return DataError(self.source, None, "the file changed while it was being read; try again")
+
+
+class _Bar(tqdm):
+    """A tqdm bar that counts the items of an iterator passing through it."""
+
+    def counted(self, items: Iterator) -> Iterator:
+        for item in items:
+            self.update()
+            yield item
 
 
 def _dev_record(e) -> list:
