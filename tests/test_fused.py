@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import test_losses
 import test_losses_agreement
-from conftest import graph_nodes
+from autograd_nodes import graph_nodes
 from rnnseq.kernels import (
     clear_gradient_cache,
     cross_entropy,

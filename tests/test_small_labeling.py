@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import graph_nodes
+from autograd_nodes import graph_nodes
 from rnnseq import _small_labeling, reference
 from rnnseq.kernels import current_plan, use_plan
 from rnnseq.losses import sequence_labeling_loss, sequence_labeling_loss_terms
