@@ -43,7 +43,11 @@ def training_data(task: str):
 
 
 def make_model_folder(
-    out: str | Path, task: str = "classify", *, seed: int = 0, data: list | None = None,
+    out: str | Path,
+    task: str = "classify",
+    *,
+    seed: int = 0,
+    data: list | None = None,
     **options,
 ) -> Path:
     """Write a loadable folder at ``out`` for "classify", "tag", "ner" (span tags) or "lm",
@@ -54,17 +58,9 @@ def make_model_folder(
     data = training_data(task) if data is None else data
     kind = get_task("tag" if task == "ner" else task)
     window = {"bptt": 16} if kind.name == "lm" else {}
+    small = {"min_freq": 1, "embedding_dim": 8, "hidden": 8, "char_dim": 4, "char_hidden": 4}
     cfg = TrainConfig(
-        task=kind.name,
-        train="(generated)",
-        out=str(out),
-        min_freq=1,
-        embedding_dim=8,
-        hidden=8,
-        char_dim=4,
-        char_hidden=4,
-        **window,
-        **options,
+        task=kind.name, train="(generated)", out=str(out), **{**small, **window, **options}
     ).resolved()
     schemes = kind.schemes(data, cfg)
     vocabs = kind.prepare(data, None, None, cfg, None, schemes).vocabs

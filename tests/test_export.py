@@ -20,18 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnseq
-from model_folder_factory import NER
+from model_folder_factory import NER, make_model_folder
 from rnnseq.cli import build_parser, main
 from rnnseq.data import demo_sentiment, demo_tagging
 from rnnseq.export import export_folder
 from rnnseq.model_folder import (
     FILES,
-    FolderMeta,
-    build_task_model,
-    create_folder,
     load_model_folder,
-    network_config,
-    write_weights,
 )
 from rnnseq.tag_schemes import SCHEMES, convert
 from rnnseq.task_model import TaskModel
@@ -48,23 +43,9 @@ SMALL = {"min_freq": 1, "embedding_dim": 8, "hidden": 8, "char_dim": 4, "char_hi
 
 
 def make_folder(out: Path, task: str, data: list, *, seed: int = 0, **options) -> Path:
-    """A loadable folder for ``task`` with vocabularies from ``data`` and random weights
-    (a CRF's transition scores made random too, so that decoding has something to do)."""
-    kind = get_task(task)
-    cfg = TrainConfig(task=task, train="(generated)", out=str(out), **{**SMALL, **options})
-    cfg = cfg.resolved()
-    schemes = kind.schemes(data, cfg)
-    vocabs = kind.prepare(data, None, None, cfg, None, schemes).vocabs
-    meta = FolderMeta(kind, cfg, schemes)
-    config = network_config(meta, vocabs)
-    create_folder(out, config, vocabs, meta, overwrite=False)
-    torch.manual_seed(seed)
-    model = build_task_model(config, meta, vocabs)
-    if model.crf is not None:
-        with torch.no_grad():
-            for p in model.crf.parameters():
-                p.normal_(0.0, 1.0)
-    write_weights(out / FILES["weights"], model)
+    """A loadable folder (:func:`model_folder_factory.make_model_folder`: vocabularies from
+    ``data``, random weights, a CRF's too) that still holds a training state to leave out."""
+    make_model_folder(out, task, seed=seed, data=data, **{**SMALL, **options})
     (out / FILES["resume"]).write_bytes(b"\0" * 64)  # stands in for the training state
     return out
 
